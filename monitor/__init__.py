@@ -1,0 +1,3 @@
+"""newsmon: a self-hosted news-alert monitor."""
+
+__version__ = "0.1.0"

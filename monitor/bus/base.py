@@ -1,0 +1,65 @@
+"""The bus interface every stage talks to, and the choice of implementation.
+
+A stage publishes records to a topic and consumes the topic before it as an
+async iterator of :class:`Message`; it calls ``ack()`` only once its own
+output is durable (published, or written to the store), so an at-least-once
+bus can commit then. ``drain(topic)`` waits until everything published to a
+topic so far has been acked: ``run --once`` and shutdown use it to let work
+flow through before stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from monitor.model import Record
+
+if TYPE_CHECKING:
+    from monitor.config import BusConfig
+
+ITEMS = "items"
+MATCHES = "matches"
+
+
+class Message(Protocol):
+    key: str
+    value: Record
+
+    async def ack(self) -> None: ...
+
+
+class Bus(Protocol):
+    async def __aenter__(self) -> Bus: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def publish(self, topic: str, key: str, value: Record) -> None:
+        """Hand ``value`` to the bus; may wait (back-pressure) but never drops."""
+
+    def consume(self, topic: str, group: str) -> AsyncIterator[Message]:
+        """Messages of ``topic`` for consumer group ``group``, until the bus closes."""
+
+    async def drain(self, topic: str) -> None:
+        """Wait until every message published to ``topic`` so far is acked."""
+
+    def depth(self, topic: str) -> int:
+        """Messages published but not yet acked (for metrics and readiness)."""
+
+    async def ready(self) -> bool:
+        """Whether the bus can accept and deliver messages now."""
+
+
+def open_bus(config: BusConfig) -> Bus:
+    """The bus named by ``config.kind``."""
+    if config.kind == "memory":
+        from monitor.bus.memory import MemoryBus
+
+        return MemoryBus(maxsize=config.queue_size)
+    raise ValueError(f"unknown bus kind {config.kind!r}")

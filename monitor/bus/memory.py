@@ -1,0 +1,87 @@
+"""The in-process bus: one bounded asyncio queue per topic.
+
+The embedded default. Bounded queues make a slow stage push back on the one
+before it instead of growing memory. Every consumer of a topic shares its
+queue (work is split, as in one Kafka consumer group). Records pass as
+objects: nothing is serialised inside one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+from monitor.model import Record
+
+
+class _Topic:
+    __slots__ = ("queue", "pending")
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[tuple[str, Record]] = asyncio.Queue(maxsize)
+        self.pending = 0  # published, not yet acked
+
+
+class MemoryMessage:
+    __slots__ = ("key", "value", "_topic", "_acked")
+
+    def __init__(self, key: str, value: Record, topic: _Topic) -> None:
+        self.key = key
+        self.value = value
+        self._topic = topic
+        self._acked = False
+
+    async def ack(self) -> None:
+        if not self._acked:
+            self._acked = True
+            self._topic.pending -= 1
+            self._topic.queue.task_done()
+
+
+class MemoryBus:
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._maxsize = maxsize
+        self._topics: dict[str, _Topic] = {}
+        self._closed = False
+
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = self._topics[name] = _Topic(self._maxsize)
+        return topic
+
+    async def __aenter__(self) -> MemoryBus:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closed = True
+
+    async def publish(self, topic: str, key: str, value: Record) -> None:
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        t = self._topic(topic)
+        t.pending += 1
+        await t.queue.put((key, value))
+
+    async def consume(self, topic: str, group: str) -> AsyncIterator[MemoryMessage]:
+        """Runs until the consuming task is cancelled (its owner drains first)."""
+        t = self._topic(topic)
+        while True:
+            key, value = await t.queue.get()
+            yield MemoryMessage(key, value, t)
+
+    async def drain(self, topic: str) -> None:
+        await self._topic(topic).queue.join()
+
+    def depth(self, topic: str) -> int:
+        t = self._topics.get(topic)
+        return 0 if t is None else t.pending
+
+    async def ready(self) -> bool:
+        return not self._closed
