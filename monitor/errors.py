@@ -64,8 +64,14 @@ class FetchError(FeedError):
     ``retry_after`` is the delay in seconds the server asked for (429/503), if any.
     """
 
-    def __init__(self, reason: str, detail: str = "", *, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(reason, detail)
         self.status = status
         self.retry_after = retry_after

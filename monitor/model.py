@@ -15,27 +15,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Union
+from datetime import UTC, datetime
+from typing import Any
 
 SCHEMA_VERSION = 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, or None."""
     if ts is None:
         return None
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +195,7 @@ class Alert:
         )
 
 
-Record = Union[Item, Match, Alert]
+Record = Item | Match | Alert
 _TYPES: dict[str, type[Item] | type[Match] | type[Alert]] = {
     "item": Item,
     "match": Match,

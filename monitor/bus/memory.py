@@ -16,7 +16,7 @@ from monitor.model import Record
 
 
 class _Topic:
-    __slots__ = ("queue", "pending")
+    __slots__ = ("pending", "queue")
 
     def __init__(self, maxsize: int) -> None:
         self.queue: asyncio.Queue[tuple[str, Record]] = asyncio.Queue(maxsize)
@@ -24,7 +24,7 @@ class _Topic:
 
 
 class MemoryMessage:
-    __slots__ = ("key", "value", "_topic", "_acked")
+    __slots__ = ("_acked", "_topic", "key", "value")
 
     def __init__(self, key: str, value: Record, topic: _Topic) -> None:
         self.key = key

@@ -1,0 +1,1 @@
+"""The alerts stage: route stories to receivers and deliver them through sinks."""

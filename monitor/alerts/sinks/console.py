@@ -1,0 +1,48 @@
+"""The console sink: one readable line per alert on standard output.
+
+Feed text is untrusted: control characters (terminal escape sequences
+included) are replaced before printing.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from monitor.config import ReceiverConfig, ReceiverSchema
+from monitor.model import Alert, iso
+
+SCHEMA = ReceiverSchema(required=frozenset(), optional=frozenset())
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    return _CONTROL.sub(" ", text)
+
+
+class ConsoleSink:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def __aenter__(self) -> ConsoleSink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def send(self, alert: Alert) -> None:
+        stream = self._stream or sys.stdout
+        terms = ", ".join(term for term, _ in alert.matched)
+        stream.write(
+            f"[{alert.severity.upper()}] {safe(alert.title)}\n"
+            f"    {safe(alert.source)} | {iso(alert.published) or 'undated'} | "
+            f"rules: {', '.join(alert.rules)} | terms: {safe(terms)}\n"
+            f"    {safe(alert.link or '(no link)')}\n"
+        )
+        stream.flush()
+
+
+def build(receiver: ReceiverConfig, base_dir: Path) -> ConsoleSink:
+    return ConsoleSink()

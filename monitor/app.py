@@ -1,0 +1,173 @@
+"""The daemon: wires the stages together; the one place that does.
+
+    sources.Poller --items--> rules.Engine --matches--> dedup + alerts --> sinks
+
+Components are async context managers, started in dependency order and
+stopped in reverse. ``run`` polls until the stop event is set, then lets the
+work in flight drain through to the sinks (bounded by ``drain_timeout``).
+``run --once`` polls every feed once and drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from monitor.alerts.deliver import Deliverer
+from monitor.alerts.route import alerts_for
+from monitor.alerts.sinks import Sink, build
+from monitor.bus import ITEMS, MATCHES, Bus, open_bus
+from monitor.config import Settings
+from monitor.dedup.fingerprint import story_id
+from monitor.http import HttpServer
+from monitor.metrics import Metrics
+from monitor.model import Item, Match, Record
+from monitor.rules.engine import Engine
+from monitor.rules.load import load_rules, rule_files
+from monitor.sources.fetch import Fetcher
+from monitor.sources.parse import ParsePool
+from monitor.sources.poller import Poller
+from monitor.store import Store, retention_cutoff
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        sinks: Mapping[str, Sink] | None = None,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        """Load everything that can fail on bad input (rules, sinks) up front,
+        so a bad file stops startup before any feed is polled."""
+        self.settings = settings
+        self.metrics = Metrics(registry)
+        self.engine = Engine(load_rules(rule_files(settings.rules)))
+        self.metrics.init_rules(r.name for r in self.engine.rules)
+        base = Path(settings.path).parent
+        self.sinks = dict(sinks) if sinks is not None else {
+            r.name: build(r, base) for r in settings.receivers
+        }  # fmt: skip
+        self.drain_timeout = drain_timeout
+        self.http_port: int | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
+        s = self.settings
+        async with AsyncExitStack() as stack:
+            store = stack.enter_context(Store(s.state.path))
+            store.forget_seen_before(retention_cutoff(s.state.seen_retention_days))
+            bus = await stack.enter_async_context(open_bus(s.bus))
+            fetcher = await stack.enter_async_context(Fetcher(s.fetch))
+            parser = await stack.enter_async_context(
+                ParsePool(timeout=s.fetch.parse_timeout, max_field_bytes=s.fetch.max_field_bytes)
+            )
+            for sink in self.sinks.values():
+                await stack.enter_async_context(sink)
+            if s.http.enabled:
+                server = await stack.enter_async_context(self._http(store, bus))
+                self.http_port = server.port
+            poller = Poller(
+                s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
+                metrics=self.metrics, schedule=s.schedule,
+            )  # fmt: skip
+            deliverer = Deliverer(self.sinks, self.metrics)
+            stages = [
+                asyncio.create_task(self._rules_stage(bus), name="rules"),
+                asyncio.create_task(self._alerts_stage(bus, store, deliverer), name="alerts"),
+            ]
+            log.info(
+                "started feeds=%d rules=%d receivers=%s bus=%s",
+                len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
+            )  # fmt: skip
+            self.ready.set()
+            try:
+                await (poller.run_once() if once else poller.run(stop))
+                await self._drain(bus)
+            finally:
+                for task in stages:
+                    task.cancel()
+                await asyncio.gather(*stages, return_exceptions=True)
+        log.info("stopped")
+
+    async def _drain(self, bus: Bus) -> None:
+        """Let what was published flow through to the sinks, in stage order."""
+        try:
+            async with asyncio.timeout(self.drain_timeout):
+                await bus.drain(ITEMS)
+                await bus.drain(MATCHES)
+        except TimeoutError:
+            log.warning("drain_timeout items=%d matches=%d", bus.depth(ITEMS), bus.depth(MATCHES))
+
+    async def _rules_stage(self, bus: Bus) -> None:
+        async def handle(item: Record) -> None:
+            assert isinstance(item, Item)
+            hits = self.engine.match(item)
+            for hit in hits:
+                self.metrics.matches.labels(hit.rule).inc()
+            if hits:
+                await bus.publish(MATCHES, story_id(item), Match(item, hits))
+
+        await _pump(bus, ITEMS, "rules", handle)
+
+    async def _alerts_stage(self, bus: Bus, store: Store, deliverer: Deliverer) -> None:
+        async def handle(match: Record) -> None:
+            assert isinstance(match, Match)
+            for alert in alerts_for(match, story_id(match.item), list(self.sinks)):
+                if store.was_sent(alert.alert_id):
+                    continue
+                if await deliverer.deliver(alert):
+                    store.mark_sent(alert.alert_id, alert.story_id, alert.receiver, time.time())
+
+        await _pump(bus, MATCHES, "alerts", handle)
+
+    def _http(self, store: Store, bus: Bus) -> HttpServer:
+        async def store_ok() -> bool:
+            return store.writable()
+
+        async def config_ok() -> bool:
+            return self.ready.is_set()
+
+        checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
+        h = self.settings.http
+        return HttpServer(h.host, h.port, self.metrics.registry, checks)
+
+
+async def _pump(
+    bus: Bus, topic: str, group: str, handle: Callable[[Record], Awaitable[None]]
+) -> None:
+    """Consume ``topic``: handle each message, then ack it. A message whose
+    handling fails is logged, skipped and acked: one bad record never stops
+    a stage."""
+    async for message in bus.consume(topic, group):
+        try:
+            await handle(message.value)
+        except Exception:
+            log.exception("stage_error topic=%s group=%s key=%s", topic, group, message.key)
+        await message.ack()
+
+
+async def run_until_signalled(app: App, *, once: bool = False) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.run(stop, once=once)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,127 @@
+"""``newsmon run|check``: the command line.
+
+Builds the settings once from the config file and passes them down. Exit
+codes: 0 success, 1 unusable config or rules (each problem printed as
+``file:line: message``), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.config import Settings, load_config, settings_dump
+from monitor.errors import ConfigError, NewsmonError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"run": _run, "check": _check}[args.command]
+    return handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsmon", description="Self-hosted news-alert monitor")
+    parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT")
+    run.add_argument("-c", "--config", required=True, type=Path, help="config YAML file")
+    run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
+    check = sub.add_parser("check", help="validate config and rules without network")
+    check.add_argument("-c", "--config", required=True, type=Path, help="config YAML file")
+    check.add_argument("--dump", action="store_true", help="print the effective settings")
+    return parser
+
+
+def _load(path: Path) -> Settings:
+    from monitor.alerts.sinks import schemas
+
+    return load_config(path, receivers=schemas())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from monitor.app import App, run_until_signalled
+
+    try:
+        settings = _load(args.config)
+        setup_logging(settings.log.format, settings.log.level)
+        app = App(settings)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    except NewsmonError as exc:
+        print(f"newsmon: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(run_until_signalled(app, once=args.once))
+    except NewsmonError as exc:
+        logging.getLogger("monitor").error("fatal error=%s", exc)
+        return 1
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from monitor.rules.load import load_rules, rule_files
+
+    try:
+        settings = _load(args.config)
+        rules = load_rules(rule_files(settings.rules))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    if args.dump:
+        print(json.dumps(settings_dump(settings), indent=2, default=str))
+    print(
+        f"{args.config}: ok: {len(settings.feeds)} feeds, {len(rules)} rules, "
+        f"{len(settings.receivers)} receivers"
+    )
+    return 0
+
+
+def _print_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+
+
+class _TextFormatter(logging.Formatter):
+    """``2026-11-25T06:40:00Z INFO monitor.sources.poller feed_failed feed=x reason=y``"""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": message.split(" ", 1)[0],
+            "message": message,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The dedup stage: which matches are the same story."""

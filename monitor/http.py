@@ -1,0 +1,68 @@
+"""The daemon's HTTP endpoints: /metrics, /healthz, /readyz (aiohttp).
+
+Bound to 127.0.0.1 by default. ``/readyz`` answers 200 only when the config
+is loaded, the store takes writes and the bus is reachable, else 503 with the
+failing checks named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+Check = Callable[[], Awaitable[bool]]
+
+
+class HttpServer:
+    def __init__(
+        self, host: str, port: int, registry: CollectorRegistry, checks: Mapping[str, Check]
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._registry = registry
+        self._checks = dict(checks)
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+
+    async def __aenter__(self) -> HttpServer:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if self.port == 0 and server is not None:  # report the port the OS chose
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._runner.cleanup()
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self._registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        failing = [name for name, check in self._checks.items() if not await _safe(check)]
+        if failing:
+            return web.Response(status=503, text="not ready: " + ", ".join(failing) + "\n")
+        return web.Response(text="ready\n")
+
+
+async def _safe(check: Check) -> bool:
+    try:
+        return await check()
+    except Exception:
+        return False

@@ -1,0 +1,1 @@
+"""The rules stage: what the desk follows, matched against every item."""

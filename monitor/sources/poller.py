@@ -1,0 +1,213 @@
+"""The sources stage: poll each feed on its schedule, publish its new items.
+
+One task per feed sleeps until the feed is due (or the stop event is set),
+polls it, and plans the next poll from what it saw. A failing feed records its
+reason and backs off; the other feeds keep their own schedules. An item is
+published once per feed, ever: it is marked seen in the store only after the
+bus took it, so a crash in between republishes rather than loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from monitor.bus import ITEMS, Bus
+from monitor.config import FeedConfig, ScheduleConfig
+from monitor.errors import FeedError, FetchError
+from monitor.metrics import Metrics
+from monitor.model import Item
+from monitor.sources.fetch import Fetcher, FetchResult
+from monitor.sources.parse import ParsePool
+from monitor.sources.schedule import Outcome, first_delay, max_age, plan
+from monitor.store import FeedState, Store
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    def __init__(
+        self,
+        feeds: Sequence[FeedConfig],
+        *,
+        fetcher: Fetcher,
+        parser: ParsePool,
+        store: Store,
+        bus: Bus,
+        metrics: Metrics,
+        schedule: ScheduleConfig,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.feeds = tuple(feeds)
+        self._fetcher = fetcher
+        self._parser = parser
+        self._store = store
+        self._bus = bus
+        self._metrics = metrics
+        self._schedule = schedule
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._failing: dict[str, str] = {}
+        metrics.feeds_configured.set(len(self.feeds))
+
+    async def run_once(self) -> None:
+        """Poll every feed once, concurrently (the fetcher bounds concurrency)."""
+        await asyncio.gather(*(self.poll(feed) for feed in self.feeds))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every feed on its schedule until ``stop`` is set; a poll in
+        flight when it is set is finished, not abandoned."""
+        async with asyncio.TaskGroup() as group:
+            for feed in self.feeds:
+                group.create_task(self._feed_loop(feed, stop), name=f"poll {feed.name}")
+
+    async def _feed_loop(self, feed: FeedConfig, stop: asyncio.Event) -> None:
+        state = self._store.feed_state(feed.url)
+        delay = (
+            max(0.0, state.next_poll - self._clock())
+            if state.next_poll is not None
+            else first_delay(self._schedule, self._rng)
+        )
+        while not await _sleep_unless(stop, delay):
+            delay = await self.poll(feed)
+
+    async def poll(self, feed: FeedConfig) -> float:
+        """Poll ``feed`` once; returns the delay until its next poll. Never
+        raises for a feed's own failure: that is recorded in its state."""
+        state = self._store.feed_state(feed.url)
+        started = self._clock()
+        try:
+            outcome, state = await self._fetch_and_publish(feed, state)
+        except FeedError as exc:
+            outcome = Outcome(
+                ok=False, retry_after=exc.retry_after if isinstance(exc, FetchError) else None
+            )
+            state = self._failed(feed, state, exc, started)
+        except Exception as exc:  # a bug must not stop the other feeds
+            log.exception("poll_crashed feed=%s", feed.name)
+            outcome = Outcome(ok=False)
+            state = self._failed(feed, state, FeedError("error", repr(exc)), started)
+        nxt = plan(
+            outcome,
+            interval=state.interval,
+            errors=state.consecutive_errors,
+            config=self._schedule,
+            fixed=feed.interval,
+            rng=self._rng,
+        )
+        state = replace(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay)
+        self._store.save_feed_state(state)
+        return nxt.delay
+
+    async def _fetch_and_publish(
+        self, feed: FeedConfig, state: FeedState
+    ) -> tuple[Outcome, FeedState]:
+        started = self._clock()
+        with self._metrics.fetch_duration.time():
+            result = await self._fetcher.fetch(
+                feed.url, etag=state.etag, last_modified=state.last_modified
+            )
+        self._metrics.fetched_bytes.inc(len(result.body))
+        if result.status == 304:
+            self._metrics.fetches.labels("not_modified").inc()
+            return Outcome(ok=True, max_age=max_age(result.headers)), self._succeeded(
+                feed, state, result, started, "not_modified", title=state.title
+            )
+        parsed = await self._parser.parse(result.body, result.headers, feed, seen=datetime.now(UTC))
+        self._metrics.items_parsed.inc(len(parsed.items))
+        published = await self._publish_new(feed, parsed.items)
+        self._metrics.fetches.labels("ok").inc()
+        if parsed.bozo:
+            log.debug("feed_bozo feed=%s detail=%r", feed.name, parsed.bozo)
+        outcome = Outcome(
+            ok=True, new_items=published, ttl=parsed.ttl, max_age=max_age(result.headers)
+        )
+        return outcome, self._succeeded(feed, state, result, started, "ok", title=parsed.title)
+
+    async def _publish_new(self, feed: FeedConfig, items: Sequence[Item]) -> int:
+        fresh = set(self._store.unseen(feed.url, (i.id for i in items)))
+        new = [i for i in items if i.id in fresh]
+        new.sort(key=lambda i: i.published or i.seen)
+        done: set[str] = set()
+        for item in new:
+            if item.id in done:  # the same id twice in one body
+                continue
+            await self._bus.publish(ITEMS, item.id, item)
+            done.add(item.id)
+        self._store.mark_seen(feed.url, done, self._clock())
+        self._metrics.items_published.inc(len(done))
+        if done:
+            log.info("items_published feed=%s count=%d", feed.name, len(done))
+        return len(done)
+
+    def _succeeded(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        result: FetchResult,
+        at: float,
+        reason: str,
+        *,
+        title: str | None,
+    ) -> FeedState:
+        if state.consecutive_errors:
+            log.info("feed_recovered feed=%s after_errors=%d", feed.name, state.consecutive_errors)
+        self._set_failing(feed, None)
+        return replace(
+            state,
+            etag=result.etag or state.etag,
+            last_modified=result.last_modified or state.last_modified,
+            last_poll=at,
+            last_success=at,
+            consecutive_errors=0,
+            last_status=result.status,
+            last_reason=reason,
+            last_error=None,
+            title=title,
+        )
+
+    def _failed(self, feed: FeedConfig, state: FeedState, exc: FeedError, at: float) -> FeedState:
+        if exc.reason != state.last_reason:  # log once per change of error
+            log.warning(
+                "feed_failed feed=%s reason=%s detail=%r", feed.name, exc.reason, exc.detail
+            )
+        self._metrics.fetches.labels(exc.reason).inc()
+        self._set_failing(feed, exc.reason)
+        failed = replace(
+            state,
+            last_poll=at,
+            consecutive_errors=state.consecutive_errors + 1,
+            last_status=exc.status if isinstance(exc, FetchError) else None,
+            last_reason=exc.reason,
+            last_error=exc.detail[:2000],
+        )
+        self._store.record_feed_error(failed, at, exc.reason, exc.detail)
+        return failed
+
+    def _set_failing(self, feed: FeedConfig, reason: str | None) -> None:
+        if reason is None:
+            self._failing.pop(feed.url, None)
+        else:
+            self._failing[feed.url] = reason
+        counts = Counter(self._failing.values())
+        self._metrics.feeds_failing.clear()
+        for r, n in counts.items():
+            self._metrics.feeds_failing.labels(r).set(n)
+
+
+async def _sleep_unless(stop: asyncio.Event, delay: float) -> bool:
+    """Sleep ``delay`` seconds; True at once if ``stop`` is (or becomes) set."""
+    if stop.is_set():
+        return True
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(delay, 0.0))
+    except TimeoutError:
+        return False
+    return True

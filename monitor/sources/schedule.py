@@ -1,0 +1,96 @@
+"""When to poll each feed next: pure arithmetic over a feed's state.
+
+A feed's interval starts at its configured interval (or the schedule default)
+and adapts to what it observes: a poll that brings new items shortens it by a
+quarter, one that brings nothing lengthens it by a quarter, always within
+[min_interval, max_interval]. A feed whose interval is set explicitly in config
+keeps it. The server's own hints are a floor (RSS ``<ttl>``,
+``Cache-Control: max-age``), capped at max_interval so no feed is ever left
+unpolled longer than that. After an error the wait doubles with each
+consecutive error up to max_backoff, unless the server said when to come
+back (``Retry-After`` on 429/503), which is honoured up to max_backoff. The
+first success resets the error count: a feed is never given up on. Every
+delay gets +/- ``jitter`` so feeds do not move in lockstep.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from monitor.config import ScheduleConfig
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one poll observed."""
+
+    ok: bool
+    new_items: int = 0
+    ttl: float | None = None  # RSS <ttl>, seconds
+    max_age: float | None = None  # Cache-Control max-age, seconds
+    retry_after: float | None = None  # seconds, from a 429/503
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    interval: float  # the feed's adapted interval, kept in its state
+    delay: float  # seconds until the next poll, jitter included
+
+
+def max_age(headers: Mapping[str, str]) -> float | None:
+    """``Cache-Control: max-age`` (or s-maxage) in seconds; None if absent or no-cache."""
+    value = headers.get("cache-control", "")
+    if "no-cache" in value.lower() or "no-store" in value.lower():
+        return None
+    found = _MAX_AGE.search(value)
+    return float(found.group(1)) if found else None
+
+
+def plan(
+    outcome: Outcome,
+    *,
+    interval: float | None,
+    errors: int,
+    config: ScheduleConfig,
+    fixed: float | None = None,
+    rng: random.Random | None = None,
+) -> Next:
+    """The next interval and delay after a poll.
+
+    ``interval`` is the feed's current adapted interval (None before its first
+    poll), ``errors`` its consecutive errors *including* this poll's if it
+    failed, ``fixed`` the interval set for this feed in config, if any."""
+    current = fixed or interval or config.interval
+    if outcome.ok:
+        current = fixed or _adapt(current, outcome.new_items, config)
+        hint = max(outcome.ttl or 0.0, outcome.max_age or 0.0)
+        delay = max(current, min(hint, config.max_interval))
+    elif outcome.retry_after is not None:
+        delay = min(max(outcome.retry_after, 1.0), config.max_backoff)
+        return Next(current, delay)  # the server's time: no jitter shortens it
+    else:
+        base = max(config.min_interval, min(current, config.max_interval))
+        delay = min(base * 2.0 ** max(errors - 1, 0), config.max_backoff)
+    return Next(current, _jitter(delay, config.jitter, rng))
+
+
+def _adapt(interval: float, new_items: int, config: ScheduleConfig) -> float:
+    factor = 0.75 if new_items > 0 else 1.25
+    return min(max(interval * factor, config.min_interval), config.max_interval)
+
+
+def _jitter(delay: float, jitter: float, rng: random.Random | None) -> float:
+    if jitter <= 0:
+        return delay
+    r = (rng or random).uniform(-jitter, jitter)
+    return delay * (1.0 + r)
+
+
+def first_delay(config: ScheduleConfig, rng: random.Random | None = None) -> float:
+    """Spread the first polls of a fresh start over a short window."""
+    return (rng or random).uniform(0.0, min(config.min_interval, 30.0) * config.jitter)

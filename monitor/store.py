@@ -1,0 +1,245 @@
+"""The SQLite store: the one place newsmon persists anything.
+
+WAL mode, one connection, short transactions. The schema is versioned in
+``PRAGMA user_version`` and migrated forward on open; each migration is a list
+of statements applied in one transaction. Later stages add their tables
+(stories, alert outbox) as new migrations here.
+
+Calls are synchronous and short (indexed single-row work); the async stages
+call them directly. Errors from sqlite3 are translated to StoreError.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.errors import StoreError
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: feed state, feed error history, seen items, sent alerts
+        """CREATE TABLE feeds (
+            url TEXT PRIMARY KEY,
+            etag TEXT, last_modified TEXT,
+            last_poll REAL, last_success REAL, next_poll REAL,
+            interval REAL, consecutive_errors INTEGER NOT NULL DEFAULT 0,
+            last_status INTEGER, last_reason TEXT, last_error TEXT,
+            update_rate REAL, title TEXT
+        )""",
+        """CREATE TABLE feed_errors (
+            feed_url TEXT NOT NULL, at REAL NOT NULL, reason TEXT NOT NULL, detail TEXT
+        )""",
+        "CREATE INDEX feed_errors_by_feed ON feed_errors (feed_url, at)",
+        """CREATE TABLE seen_items (
+            feed_url TEXT NOT NULL, item_id TEXT NOT NULL, first_seen REAL NOT NULL,
+            PRIMARY KEY (feed_url, item_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX seen_items_by_age ON seen_items (first_seen)",
+        """CREATE TABLE sent_alerts (
+            alert_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, receiver TEXT NOT NULL,
+            sent_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+ERRORS_KEPT_PER_FEED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What newsmon remembers of one feed between polls and restarts."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: float | None = None  # unix seconds
+    last_success: float | None = None
+    next_poll: float | None = None
+    interval: float | None = None  # current adaptive interval, seconds
+    consecutive_errors: int = 0
+    last_status: int | None = None
+    last_reason: str | None = None  # "ok", "not_modified" or an error reason
+    last_error: str | None = None
+    update_rate: float | None = None  # smoothed new items per second
+    title: str | None = None
+
+
+_FEED_COLUMNS = tuple(FeedState.__dataclass_fields__)
+_SAVE_FEED = (
+    f"INSERT OR REPLACE INTO feeds ({', '.join(_FEED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
+)
+
+
+class Store:
+    """Open with ``Store(path)``; use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"store {self.path} has schema {current}, newer than this newsmon "
+                f"({len(MIGRATIONS)}); upgrade newsmon or use another state path"
+            )
+        for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in statements:
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {version}")
+            self._db.execute("COMMIT")
+
+    # -- feed state ---------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds WHERE url = ?", (url,)
+            ).fetchone()
+        return FeedState(*row) if row else FeedState(url=url)
+
+    def feed_states(self) -> list[FeedState]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds").fetchall()
+        return [FeedState(*row) for row in rows]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        values = tuple(getattr(state, c) for c in _FEED_COLUMNS)
+        with self._tx() as db:
+            db.execute(_SAVE_FEED, values)
+
+    def record_feed_error(self, state: FeedState, at: float, reason: str, detail: str) -> None:
+        """Save the feed's new state and append the error to its history (last 50 kept)."""
+        self.save_feed_state(state)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO feed_errors (feed_url, at, reason, detail) VALUES (?, ?, ?, ?)",
+                (state.url, at, reason, detail[:2000]),
+            )
+            db.execute(
+                """DELETE FROM feed_errors WHERE feed_url = ? AND rowid NOT IN (
+                     SELECT rowid FROM feed_errors WHERE feed_url = ? ORDER BY at DESC LIMIT ?)""",
+                (state.url, state.url, ERRORS_KEPT_PER_FEED),
+            )
+
+    def feed_errors(self, url: str) -> list[tuple[float, str, str]]:
+        """(at, reason, detail) of the feed's recent errors, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, reason, detail FROM feed_errors WHERE feed_url = ? ORDER BY at DESC",
+                (url,),
+            ).fetchall()
+        return [(float(a), str(r), str(d or "")) for a, r, d in rows]
+
+    # -- seen items ---------------------------------------------------------
+
+    def unseen(self, feed_url: str, item_ids: Iterable[str]) -> list[str]:
+        """The ids of ``item_ids`` never marked seen for this feed, in order."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return []
+        seen: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(ids, 500):
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._db.execute(
+                    f"SELECT item_id FROM seen_items WHERE feed_url = ? AND item_id IN ({marks})",
+                    (feed_url, *chunk),
+                ).fetchall()
+                seen.update(r[0] for r in rows)
+        return [i for i in ids if i not in seen]
+
+    def mark_seen(self, feed_url: str, item_ids: Iterable[str], at: float) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO seen_items (feed_url, item_id, first_seen) VALUES (?, ?, ?)",
+                ((feed_url, i, at) for i in item_ids),
+            )
+
+    def forget_seen_before(self, cutoff: datetime) -> int:
+        """Drop seen marks older than ``cutoff``; returns how many."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM seen_items WHERE first_seen < ?", (cutoff.timestamp(),))
+            return cur.rowcount
+
+    # -- sent alerts ----------------------------------------------------------
+
+    def was_sent(self, alert_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM sent_alerts WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
+        return row is not None
+
+    def mark_sent(self, alert_id: str, story_id: str, receiver: str, at: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sent_alerts (alert_id, story_id, receiver, sent_at)"
+                " VALUES (?, ?, ?, ?)",
+                (alert_id, story_id, receiver, at),
+            )
+
+    def writable(self) -> bool:
+        """Whether a write goes through now (for /readyz)."""
+        try:
+            with self._tx() as db:
+                db.execute("PRAGMA user_version = " + str(len(MIGRATIONS)))
+            return True
+        except StoreError:
+            return False
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def retention_cutoff(days: float, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=days)

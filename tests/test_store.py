@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.store import MIGRATIONS, ERRORS_KEPT_PER_FEED, FeedState, Store
+
+
+def test_fresh_store_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.schema_version == len(MIGRATIONS)
+    mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this newsmon"):
+        Store(tmp_path / "s.db")
+
+
+def test_feed_state_round_trips_and_survives_reopen(tmp_path: Path) -> None:
+    state = FeedState(url="https://a.example/rss", etag='"v1"', last_modified="Tue, 01 Jan 2030",
+                      next_poll=123.5, interval=300.0, consecutive_errors=2, last_reason="timeout")  # fmt: skip
+    with Store(tmp_path / "s.db") as store:
+        assert store.feed_state(state.url) == FeedState(url=state.url)
+        store.save_feed_state(state)
+    with Store(tmp_path / "s.db") as store:
+        assert store.feed_state(state.url) == state
+        assert store.feed_states() == [state]
+
+
+def test_seen_items_filter_and_persist(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.unseen("f", ["a", "b", "a", "c"]) == ["a", "b", "c"]
+        store.mark_seen("f", ["a", "b"], at=1.0)
+        assert store.unseen("f", ["a", "b", "c"]) == ["c"]
+        assert store.unseen("other-feed", ["a"]) == ["a"]  # seen is per feed
+    with Store(tmp_path / "s.db") as store:
+        assert store.unseen("f", ["a", "c"]) == ["c"]
+
+
+def test_seen_filter_handles_more_ids_than_one_query_takes(tmp_path: Path) -> None:
+    ids = [f"id{i}" for i in range(1500)]
+    with Store(tmp_path / "s.db") as store:
+        store.mark_seen("f", ids[::2], at=1.0)
+        assert store.unseen("f", ids) == ids[1::2]
+
+
+def test_forget_seen_before_drops_only_old_marks(tmp_path: Path) -> None:
+    now = datetime(2030, 1, 10, tzinfo=UTC)
+    with Store(tmp_path / "s.db") as store:
+        store.mark_seen("f", ["old"], at=(now - timedelta(days=100)).timestamp())
+        store.mark_seen("f", ["new"], at=(now - timedelta(days=1)).timestamp())
+        assert store.forget_seen_before(now - timedelta(days=90)) == 1
+        assert store.unseen("f", ["old", "new"]) == ["old"]
+
+
+def test_feed_error_history_is_kept_and_bounded(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        for n in range(ERRORS_KEPT_PER_FEED + 10):
+            store.record_feed_error(FeedState(url="f", consecutive_errors=n + 1), float(n),
+                                    "timeout" if n % 2 else "http_5xx", f"attempt {n}")  # fmt: skip
+        errors = store.feed_errors("f")
+        assert len(errors) == ERRORS_KEPT_PER_FEED
+        assert errors[0] == (float(ERRORS_KEPT_PER_FEED + 9), "timeout", f"attempt {ERRORS_KEPT_PER_FEED + 9}")
+        assert store.feed_state("f").consecutive_errors == ERRORS_KEPT_PER_FEED + 10
+
+
+def test_sent_alerts_are_remembered(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert not store.was_sent("a1")
+        store.mark_sent("a1", "s1", "desk", 1.0)
+        store.mark_sent("a1", "s1", "desk", 2.0)  # idempotent
+        assert store.was_sent("a1")
+
+
+def test_unwritable_store_reports_not_writable(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.writable()
+    store._db.execute("PRAGMA query_only = ON")
+    assert not store.writable()
+    store.close()
