@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/newsmon run -c examples/newsmon.yaml
 
 demo: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
