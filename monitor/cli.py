@@ -93,7 +93,7 @@ def _print_problems(exc: ConfigError) -> None:
 class _TextFormatter(logging.Formatter):
     """``2026-11-25T06:40:00Z INFO monitor.sources.poller feed_failed feed=x reason=y``"""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")

@@ -1,46 +1,56 @@
 """newsmon's configuration: one YAML file -> frozen settings.
 
 Built once by the CLI and passed down explicitly; no module-level config.
-Values written as ``${ENV_VAR}`` are expanded from the environment and kept as
-:class:`Secret`, which never prints its value (repr, str, logs, dumps).
-Every problem in the file is reported at once as ``file:line: message``.
+Values written as ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) are expanded from
+the environment; such a scalar becomes a :class:`Secret`, which never prints its
+value (repr, str, logs, :func:`settings_dump`, error messages). Receiver options
+keep the ``Secret``; plain-typed settings (paths, hosts, durations) get the
+revealed value. Every problem in the file is reported at once, as
+``file:line: message``, in one :class:`~monitor.errors.ConfigError`::
+
+    feeds:                          # a URL, a mapping, or an include
+      - https://example.com/rss.xml
+      - {url: https://www.reuters.com/world/rss, name: Reuters World, interval: 2m}
+      - file: feeds.txt             # one "URL [name]" a line; '#' comments, blank lines
+      - opml: subscriptions.opml    # every <outline xmlUrl=...>, nested too; title/text -> name
+    rules: ["rules/*.yaml"]         # globs against this file's folder; each must match
+    bus: {kind: memory, queue_size: 1000}   # or kind: kafka + bootstrap_servers,
+                                            #    topic_prefix, group_id
+    state: {path: newsmon.db, seen_retention_days: 90}  # path against this file's folder
+    http: {listen: "127.0.0.1:9464", enabled: true}
+    fetch: {timeout: 20s, connect_timeout: 10s, max_bytes: 10MiB, max_redirects: 5,
+            per_host: 2, concurrency: 100, user_agent: "...",
+            allow_networks: ["127.0.0.1/32", "[::1]:8080"],  # CIDR or address, [:port]
+            parse_timeout: 10s, max_field_bytes: 64KiB}
+    schedule: {interval: 5m, min_interval: 1m, max_interval: 1h, jitter: 0.1, max_backoff: 6h}
+    log: {format: text, level: info}        # text | json; debug | info | warning | error
+    receivers:                              # absent -> one {name: console, kind: console}
+      - {name: desk-file, kind: file, path: alerts.jsonl}
+      - {name: slack-desk, kind: slack, url: "${SLACK_WEBHOOK_URL}"}
+
+Durations are seconds (``30``, ``0.5``) or ``90s``, ``5m``, ``1h30m``, ``2d``; sizes
+are bytes or ``64KiB``, ``10MiB``, ``1MB``. Every section and key is optional.
 """
 
 from __future__ import annotations
 
+import glob
+import ipaddress
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
+import yaml
+
+from monitor import yamlfile as y
+from monitor.addresses import parse_allowed
+from monitor.feedlist import FeedSection
+from monitor.yamlfile import Secret as Secret  # re-exported: part of the settings API
+from monitor.yamlfile import reveal as reveal
+
 MiB = 1024 * 1024
-
-
-class Secret:
-    """A value that came from ``${ENV}``: usable through :meth:`reveal`, never printed."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def reveal(value: str | Secret) -> str:
-    """The plain value of a setting that may be a secret."""
-    return value.reveal() if isinstance(value, Secret) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +65,14 @@ class FeedConfig:
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
     timeout: float = 20.0  # total deadline of one fetch, redirects included, seconds
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # bounded by timeout anyway: the total deadline
     max_bytes: int = 10 * MiB  # body cap after decompression
     max_redirects: int = 5
     per_host: int = 2  # concurrent fetches per host
     concurrency: int = 100  # concurrent fetches in all
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
-    allow_networks: tuple[str, ...] = ()  # CIDRs the SSRF guard lets through, e.g. 127.0.0.1/32
+    # networks the SSRF guard lets through, optionally on one port: 10.0.0.0/8, [::1]:8080
+    allow_networks: tuple[str, ...] = ()
     parse_timeout: float = 10.0  # CPU time bound of parsing one feed body, seconds
     max_field_bytes: int = 64 * 1024  # longest text of one feed element kept before parsing
 
@@ -133,3 +144,275 @@ class Settings:
     schedule: ScheduleConfig = ScheduleConfig()
     log: LogConfig = LogConfig()
     receivers: tuple[ReceiverConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSchema:
+    """The options a receiver kind (a sink) takes, for checking at load time."""
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    receivers: Mapping[str, ReceiverSchema] | None = None,
+) -> Settings:
+    """Read, expand, validate. Raises :class:`ConfigError` carrying EVERY problem.
+
+    ``receivers`` maps each known receiver kind to its options; when None, kinds
+    and options are not checked (the sinks check them later).
+    """
+    loader = _Loader(os.fspath(path), os.environ if env is None else env, receivers)
+    settings = loader.load()
+    loader.raise_problems()
+    return settings
+
+
+def settings_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, every :class:`Secret` shown as ``***``."""
+    dumped = _dump(settings)
+    assert isinstance(dumped, dict)
+    return dumped
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _dump(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _dump(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dump(v) for v in value]
+    return value
+
+
+# --- the schema ----------------------------------------------------------------------
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    hidden = any(isinstance(item, Secret) for item in items)  # no ${...} value in messages
+    return tuple(_allowed(entry, hidden) for entry in y.strings(value))
+
+
+def _allowed(entry: str, hidden: bool = False) -> str:
+    """One ``allow_networks`` entry, parsed by the fetcher's own parser, normalised:
+    ``10.0.0.0/8``, ``127.0.0.1/32:8080``, ``[::1/128]:8080``."""
+    try:
+        rule = parse_allowed(entry)
+    except ValueError as exc:
+        try:  # a CIDR with host bits set ('10.0.0.1/8') has always been taken, normalised
+            return str(ipaddress.ip_network(entry, strict=False))
+        except ValueError as cidr_exc:
+            if hidden:
+                raise y.Invalid(
+                    "expected networks such as '127.0.0.1/32' or '127.0.0.1:8080',"
+                    " got a bad entry in a value from ${...} (hidden)"
+                ) from None
+            if entry.startswith("[") or entry.count(":") == 1:  # the form with a port
+                raise y.Invalid(
+                    "expected a network and port such as '127.0.0.1:8080' or '[::1]:8080',"
+                    f" got {entry!r}: {exc}"
+                ) from None
+            raise y.Invalid(f"expected CIDR networks such as '127.0.0.1/32': {cidr_exc}") from None
+    if rule.port is None:
+        return str(rule.network)
+    if rule.network.version == 6:
+        return f"[{rule.network}]:{rule.port}"
+    return f"{rule.network}:{rule.port}"
+
+
+def _listen(value: Any) -> str:
+    v = y.string(value)
+    host, _, port = v.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise y.Invalid(f"expected 'host:port' such as '127.0.0.1:9464', got {y.show(value)}")
+    return v
+
+
+_SECTIONS: dict[str, tuple[type[Any], dict[str, y.Conv]]] = {
+    "bus": (
+        BusConfig,
+        {
+            "kind": y.choice("memory", "kafka"),
+            "queue_size": y.integer(1, 10_000_000),
+            "bootstrap_servers": y.strings,
+            "topic_prefix": y.string,
+            "group_id": y.string,
+        },
+    ),
+    "state": (StateConfig, {"path": y.string, "seen_retention_days": y.real(0, 36500, above=True)}),
+    "http": (HttpConfig, {"listen": _listen, "enabled": y.boolean}),
+    "fetch": (
+        FetchConfig,
+        {
+            "timeout": y.duration,
+            "connect_timeout": y.duration,
+            "max_bytes": y.size,
+            "max_redirects": y.integer(0, 20),
+            "per_host": y.integer(1, 1000),
+            "concurrency": y.integer(1, 100_000),
+            "user_agent": y.string,
+            "allow_networks": _networks,
+            "parse_timeout": y.duration,
+            "max_field_bytes": y.size,
+        },
+    ),
+    "schedule": (
+        ScheduleConfig,
+        {
+            "interval": y.duration,
+            "min_interval": y.duration,
+            "max_interval": y.duration,
+            "jitter": y.real(0, 0.5),
+            "max_backoff": y.duration,
+        },
+    ),
+    "log": (
+        LogConfig,
+        {
+            "format": y.choice("text", "json"),
+            "level": y.choice("debug", "info", "warning", "error"),
+        },
+    ),
+}
+_TOP = {"feeds", "rules", "receivers", *_SECTIONS}
+
+
+# --- the file ------------------------------------------------------------------------
+
+
+class _Loader(y.YamlFile):
+    """One load of newsmon's config: the schema on top of the generic node walk."""
+
+    def __init__(
+        self, file: str, env: Mapping[str, str], schemas: Mapping[str, ReceiverSchema] | None
+    ) -> None:
+        super().__init__(file, env)
+        self.schemas = schemas
+        self._broken: set[str] = set()  # sections with a bad key: no cross-key checks
+
+    def load(self) -> Settings:
+        top: dict[str, tuple[int, yaml.Node]] = {}
+        if (root := self.compose("config")) is not None:
+            for key, (knode, vnode) in self.known(root, "the config", _TOP, label="").items():
+                if not y.is_null(vnode):
+                    top[key] = (y.line(knode), vnode)
+        parts = {name: self.section(name, top.get(name)) for name in _SECTIONS}
+        self.check(parts, {name: at for name, (at, _) in top.items()})
+        state: StateConfig = parts["state"]
+        schedule: ScheduleConfig = parts["schedule"]
+        return Settings(
+            path=self.file,
+            feeds=self.feeds(top.get("feeds"), schedule),
+            rules=self.rules(top.get("rules")),
+            receivers=self.receivers(top.get("receivers")),
+            state=replace(state, path=str(self.base / state.path)),
+            **{k: v for k, v in parts.items() if k != "state"},
+        )
+
+    def section(self, name: str, entry: tuple[int, yaml.Node] | None) -> Any:
+        cls, convs = _SECTIONS[name]
+        before = len(self.problems)
+        kwargs = self.fields(entry[1], name, convs) if entry else {}
+        if len(self.problems) > before:
+            self._broken.add(name)
+        return cls(**kwargs)
+
+    def check(self, parts: dict[str, Any], lines: dict[str, int]) -> None:
+        """Rules between the keys of one section."""
+        s: ScheduleConfig = parts["schedule"]
+        if "schedule" not in self._broken and not s.min_interval <= s.interval <= s.max_interval:
+            self.problem(
+                lines.get("schedule", 0),
+                "schedule: expected min_interval <= interval"
+                f" <= max_interval, got {y.seconds(s.min_interval)} <= {y.seconds(s.interval)}"
+                f" <= {y.seconds(s.max_interval)}",
+            )
+        b: BusConfig = parts["bus"]
+        if b.kind == "kafka" and not b.bootstrap_servers:
+            self.problem(
+                lines.get("bus", 0),
+                "bus: kind kafka needs bootstrap_servers (e.g. 'localhost:9092')",
+            )
+
+    def feeds(
+        self, entry: tuple[int, yaml.Node] | None, sched: ScheduleConfig
+    ) -> tuple[FeedConfig, ...]:
+        if entry is None:
+            return ()
+        bounds = None if "schedule" in self._broken else (sched.min_interval, sched.max_interval)
+        return tuple(
+            FeedConfig(**feed._asdict()) for feed in FeedSection(self, bounds).read(entry[1])
+        )
+
+    def rules(self, entry: tuple[int, yaml.Node] | None) -> tuple[str, ...]:
+        if entry is None:
+            return ()
+        node = entry[1]
+        patterns = []
+        for item in node.value if isinstance(node, yaml.SequenceNode) else [node]:
+            if (pattern := self.convert(item, y.string, "rules")) is y.MISSING:
+                continue
+            full = os.path.join(glob.escape(str(self.base)), pattern)
+            if not glob.glob(full, recursive=True):
+                raw = item.value if isinstance(item, yaml.ScalarNode) else pattern
+                self.problem(y.line(item), f"rules: {raw!r} matches no file (in {self.base})")
+            patterns.append(full)
+        return tuple(patterns)
+
+    def receivers(self, entry: tuple[int, yaml.Node] | None) -> tuple[ReceiverConfig, ...]:
+        if entry is None:
+            return (ReceiverConfig(name="console", kind="console", file=self.file),)
+        if not isinstance(node := entry[1], yaml.SequenceNode):
+            self.problem(y.line(node), f"receivers: expected a list, got a {y.kind(node)}")
+            return ()
+        out, names = [], dict[str, int]()
+        for item in node.value:
+            keys = {k: (kn, vn) for k, kn, vn in self.pairs(item, "receiver")}
+            got = {}
+            for field_ in ("name", "kind"):
+                got[field_] = y.MISSING
+                if field_ in keys:
+                    got[field_] = self.convert(keys[field_][1], y.string, f"receiver {field_}")
+                elif isinstance(item, yaml.MappingNode):
+                    self.problem(y.line(item), f"receiver: needs {field_!r}")
+            name, sink = got["name"], got["kind"]
+            if name in names:
+                self.problem(
+                    y.line(item), f"duplicate receiver name {name!r} (first at line {names[name]})"
+                )
+            elif name is not y.MISSING:
+                names[name] = y.line(item)
+            if sink is not y.MISSING and self.schemas is not None:
+                self.check_receiver(name if name is not y.MISSING else "?", sink, keys)
+            options = {k: self.value(v) for k, (_, v) in keys.items() if k not in ("name", "kind")}
+            if name is not y.MISSING and sink is not y.MISSING:
+                out.append(
+                    ReceiverConfig(name, sink, MappingProxyType(options), self.file, y.line(item))
+                )
+        return tuple(out)
+
+    def check_receiver(
+        self, name: str, sink: str, keys: dict[str, tuple[yaml.Node, yaml.Node]]
+    ) -> None:
+        assert self.schemas is not None
+        knode = keys["kind"][1]
+        if (schema := self.schemas.get(sink)) is None:
+            self.problem(
+                y.line(knode),
+                f"receiver {name!r}: unknown kind {sink!r}{y.hint(sink, self.schemas)}",
+            )
+            return
+        for option in sorted(schema.required - keys.keys()):
+            self.problem(y.line(knode), f"receiver {name!r}: kind {sink} needs option {option!r}")
+        known = schema.required | schema.optional
+        for key, (knode, _) in keys.items():
+            if key not in known | {"name", "kind"}:
+                close = y.hint(key, known)
+                message = f"unknown option {key!r} for kind {sink}{close}"
+                self.problem(y.line(knode), f"receiver {name!r}: {message}")

@@ -8,11 +8,18 @@ import pytest
 from monitor.model import Alert, Evidence, Item, Match, RuleHit, decode, encode
 
 ITEM = Item(
-    id="urn:x:1", feed_url="https://f.example/rss", feed="F", source="F News", title="S-400 to Turkey",
-    summary="Deliveries begin.", link="https://f.example/a", guid="urn:x:1", language="en",
+    id="urn:x:1",
+    feed_url="https://f.example/rss",
+    feed="F",
+    source="F News",
+    title="S-400 to Turkey",
+    summary="Deliveries begin.",
+    link="https://f.example/a",
+    guid="urn:x:1",
+    language="en",
     published=datetime(2019, 7, 12, 9, 30, tzinfo=timezone(timedelta(hours=3))),
     seen=datetime(2019, 7, 12, 7, 0, tzinfo=UTC),
-)  # fmt: skip
+)
 HIT = RuleHit("s400", "high", (("desk", "defence"),), (Evidence("S-400", "title", "S-400", 0, 5),))
 
 
@@ -43,14 +50,35 @@ def test_decode_refuses_what_it_does_not_know(raw: bytes, error: str) -> None:
 
 
 def test_alert_dict_has_the_file_sink_fields() -> None:
-    alert = Alert(alert_id="a", story_id="s", receiver="r", rules=("s400",), severity="high",
-                  title="t", link="https://x.example/", source="F News", published=ITEM.published,
-                  matched=(("S-400", HIT.evidence),), duplicates=("Other",))  # fmt: skip
+    alert = Alert(
+        alert_id="a",
+        story_id="s",
+        receiver="r",
+        rules=("s400",),
+        severity="high",
+        title="t",
+        link="https://x.example/",
+        source="F News",
+        published=ITEM.published,
+        matched=(("S-400", HIT.evidence),),
+        duplicates=("Other",),
+    )
     d = alert.to_dict()
-    for key in ("alert_id", "story_id", "rules", "severity", "title", "link", "source",
-                "published", "matched", "duplicates"):  # fmt: skip
+    for key in (
+        "alert_id",
+        "story_id",
+        "rules",
+        "severity",
+        "title",
+        "link",
+        "source",
+        "published",
+        "matched",
+        "duplicates",
+    ):
         assert key in d
     assert d["published"] == "2019-07-12T06:30:00Z"
-    assert d["matched"] == {"S-400": [{"field": "title", "text": "S-400", "start": 0, "end": 5,
-                                       "score": 100.0}]}  # fmt: skip
+    assert d["matched"] == {
+        "S-400": [{"field": "title", "text": "S-400", "start": 0, "end": 5, "score": 100.0}]
+    }
     assert Alert.from_dict(json.loads(json.dumps(d))).to_dict() == d

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.store import MIGRATIONS, ERRORS_KEPT_PER_FEED, FeedState, Store
+from monitor.store import ERRORS_KEPT_PER_FEED, MIGRATIONS, FeedState, Store
 
 
 def test_fresh_store_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
@@ -26,8 +26,15 @@ def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_feed_state_round_trips_and_survives_reopen(tmp_path: Path) -> None:
-    state = FeedState(url="https://a.example/rss", etag='"v1"', last_modified="Tue, 01 Jan 2030",
-                      next_poll=123.5, interval=300.0, consecutive_errors=2, last_reason="timeout")  # fmt: skip
+    state = FeedState(
+        url="https://a.example/rss",
+        etag='"v1"',
+        last_modified="Tue, 01 Jan 2030",
+        next_poll=123.5,
+        interval=300.0,
+        consecutive_errors=2,
+        last_reason="timeout",
+    )
     with Store(tmp_path / "s.db") as store:
         assert store.feed_state(state.url) == FeedState(url=state.url)
         store.save_feed_state(state)
@@ -65,11 +72,19 @@ def test_forget_seen_before_drops_only_old_marks(tmp_path: Path) -> None:
 def test_feed_error_history_is_kept_and_bounded(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         for n in range(ERRORS_KEPT_PER_FEED + 10):
-            store.record_feed_error(FeedState(url="f", consecutive_errors=n + 1), float(n),
-                                    "timeout" if n % 2 else "http_5xx", f"attempt {n}")  # fmt: skip
+            store.record_feed_error(
+                FeedState(url="f", consecutive_errors=n + 1),
+                float(n),
+                "timeout" if n % 2 else "http_5xx",
+                f"attempt {n}",
+            )
         errors = store.feed_errors("f")
         assert len(errors) == ERRORS_KEPT_PER_FEED
-        assert errors[0] == (float(ERRORS_KEPT_PER_FEED + 9), "timeout", f"attempt {ERRORS_KEPT_PER_FEED + 9}")
+        assert errors[0] == (
+            float(ERRORS_KEPT_PER_FEED + 9),
+            "timeout",
+            f"attempt {ERRORS_KEPT_PER_FEED + 9}",
+        )
         assert store.feed_state("f").consecutive_errors == ERRORS_KEPT_PER_FEED + 10
 
 

@@ -88,7 +88,7 @@ def _load_file(path: str, problems: list[Problem]) -> list[Rule]:
         return []
     node = _get(root, "rules")
     if not isinstance(node, yaml.SequenceNode):
-        problems.append(Problem(path, _line(node), "'rules' must be a list"))
+        problems.append(Problem(path, _line(node or root), "'rules' must be a list"))
         return []
     rules = []
     for entry in node.value:

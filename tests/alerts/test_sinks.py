@@ -10,13 +10,22 @@ from monitor.alerts.sinks.console import ConsoleSink
 from monitor.alerts.sinks.file import FileSink
 from monitor.model import Evidence, Item, Match, RuleHit
 
-ITEM = Item(id="g1", feed_url="https://f.example/rss", feed="F", source="F News",
-            title="S-400 \x1b[31mred\x1b[0m arrives", link="https://f.example/a",
-            published=datetime(2019, 7, 12, 6, 5, tzinfo=UTC))  # fmt: skip
-MATCH = Match(ITEM, (
-    RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),)),
-    RuleHit("turkey", "low", (), (Evidence("S-400", "title", "S-400", 0, 5),)),
-))  # fmt: skip
+ITEM = Item(
+    id="g1",
+    feed_url="https://f.example/rss",
+    feed="F",
+    source="F News",
+    title="S-400 \x1b[31mred\x1b[0m arrives",
+    link="https://f.example/a",
+    published=datetime(2019, 7, 12, 6, 5, tzinfo=UTC),
+)
+MATCH = Match(
+    ITEM,
+    (
+        RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),)),
+        RuleHit("turkey", "low", (), (Evidence("S-400", "title", "S-400", 0, 5),)),
+    ),
+)
 
 
 def test_one_alert_per_receiver_with_all_rules_and_highest_severity() -> None:

@@ -17,8 +17,9 @@ RULES = (
 
 
 def item(title: str, summary: str = "") -> Item:
-    return Item(id="1", feed_url="https://f.example/", feed="f", source="F", title=title,
-                summary=summary)  # fmt: skip
+    return Item(
+        id="1", feed_url="https://f.example/", feed="f", source="F", title=title, summary=summary
+    )
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,14 @@ CFG = ScheduleConfig(interval=300, min_interval=60, max_interval=3600, jitter=0.
         (Outcome(ok=False, retry_after=99999.0), 300.0, 1, None, 300.0, 7200.0),
     ],
 )
-def test_plan(outcome: Outcome, interval: float | None, errors: int, fixed: float | None,
-              expected_interval: float, expected_delay: float) -> None:  # fmt: skip
+def test_plan(
+    outcome: Outcome,
+    interval: float | None,
+    errors: int,
+    fixed: float | None,
+    expected_interval: float,
+    expected_delay: float,
+) -> None:
     nxt = plan(outcome, interval=interval, errors=errors, config=CFG, fixed=fixed)
     assert nxt.interval == pytest.approx(expected_interval)
     assert nxt.delay == pytest.approx(expected_delay)
@@ -52,8 +58,10 @@ def test_recovery_after_errors_returns_to_normal_interval() -> None:
 def test_jitter_stays_within_bounds_and_varies() -> None:
     cfg = ScheduleConfig(interval=300, jitter=0.1)
     rng = random.Random(7)
-    delays = {plan(Outcome(ok=True), interval=300.0, errors=0, config=cfg, rng=rng).delay
-              for _ in range(50)}  # fmt: skip
+    delays = {
+        plan(Outcome(ok=True), interval=300.0, errors=0, config=cfg, rng=rng).delay
+        for _ in range(50)
+    }
     assert all(375 * 0.9 <= d <= 375 * 1.1 for d in delays)
     assert len(delays) > 40
 

@@ -1,0 +1,1 @@
+"""Sources: schedule feeds, fetch them, parse and normalise their items."""

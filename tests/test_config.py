@@ -1,0 +1,545 @@
+"""monitor.config: YAML -> frozen settings, every problem as file:line: message."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.config import (
+    MiB,
+    ReceiverSchema,
+    Secret,
+    Settings,
+    load_config,
+    reveal,
+    settings_dump,
+)
+from monitor.errors import ConfigError, Problem
+
+SECRET = "hunter2-xoxb-very-secret"
+SCHEMAS = {
+    "console": ReceiverSchema(frozenset()),
+    "file": ReceiverSchema(frozenset({"path"})),
+    "slack": ReceiverSchema(frozenset({"url"}), frozenset({"channel", "username"})),
+}
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def problems(path: Path, **kwargs: object) -> list[Problem]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, **kwargs)  # type: ignore[arg-type]
+    return info.value.problems
+
+
+def messages(path: Path, **kwargs: object) -> list[str]:
+    return [f"{p.line}: {p.message}" for p in problems(path, **kwargs)]
+
+
+FULL = """
+feeds:
+  - https://example.com/rss.xml
+  - {url: https://www.reuters.com/world/rss, name: Reuters World, interval: 2m}
+  - file: feeds.txt
+  - opml: subscriptions.opml
+rules: ["rules/*.yaml"]
+bus: {kind: kafka, bootstrap_servers: "a:9092, b:9092", topic_prefix: nm, group_id: desk}
+state: {path: data/newsmon.db, seen_retention_days: 30}
+http: {listen: "0.0.0.0:9000", enabled: false}
+fetch:
+  timeout: 1m30s
+  connect_timeout: 5
+  max_bytes: 2MiB
+  max_redirects: 3
+  per_host: 4
+  concurrency: 50
+  user_agent: test-agent
+  allow_networks: ["127.0.0.1/32", "10.0.0.0/8"]
+  parse_timeout: 500ms
+  max_field_bytes: 64KiB
+schedule: {interval: 10m, min_interval: 90s, max_interval: 2h, jitter: 0.2, max_backoff: 1d}
+log: {format: json, level: DEBUG}
+receivers:
+  - {name: desk-file, kind: file, path: alerts.jsonl}
+  - {name: slack-desk, kind: slack, url: "${SLACK_WEBHOOK_URL}", channel: "#desk"}
+"""
+
+OPML = """
+<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>subs</title></head>
+  <body>
+    <outline text="Defence">
+      <outline text="Breaking Defense" xmlUrl="https://breakingdefense.com/feed/"/>
+      <outline text="Deep">
+        <outline text="t" title="Defense News" xmlUrl="https://www.defensenews.com/rss/"/>
+      </outline>
+    </outline>
+    <outline text="not a feed"/>
+  </body>
+</opml>
+"""
+
+
+@pytest.fixture
+def full(tmp_path: Path) -> Path:
+    write(tmp_path, "rules/defense.yaml", "[]\n")
+    write(
+        tmp_path,
+        "feeds.txt",
+        "# desk feeds\n\nhttps://a.example/rss  Feed A\nhttps://b.example/rss\n",
+    )
+    write(tmp_path, "subscriptions.opml", OPML)
+    return write(tmp_path, "config.yaml", FULL)
+
+
+def test_full_config_loads(full: Path) -> None:
+    s = load_config(full, env={"SLACK_WEBHOOK_URL": "https://hooks.example/T0/" + SECRET})
+    folder = str(full.parent)
+    assert s.path == str(full)
+    assert [(f.url, f.name, f.interval, Path(f.file).name, f.line) for f in s.feeds] == [
+        ("https://example.com/rss.xml", "https://example.com/rss.xml", None, "config.yaml", 2),
+        ("https://www.reuters.com/world/rss", "Reuters World", 120.0, "config.yaml", 3),
+        ("https://a.example/rss", "Feed A", None, "feeds.txt", 3),
+        ("https://b.example/rss", "https://b.example/rss", None, "feeds.txt", 4),
+        ("https://breakingdefense.com/feed/", "Breaking Defense", None, "subscriptions.opml", 6),
+        ("https://www.defensenews.com/rss/", "Defense News", None, "subscriptions.opml", 8),
+    ]
+    assert s.rules == (f"{folder}/rules/*.yaml",)
+    assert (s.bus.kind, s.bus.bootstrap_servers, s.bus.topic_prefix) == (
+        "kafka",
+        ("a:9092", "b:9092"),
+        "nm",
+    )
+    assert (s.state.path, s.state.seen_retention_days) == (f"{folder}/data/newsmon.db", 30.0)
+    assert (s.http.enabled, s.http.host, s.http.port) == (False, "0.0.0.0", 9000)
+    f = s.fetch
+    assert (f.timeout, f.connect_timeout, f.parse_timeout) == (90.0, 5.0, 0.5)
+    assert (f.max_bytes, f.max_field_bytes) == (2 * MiB, 65536)
+    assert (f.max_redirects, f.per_host, f.concurrency, f.user_agent) == (3, 4, 50, "test-agent")
+    assert f.allow_networks == ("127.0.0.1/32", "10.0.0.0/8")
+    sc = s.schedule
+    assert (sc.interval, sc.min_interval, sc.max_interval, sc.jitter, sc.max_backoff) == (
+        600.0,
+        90.0,
+        7200.0,
+        0.2,
+        86400.0,
+    )
+    assert (s.log.format, s.log.level) == ("json", "debug")
+    desk, slack = s.receivers
+    assert (desk.name, desk.kind, dict(desk.options), desk.line) == (
+        "desk-file",
+        "file",
+        {"path": "alerts.jsonl"},
+        24,
+    )
+    assert isinstance(slack.options["url"], Secret)
+    assert reveal(slack.options["url"]) == "https://hooks.example/T0/" + SECRET
+    assert slack.options["channel"] == "#desk"
+
+
+def test_defaults_for_an_empty_file(tmp_path: Path) -> None:
+    s = load_config(write(tmp_path, "c.yaml", "# nothing yet\n"), env={})
+    assert s == Settings(path=s.path, state=s.state, receivers=s.receivers)
+    assert s.state.path == str(tmp_path / "newsmon.db")
+    assert [(r.name, r.kind) for r in s.receivers] == [("console", "console")]
+
+
+def test_three_mistakes_are_reported_together(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "config.yaml",
+        """
+        feeds:
+          - https://example.com/rss.xml
+          - ftp://example.com/feed
+        schedule:
+          interval: 5 minutes
+        recievers:
+          - {name: console, kind: console}
+        """,
+    )
+    assert problems(path, env={}) == [
+        Problem(
+            str(path),
+            3,
+            "feed URL: expected an http(s) URL with a host, got 'ftp://example.com/feed'",
+        ),
+        Problem(
+            str(path),
+            5,
+            "schedule.interval: expected a duration such as 30, '90s', '5m' or '1h30m',"
+            " got '5 minutes'",
+        ),
+        Problem(str(path), 6, "unknown key 'recievers' (did you mean 'receivers'?)"),
+    ]
+    assert (
+        str(problems(path, env={})[2])
+        == f"{path}:6: unknown key 'recievers' (did you mean 'receivers'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("shedule: {}\n", "1: unknown key 'shedule' (did you mean 'schedule'?)"),
+        ("fetch:\n  timout: 3s\n", "2: fetch: unknown key 'timout' (did you mean 'timeout'?)"),
+        (
+            "feeds:\n  - {ulr: https://x.example/}\n",
+            "2: feed: unknown key 'ulr' (did you mean 'url'?)",
+        ),
+        (
+            "feeds:\n  - {url: https://x.example/, nmae: X}\n",
+            "2: feed: unknown key 'nmae' (did you mean 'name'?)",
+        ),
+        (
+            "bus: {kind: kafak}\n",
+            "1: bus.kind: expected memory | kafka, got 'kafak' (did you mean 'kafka'?)",
+        ),
+        (
+            "log: {level: verbose}\n",
+            "1: log.level: expected debug | info | warning | error, got 'verbose'"
+            " (expected one of: debug, error, info, warning)",
+        ),
+        (
+            "bus: {kind: kafka}\n",
+            "1: bus: kind kafka needs bootstrap_servers (e.g. 'localhost:9092')",
+        ),
+        (
+            "fetch: {max_bytes: 10 parsecs}\n",
+            "1: fetch.max_bytes: expected a positive size such as 65536, '64KiB' or"
+            " '10MiB', got '10 parsecs'",
+        ),
+        (
+            "fetch: {max_redirects: 21}\n",
+            "1: fetch.max_redirects: expected a whole number from 0 to 20, got 21",
+        ),
+        ("fetch: {timeout: -3}\n", "1: fetch.timeout: expected a positive duration, got -3"),
+        (
+            "fetch: {allow_networks: [localhost]}\n",
+            "1: fetch.allow_networks: expected CIDR networks such as '127.0.0.1/32':"
+            " 'localhost' does not appear to be an IPv4 or IPv6 network",
+        ),
+        (
+            "schedule: {jitter: 0.7}\n",
+            "1: schedule.jitter: expected a number from 0 to 0.5, got 0.7",
+        ),
+        (
+            "schedule: {interval: 30s}\n",
+            "1: schedule: expected min_interval <= interval <= max_interval, got 60s <="
+            " 30s <= 3600s",
+        ),
+        (
+            "http: {listen: 9464}\n",
+            "1: http.listen: expected 'host:port' such as '127.0.0.1:9464', got 9464",
+        ),
+        ("http: {enabled: maybe}\n", "1: http.enabled: expected true or false, got 'maybe'"),
+        ("state: [a]\n", "1: state: expected a mapping, got a list"),
+        ("feeds: {url: x}\n", "1: feeds: expected a list, got a mapping"),
+        ("feeds:\n  - {name: X}\n", "2: feed: needs 'url' (or 'file' / 'opml')"),
+        (
+            "feeds:\n  - https://\n",
+            "2: feed URL: expected an http(s) URL with a host, got 'https://'",
+        ),
+        (
+            "feeds:\n  - {url: https://x.example/, interval: 10s}\n",
+            "2: feed interval: 10s is outside schedule min_interval..max_interval (60s..3600s)",
+        ),
+        ("log: {level: info}\nlog: {level: debug}\n", "2: duplicate key 'log' (first at line 1)"),
+        (
+            "schedule: {min_interval: 10m, interval: 5 min}\n",
+            "1: schedule.interval: expected a duration such as 30, '90s', '5m' or"
+            " '1h30m', got '5 min'",
+        ),
+        ("<<: {log: {}}\n", "1: the config: merge keys (<<) are not supported"),
+        ("feeds: [1]\n", "1: feed URL: expected an http(s) URL with a host, got 1"),
+        ("rules: ['nothing/*.yaml']\n", "1: rules: 'nothing/*.yaml' matches no file (in {folder})"),
+    ],
+)
+def test_single_mistakes(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, "c.yaml", text)
+    assert messages(path, env={}) == [expected.replace("{folder}", str(tmp_path))]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "start"),
+    [
+        (
+            "feeds:\n  - a\n  b: c\n",
+            3,
+            "invalid YAML: while parsing a block collection, expected <block end>, but found '?'",
+        ),
+        ("log: {level: info\nbus: {}\n", 2, "invalid YAML: "),
+        (
+            "a: 1\n---\nb: 2\n",
+            2,
+            "invalid YAML: expected a single document in the stream, but found another document",
+        ),
+        (
+            "log:\n\tlevel: info\n",
+            2,
+            "invalid YAML: while scanning for the next token, found character '\\t'",
+        ),
+    ],
+)
+def test_yaml_syntax_error_has_its_line(tmp_path: Path, text: str, line: int, start: str) -> None:
+    path = write(tmp_path, "c.yaml", text)
+    [problem] = problems(path, env={})
+    assert (problem.file, problem.line) == (str(path), line)
+    assert problem.message.startswith(start), problem.message
+
+
+def test_unreadable_config(tmp_path: Path) -> None:
+    assert messages(tmp_path / "missing.yaml") == [
+        "0: cannot read config: No such file or directory"
+    ]
+
+
+def test_feed_list_file_problems_name_that_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "lists/desk.txt",
+        "https://a.example/rss\n# c\nnot-a-url Name\n\nhttps://a.example/rss\n",
+    )
+    path = write(tmp_path, "c.yaml", "feeds:\n  - file: lists/desk.txt\n  - file: lists/none.txt\n")
+    got = [str(p) for p in problems(path, env={})]
+    folder = str(tmp_path)
+    assert got == [
+        f"{folder}/c.yaml:3: feeds: cannot read {folder}/lists/none.txt: No such file or directory",
+        f"{folder}/lists/desk.txt:3: feed URL: expected an http(s) URL with a host, got"
+        " 'not-a-url'",
+        f"{folder}/lists/desk.txt:5: duplicate feed https://a.example/rss (first at"
+        f" {folder}/lists/desk.txt:1)",
+    ]
+
+
+def test_feed_includes_take_the_include_interval(tmp_path: Path) -> None:
+    write(tmp_path, "f.txt", "https://a.example/rss\n")
+    write(tmp_path, "s.opml", OPML)
+    path = write(
+        tmp_path,
+        "c.yaml",
+        "feeds:\n  - {file: f.txt, interval: 2m}\n  - {opml: s.opml, interval: 3m}\n",
+    )
+    assert [f.interval for f in load_config(path, env={}).feeds] == [120.0, 180.0, 180.0]
+
+
+@pytest.mark.parametrize(
+    ("opml", "line", "message"),
+    [
+        (
+            "<opml><body>\n<outline xmlUrl='https://a.example/'>\n</body></opml>",
+            3,
+            "invalid OPML: mismatched tag",
+        ),
+        (
+            '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n]>\n<opml/>',
+            3,
+            "OPML refused: entity declarations are refused",
+        ),
+        (
+            "<opml><body>\n<outline xmlUrl='gopher://a.example/'/>\n</body></opml>",
+            2,
+            "feed URL: expected an http(s) URL with a host, got 'gopher://a.example/'",
+        ),
+    ],
+)
+def test_opml_problems(tmp_path: Path, opml: str, line: int, message: str) -> None:
+    write(tmp_path, "s.opml", opml)
+    path = write(tmp_path, "c.yaml", "feeds:\n  - opml: s.opml\n")
+    assert problems(path, env={}) == [Problem(str(tmp_path / "s.opml"), line, message)]
+
+
+def test_duplicate_feed_names_both_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "c.yaml",
+        "feeds:\n  - https://x.example/rss\n  - {url: 'HTTPS://X.example/rss'}\n",
+    )
+    assert messages(path, env={}) == [
+        f"3: duplicate feed HTTPS://X.example/rss (first at {path}:2)"
+    ]
+
+
+def test_env_expansion(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "c.yaml",
+        """
+        bus: {kind: kafka, bootstrap_servers: "${KAFKA}"}
+        fetch: {user_agent: "${UA:-newsmon-test}"}
+        receivers:
+          - {name: s, kind: slack, url: "https://hooks.example/${TOKEN}", n: 3}
+        """,
+    )
+    s = load_config(path, env={"KAFKA": "k1:9092,k2:9092", "TOKEN": SECRET})
+    assert s.bus.bootstrap_servers == ("k1:9092", "k2:9092")
+    assert s.fetch.user_agent == "newsmon-test"
+    assert s.receivers[0].options == {"url": Secret(f"https://hooks.example/{SECRET}"), "n": 3}
+    assert settings_dump(s)["receivers"][0]["options"] == {"url": "***", "n": 3}
+    for text in (repr(s), str(s), str(settings_dump(s))):
+        assert SECRET not in text
+
+
+def test_missing_env_var_is_named_never_leaked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "c.yaml",
+        """
+        http: {listen: "${LISTEN}"}
+        receivers:
+          - {name: s, kind: slack, url: "${SLACK_URL}"}
+          - {name: t, kind: slack, url: "${}"}
+        """,
+    )
+    assert messages(path, env={"LISTEN": SECRET}) == [
+        "1: http.listen: expected 'host:port' such as '127.0.0.1:9464', got a value from"
+        " ${...} (hidden)",
+        "3: environment variable SLACK_URL is not set",
+        "4: bad environment reference: expected ${NAME} or ${NAME:-default}",
+    ]
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"LISTEN": SECRET})
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value.problems)
+
+
+def test_secret_feed_url_is_named_by_its_reference(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "c.yaml", "feeds:\n  - https://x.example/rss?key=${KEY}\n  - 'ftp://${KEY}'\n"
+    )
+    assert messages(path, env={"KEY": SECRET}) == [
+        "3: feed URL: expected an http(s) URL with a host, got a value from ${...} (hidden)"
+    ]
+    path.write_text("feeds:\n  - https://x.example/rss?key=${KEY}\n")
+    [feed] = load_config(path, env={"KEY": SECRET}).feeds
+    assert (feed.url, feed.name) == (
+        f"https://x.example/rss?key={SECRET}",
+        "https://x.example/rss?key=${KEY}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("receiver", "expected"),
+    [
+        (
+            "{name: a, kind: slak, url: x}",
+            ["2: receiver 'a': unknown kind 'slak' (did you mean 'slack'?)"],
+        ),
+        ("{name: a, kind: slack, channel: x}", ["2: receiver 'a': kind slack needs option 'url'"]),
+        (
+            "{name: a, kind: slack, url: x, chanel: y}",
+            ["2: receiver 'a': unknown option 'chanel' for kind slack (did you mean 'channel'?)"],
+        ),
+        (
+            "{name: a, kind: console, colour: red}",
+            ["2: receiver 'a': unknown option 'colour' for kind console"],
+        ),
+        ("{kind: console}", ["2: receiver: needs 'name'"]),
+        (
+            "{name: console, kind: console}\n  - {name: console, kind: console}",
+            ["3: duplicate receiver name 'console' (first at line 2)"],
+        ),
+    ],
+)
+def test_receiver_schema(tmp_path: Path, receiver: str, expected: list[str]) -> None:
+    path = write(tmp_path, "c.yaml", f"receivers:\n  - {receiver}\n")
+    assert messages(path, env={}, receivers=SCHEMAS) == expected
+
+
+def test_receiver_options_unchecked_without_schema(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", "receivers:\n  - {name: a, kind: pager, anything: [1, 2]}\n")
+    [r] = load_config(path, env={}).receivers
+    assert (r.name, r.kind, dict(r.options), r.line) == ("a", "pager", {"anything": [1, 2]}, 2)
+    with pytest.raises(TypeError):
+        r.options["x"] = 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("1.5", 1.5),
+        ("'90s'", 90.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("2d", 172800.0),
+        ("250ms", 0.25),
+    ],
+)
+def test_durations(tmp_path: Path, text: str, seconds: float) -> None:
+    path = write(tmp_path, "c.yaml", f"fetch: {{parse_timeout: {text}}}\n")
+    assert load_config(path, env={}).fetch.parse_timeout == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4096", 4096), ("64KiB", 65536), ("10MiB", 10 * MiB), ("1MB", 10**6), ("2 kb", 2000)],
+)
+def test_sizes(tmp_path: Path, text: str, size: int) -> None:
+    path = write(tmp_path, "c.yaml", f"fetch: {{max_field_bytes: {text}}}\n")
+    assert load_config(path, env={}).fetch.max_field_bytes == size
+
+
+@pytest.mark.parametrize(
+    ("entry", "normalised"),
+    [
+        ("127.0.0.1/32", "127.0.0.1/32"),
+        ("10.0.0.0/8", "10.0.0.0/8"),
+        ("10.0.0.1/8", "10.0.0.0/8"),  # host bits set: taken, as always
+        ("::1", "::1/128"),
+        ("127.0.0.1:8080", "127.0.0.1/32:8080"),
+        ("127.0.0.0/8:8080", "127.0.0.0/8:8080"),
+        ("[::1]:8080", "[::1/128]:8080"),
+        ("[fd00::/8]:443", "[fd00::/8]:443"),
+        ("[::1]", "::1/128"),
+    ],
+)
+def test_allow_networks_with_and_without_port(tmp_path: Path, entry: str, normalised: str) -> None:
+    from monitor.addresses import parse_allowed, parse_allowlist
+
+    path = write(tmp_path, "c.yaml", f'fetch: {{allow_networks: ["{entry}"]}}\n')
+    networks = load_config(path, env={}).fetch.allow_networks
+    assert networks == (normalised,)
+    assert parse_allowlist(networks) == (parse_allowed(normalised),)  # the fetcher takes it
+
+
+def test_allow_networks_comma_string_mixes_forms(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", 'fetch: {allow_networks: "10.0.0.0/8, [::1]:8080"}\n')
+    assert load_config(path, env={}).fetch.allow_networks == ("10.0.0.0/8", "[::1/128]:8080")
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("127.0.0.1:99999", "bad port '99999'"),
+        ("127.0.0.1:", "bad port ''"),
+        ("[::1]:http", "bad port 'http'"),
+        ("[::1", "expected [IPv6] or [IPv6]:port"),
+        ("[::1]8080", "expected [IPv6] or [IPv6]:port"),
+        ("localhost:8080", "not an address or network"),
+    ],
+)
+def test_allow_networks_bad_port_forms(tmp_path: Path, entry: str, reason: str) -> None:
+    path = write(tmp_path, "c.yaml", f'fetch: {{allow_networks: ["{entry}"]}}\n')
+    [message] = messages(path, env={})
+    assert message.startswith(
+        "1: fetch.allow_networks: expected a network and port such as '127.0.0.1:8080'"
+        f" or '[::1]:8080', got {entry!r}: {reason}"
+    )
+
+
+def test_allow_networks_from_env_never_shown(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", "fetch: {allow_networks: ['${NETS}']}\n")
+    [message] = messages(path, env={"NETS": SECRET + ":1"})
+    assert SECRET not in message and "hidden" in message
+    path = write(tmp_path, "d.yaml", "fetch: {allow_networks: '${NETS}'}\n")
+    ok = load_config(path, env={"NETS": "10.0.0.0/8,127.0.0.1:8080"}).fetch.allow_networks
+    assert ok == ("10.0.0.0/8", "127.0.0.1/32:8080")

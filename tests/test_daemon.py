@@ -1,0 +1,211 @@
+"""End to end: the real `newsmon` command against a real local feed server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from localfeeds import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS = ROOT / "examples" / "feeds"
+
+EXPECTED = {  # title -> rules, for the three bundled sample feeds and rules/defense.yaml
+    "First S-400 components land at Mürted air base near Ankara": ["s400"],
+    "Pentagon moves to suspend Turkey from the F-35 programme": ["f35"],
+    "Washington weighs CAATSA sanctions over Ankara's missile purchase": ["sanctions"],
+    "Erdoğan says S-400 deliveries will be complete by April": ["s400", "turkey-leadership"],
+    "Why technology transfer was the sticking point": ["technology-transfer"],
+    "The Patriot missile offer that came too late": ["patriot"],
+}
+
+
+def write_config(tmp: Path, server: FeedServer, feeds: dict[str, str], extra: str = "") -> Path:
+    lines = ["feeds:"]
+    lines += [f"  - {{url: {url}, name: {name}}}" for name, url in feeds.items()]
+    lines += [
+        f"rules: ['{ROOT}/rules/*.yaml']",
+        f"state: {{path: {tmp}/state.db}}",
+        f"fetch: {{allow_networks: ['127.0.0.1:{server.port}'], timeout: 5s}}",
+        "http: {enabled: false}",
+        "receivers:",
+        f"  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}",
+        extra,
+    ]
+    path = tmp / "newsmon.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def serve_samples(server: FeedServer) -> dict[str, str]:
+    return {
+        "wire": server.feed("/wire.xml", (FEEDS / "defence-wire.xml").read_bytes()),
+        "atom": server.feed("/atom.xml", (FEEDS / "world-atom.xml").read_bytes()),
+        "rdf": server.feed("/rdf.xml", (FEEDS / "analysis-rdf.xml").read_bytes()),
+    }
+
+
+async def newsmon(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def alerts(tmp: Path) -> list[dict[str, object]]:
+    path = tmp / "alerts.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_once_writes_exactly_the_expected_alerts(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    code, _, err = await newsmon("run", "-c", str(config), "--once")
+    assert code == 0, err
+    got = alerts(tmp_path)
+    assert {a["title"]: a["rules"] for a in got} == EXPECTED
+    assert len(got) == len(EXPECTED)
+    by_title = {a["title"]: a for a in got}
+    first = by_title["First S-400 components land at Mürted air base near Ankara"]
+    assert first["link"] == "https://defence-wire.example/2019/07/12/s400-delivery"  # utm_ gone
+    assert first["source"] == "Defence Wire (demo)"
+    assert first["published"] == "2019-07-12T06:05:00Z"  # +0300 -> UTC
+    assert first["severity"] == "high"
+    assert "S-400" in first["matched"]  # type: ignore[operator]
+    sanctions = by_title["Washington weighs CAATSA sanctions over Ankara's missile purchase"]
+    assert sanctions["link"] == "https://world-desk.example/us-weighs-sanctions"  # no fragment
+    assert all(a["receiver"] == "desk-file" for a in got)
+
+
+async def test_second_poll_is_conditional_and_a_restart_alerts_nothing_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    assert (await newsmon("run", "-c", str(config), "--once"))[0] == 0
+    assert len(alerts(tmp_path)) == len(EXPECTED)
+    feed_server.requests.clear()
+
+    code, _, err = await newsmon("run", "-c", str(config), "--once")
+    assert code == 0, err
+    for path in ("/wire.xml", "/atom.xml", "/rdf.xml"):
+        (hit,) = feed_server.hits(path)
+        assert hit.headers.get("If-None-Match", "").startswith('"')
+        assert hit.headers.get("If-Modified-Since") == "Fri, 12 Jul 2019 10:00:00 GMT"
+        assert hit.status == 304
+    assert len(alerts(tmp_path)) == len(EXPECTED)
+
+    feed_server.honour_validators = False  # a server that always sends the full body
+    code, _, err = await newsmon("run", "-c", str(config), "--once")
+    assert code == 0, err
+    assert all(r.status == 200 for r in feed_server.requests[-3:])
+    assert len(alerts(tmp_path)) == len(EXPECTED)  # seen items are not published again
+
+
+async def test_run_until_sigterm_drains_and_exits_zero(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "run",
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        while len(alerts(tmp_path)) < len(EXPECTED):
+            await asyncio.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "stopped" in err.decode()
+
+
+async def test_a_broken_feed_does_not_fail_the_run(tmp_path: Path, feed_server: FeedServer) -> None:
+    feeds = serve_samples(feed_server)
+    feeds["missing"] = feed_server.url("/nothing-here.xml")
+    feeds["garbage"] = feed_server.feed("/garbage.xml", b"<html><body>not a feed</body></html>")
+    config = write_config(tmp_path, feed_server, feeds)
+    code, _, err = await newsmon("run", "-c", str(config), "--once")
+    assert code == 0, err
+    assert len(alerts(tmp_path)) == len(EXPECTED)
+    assert "reason=http_4xx" in err and "reason=parse_error" in err
+
+
+async def test_check_reports_every_mistake_with_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "feeds:\n  - ftp://example.com/feed.xml\nschedule: {interval: soon}\nrecievers: []\n",
+        encoding="utf-8",
+    )
+    code, _, err = await newsmon("check", "-c", str(config))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert lines[0].startswith(f"{config}:2: ")
+    assert lines[1].startswith(f"{config}:3: ")
+    assert lines[2].startswith(f"{config}:4: ") and "did you mean 'receivers'" in lines[2]
+
+
+async def test_check_accepts_a_valid_config_and_reports_rule_errors(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    code, out, err = await newsmon("check", "-c", str(config))
+    assert code == 0, err
+    assert "ok: 3 feeds" in out
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "bad.yaml").write_text("rules:\n  - name: x\n", encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace(f"{ROOT}/rules/*.yaml", "rules/*.yaml")
+    config.write_text(text, encoding="utf-8")
+    code, out, err = await newsmon("check", "-c", str(config))
+    assert code == 1
+    assert f"{tmp_path}/rules/bad.yaml:2: 'keywords' must be a non-empty list" in err
+
+
+def test_no_secret_in_check_dump(tmp_path: Path) -> None:
+    config = tmp_path / "s.yaml"
+    config.write_text(
+        "receivers:\n  - {name: hook, kind: file, path: '${NEWSMON_TEST_SECRET}'}\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, NEWSMON_TEST_SECRET="hunter2-very-secret")
+
+    async def go() -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "check",
+            "-c",
+            str(config),
+            "--dump",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    code, out, err = asyncio.run(go())
+    assert code == 0, err
+    assert "hunter2" not in out + err
+    assert "***" in out
