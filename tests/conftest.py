@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from localfeeds import FeedServer
+from feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

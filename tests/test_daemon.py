@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from localfeeds import FeedServer
+from feedserver import FeedServer, feed
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = ROOT / "examples" / "feeds"
@@ -41,11 +41,22 @@ def write_config(tmp: Path, server: FeedServer, feeds: dict[str, str], extra: st
     return path
 
 
-def serve_samples(server: FeedServer) -> dict[str, str]:
+SAMPLES = {"wire": "defence-wire.xml", "atom": "world-atom.xml", "rdf": "analysis-rdf.xml"}
+LAST_MODIFIED = "Fri, 12 Jul 2019 10:00:00 GMT"
+
+
+def serve_samples(server: FeedServer, *, validators: bool = True) -> dict[str, str]:
+    """The bundled sample feeds at /wire.xml, /atom.xml and /rdf.xml."""
     return {
-        "wire": server.feed("/wire.xml", (FEEDS / "defence-wire.xml").read_bytes()),
-        "atom": server.feed("/atom.xml", (FEEDS / "world-atom.xml").read_bytes()),
-        "rdf": server.feed("/rdf.xml", (FEEDS / "analysis-rdf.xml").read_bytes()),
+        name: server.add(
+            f"/{name}.xml",
+            feed(
+                (FEEDS / file).read_bytes(),
+                etag=f'"{name}-v1"' if validators else None,
+                last_modified=LAST_MODIFIED if validators else None,
+            ),
+        )
+        for name, file in SAMPLES.items()
     }
 
 
@@ -103,12 +114,12 @@ async def test_second_poll_is_conditional_and_a_restart_alerts_nothing_again(
     assert code == 0, err
     for path in ("/wire.xml", "/atom.xml", "/rdf.xml"):
         (hit,) = feed_server.hits(path)
-        assert hit.headers.get("If-None-Match", "").startswith('"')
-        assert hit.headers.get("If-Modified-Since") == "Fri, 12 Jul 2019 10:00:00 GMT"
+        assert hit.headers.get("If-None-Match") == f'"{path[1:-4]}-v1"'
+        assert hit.headers.get("If-Modified-Since") == LAST_MODIFIED
         assert hit.status == 304
     assert len(alerts(tmp_path)) == len(EXPECTED)
 
-    feed_server.honour_validators = False  # a server that always sends the full body
+    serve_samples(feed_server, validators=False)  # a server that always sends the full body
     code, _, err = await newsmon("run", "-c", str(config), "--once")
     assert code == 0, err
     assert all(r.status == 200 for r in feed_server.requests[-3:])
@@ -141,7 +152,9 @@ async def test_run_until_sigterm_drains_and_exits_zero(
 async def test_a_broken_feed_does_not_fail_the_run(tmp_path: Path, feed_server: FeedServer) -> None:
     feeds = serve_samples(feed_server)
     feeds["missing"] = feed_server.url("/nothing-here.xml")
-    feeds["garbage"] = feed_server.feed("/garbage.xml", b"<html><body>not a feed</body></html>")
+    feeds["garbage"] = feed_server.add(
+        "/garbage.xml", feed(b"<html><body>not a feed</body></html>")
+    )
     config = write_config(tmp_path, feed_server, feeds)
     code, _, err = await newsmon("run", "-c", str(config), "--once")
     assert code == 0, err

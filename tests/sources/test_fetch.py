@@ -8,7 +8,6 @@ and records every request so a test can prove no byte reached it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
 import time
@@ -30,6 +29,7 @@ from feedserver import (
     redirect,
     status,
 )
+from rss import peak_rss_bytes, reset_peak_rss
 from yarl import URL
 
 from monitor.addresses import Allowed, is_allowed, is_public, parse_allowlist
@@ -428,21 +428,6 @@ def test_parse_retry_after() -> None:
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def reset_peak_rss() -> None:
-    """Reset VmHWM (Linux >= 4.0), so the peak measured is this test's."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 async def tls_server(tmp_path: Path) -> asyncio.Server:

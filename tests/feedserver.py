@@ -26,11 +26,12 @@ KiB = 1024
 MiB = 1024 * KiB
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seen:
     method: str
     path: str
     headers: Mapping[str, str]
+    status: int = 0  # what the server answered (0 while in flight)
 
 
 class FeedServer:
@@ -71,16 +72,23 @@ class FeedServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Seen(request.method, request.path, dict(request.headers)))
+        seen = Seen(request.method, request.path, dict(request.headers))
+        self.requests.append(seen)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             handler = self._routes.get(request.path)
             if handler is None:
                 return web.Response(status=404, text="no such route")
-            return await handler(request)
+            response = await handler(request)
+            seen.status = response.status
+            return response
         finally:
             self.in_flight -= 1
+
+    def hits(self, path: str) -> list[Seen]:
+        """The requests received for ``path``, in order."""
+        return [seen for seen in self.requests if seen.path == path]
 
 
 def feed(
@@ -179,3 +187,30 @@ async def bad_gzip(request: web.Request) -> web.StreamResponse:
     """Says gzip, sends something else."""
     headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}
     return web.Response(body=b"this is not gzip at all" * 100, headers=headers)
+
+
+def rss(body: bytes) -> Handler:
+    """Serve ``body`` as-is, with no validators."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, headers={"Content-Type": "application/rss+xml"})
+
+    return handler
+
+
+def counting_feed(title: str) -> Handler:
+    """An RSS feed that gains one item per request: "<title> 1", "<title> 2", ..."""
+    count = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal count
+        count += 1
+        items = "".join(
+            f"<item><title>{title} {n}</title><link>https://x.example/{n}</link>"
+            f"<guid>{n}</guid></item>"
+            for n in range(1, count + 1)
+        )
+        body = f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+        return web.Response(body=body.encode(), headers={"Content-Type": "application/rss+xml"})
+
+    return handler
