@@ -229,8 +229,11 @@ def _allowed(entry: str, hidden: bool = False) -> str:
 def _listen(value: Any) -> str:
     v = y.string(value)
     host, _, port = v.rpartition(":")
-    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        raise y.Invalid(f"expected 'host:port' such as '127.0.0.1:9464', got {y.show(value)}")
+    if not host.strip("[]") or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise y.Invalid(
+            f"expected 'host:port' such as '127.0.0.1:9464' (port 0: any free port),"
+            f" got {y.show(value)}"
+        )
     return v
 
 

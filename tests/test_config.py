@@ -239,7 +239,8 @@ def test_three_mistakes_are_reported_together(tmp_path: Path) -> None:
         ),
         (
             "http: {listen: 9464}\n",
-            "1: http.listen: expected 'host:port' such as '127.0.0.1:9464', got 9464",
+            "1: http.listen: expected 'host:port' such as '127.0.0.1:9464'"
+            " (port 0: any free port), got 9464",
         ),
         ("http: {enabled: maybe}\n", "1: http.enabled: expected true or false, got 'maybe'"),
         ("state: [a]\n", "1: state: expected a mapping, got a list"),
@@ -401,8 +402,8 @@ def test_missing_env_var_is_named_never_leaked(tmp_path: Path) -> None:
         """,
     )
     assert messages(path, env={"LISTEN": SECRET}) == [
-        "1: http.listen: expected 'host:port' such as '127.0.0.1:9464', got a value from"
-        " ${...} (hidden)",
+        "1: http.listen: expected 'host:port' such as '127.0.0.1:9464' (port 0: any free port),"
+        " got a value from ${...} (hidden)",
         "3: environment variable SLACK_URL is not set",
         "4: bad environment reference: expected ${NAME} or ${NAME:-default}",
     ]

@@ -194,6 +194,12 @@ async def test_check_accepts_a_valid_config_and_reports_rule_errors(
     assert f"{tmp_path}/rules/bad.yaml:2: 'keywords' must be a non-empty list" in err
 
 
+async def test_shipped_example_config_is_valid() -> None:
+    code, out, err = await newsmon("check", "-c", str(ROOT / "examples" / "newsmon.yaml"))
+    assert code == 0, err
+    assert "ok: 6 feeds" in out
+
+
 def test_no_secret_in_check_dump(tmp_path: Path) -> None:
     config = tmp_path / "s.yaml"
     config.write_text(
