@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -243,12 +244,40 @@ def _shorten(run: bytes, limit: int) -> bytes:
     return run[:head] + run[tail:]
 
 
-def _limit_memory(memory_limit: int) -> None:
-    """Worker initializer: cap the address space so a blow-up fails, not the host."""
+def _init_worker(memory_limit: int, owner: int) -> None:
+    """Worker initializer: cap the address space so a blow-up fails, not the host,
+    and exit when the daemon (``owner``) does, however it ended."""
     import resource
+    import threading
 
     if memory_limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """Block until process ``owner`` ends, then end this one.
+
+    A ProcessPoolExecutor worker (and the forkserver it came from) outlives a
+    daemon killed with SIGKILL: it waits on a queue whose write end it holds
+    itself. Orphans would keep the daemon's stdout/stderr open and pile up."""
+    import os
+    import select
+    import time
+
+    try:
+        fd = os.pidfd_open(owner)
+    except (AttributeError, OSError):  # not Linux 5.3+: look once a second
+        while True:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])
+    os._exit(1)
 
 
 class ParsePool:
@@ -319,8 +348,8 @@ class ParsePool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=get_context("forkserver"),
-            initializer=_limit_memory,
-            initargs=(self.memory_limit,),
+            initializer=_init_worker,
+            initargs=(self.memory_limit, os.getpid()),
         )
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
