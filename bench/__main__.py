@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import ingest
+from bench import ingest, rules
 
 
 def main() -> int:
-    results = [ingest.run()]
+    results = [ingest.run(), rules.run()]
     return 0 if all(results) else 1
 
 

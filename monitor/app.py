@@ -16,21 +16,27 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from monitor.alerts.deliver import Deliverer
-from monitor.alerts.route import alerts_for
+from monitor import routetree
+from monitor.alerts.deliver import Dispatcher
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.route import Router, alerts_for
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus
 from monitor.config import Settings
 from monitor.dedup.fingerprint import story_id
+from monitor.dedup.stories import StoryBook
+from monitor.errors import ConfigError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
-from monitor.model import Item, Match, Record
+from monitor.model import Alert, Item, Match, Record
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
+from monitor.rules.reload import RuleWatcher
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import ParsePool
 from monitor.sources.poller import Poller
@@ -54,6 +60,9 @@ class App:
         self.metrics = Metrics(registry)
         self.engine = Engine(load_rules(rule_files(settings.rules)))
         self.metrics.init_rules(r.name for r in self.engine.rules)
+        self.metrics.rules_loaded.set(len(self.engine.rules))
+        self.rule_watcher = RuleWatcher(settings.rules)
+        self.reload_requested = asyncio.Event()  # set by SIGHUP
         base = Path(settings.path).parent
         self.sinks = dict(sinks) if sinks is not None else {
             r.name: build(r, base) for r in settings.receivers
@@ -67,7 +76,7 @@ class App:
         async with AsyncExitStack() as stack:
             store = stack.enter_context(Store(s.state.path))
             store.forget_seen_before(retention_cutoff(s.state.seen_retention_days))
-            bus = await stack.enter_async_context(open_bus(s.bus))
+            bus = await stack.enter_async_context(open_bus(s.bus, self.metrics))
             fetcher = await stack.enter_async_context(Fetcher(s.fetch))
             parser = await stack.enter_async_context(
                 ParsePool(timeout=s.fetch.parse_timeout, max_field_bytes=s.fetch.max_field_bytes)
@@ -81,11 +90,18 @@ class App:
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
             )  # fmt: skip
-            deliverer = Deliverer(self.sinks, self.metrics)
+            book = StoryBook(store, s.stories.window, s.stories.threshold)
+            book.load(time.time())
+            outbox = Outbox(store, refresh=lambda alert: _refresh(book, alert))
+            dispatcher = await stack.enter_async_context(self._dispatcher(outbox))
             stages = [
                 asyncio.create_task(self._rules_stage(bus), name="rules"),
-                asyncio.create_task(self._alerts_stage(bus, store, deliverer), name="alerts"),
+                asyncio.create_task(
+                    self._alerts_stage(bus, book, outbox, dispatcher), name="alerts"
+                ),
             ]
+            if not once:
+                stages.append(asyncio.create_task(self._watch_rules(), name="rule-reload"))
             log.info(
                 "started feeds=%d rules=%d receivers=%s bus=%s",
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
@@ -94,6 +110,8 @@ class App:
             try:
                 await (poller.run_once() if once else poller.run(stop))
                 await self._drain(bus)
+                if left := await dispatcher.drain(self.drain_timeout):
+                    log.info("alerts_pending count=%d (sent on the next start)", left)
             finally:
                 for task in stages:
                     task.cancel()
@@ -109,6 +127,37 @@ class App:
         except TimeoutError:
             log.warning("drain_timeout items=%d matches=%d", bus.depth(ITEMS), bus.depth(MATCHES))
 
+    def request_reload(self) -> None:
+        """Reload the rule files now (SIGHUP), changed or not."""
+        self.reload_requested.set()
+
+    async def _watch_rules(self, interval: float = 1.0) -> None:
+        """Poll the rule files every ``interval`` s (and wake on SIGHUP); on a change,
+        swap in a new engine between items, or keep the old one and say why."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.reload_requested.wait(), interval)
+            asked = self.reload_requested.is_set()
+            self.reload_requested.clear()
+            if asked or await asyncio.to_thread(self.rule_watcher.changed):
+                await self._reload_rules()
+
+    async def _reload_rules(self) -> None:
+        try:
+            engine = await asyncio.to_thread(self.rule_watcher.reload)
+        except ConfigError as exc:
+            self.metrics.rule_reloads.labels("failed").inc()
+            if self.rule_watcher.first_report(str(exc)):
+                for problem in exc.problems:
+                    log.error("rules_reload_failed problem=%s", problem)
+                log.warning("rules_kept rules=%d", len(self.engine.rules))
+            return
+        self.engine = engine  # the rules stage picks it up with its next item
+        self.metrics.init_rules(r.name for r in engine.rules)
+        self.metrics.rules_loaded.set(len(engine.rules))
+        self.metrics.rule_reloads.labels("ok").inc()
+        log.info("rules_reloaded rules=%d", len(engine.rules))
+
     async def _rules_stage(self, bus: Bus) -> None:
         async def handle(item: Record) -> None:
             assert isinstance(item, Item)
@@ -120,14 +169,33 @@ class App:
 
         await _pump(bus, ITEMS, "rules", handle)
 
-    async def _alerts_stage(self, bus: Bus, store: Store, deliverer: Deliverer) -> None:
+    def _dispatcher(self, outbox: Outbox) -> Dispatcher:
+        limits = {r.name: routetree.rate(r.options["rate_limit"])
+                  for r in self.settings.receivers if "rate_limit" in r.options}  # fmt: skip
+        return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics, limits)
+
+    async def _alerts_stage(
+        self, bus: Bus, book: StoryBook, outbox: Outbox, dispatcher: Dispatcher
+    ) -> None:
+        """match -> story -> routes -> outbox (durable) -> ack; the dispatcher delivers."""
+        s = self.settings
+        router = Router(s.route, list(self.sinks), s.time_intervals)
+        evicted = time.time()
+
         async def handle(match: Record) -> None:
+            nonlocal evicted
             assert isinstance(match, Match)
-            for alert in alerts_for(match, story_id(match.item), list(self.sinks)):
-                if store.was_sent(alert.alert_id):
-                    continue
-                if await deliverer.deliver(alert):
-                    store.mark_sent(alert.alert_id, alert.story_id, alert.receiver, time.time())
+            now = time.time()
+            seen = book.observe(match, now)
+            (self.metrics.stories_created if seen.new else self.metrics.story_duplicates).inc()
+            story, routed = seen.story, router.route(seen.story.hits)
+            receivers = [r.receiver for r in routed]
+            alerts = alerts_for(story.as_match(), story.story_id, receivers, story.duplicates)
+            if added := outbox.enqueue(zip(routed, alerts, strict=True), now):
+                dispatcher.wake({a.receiver for a in alerts if a.alert_id in added})
+            if now - evicted > 60:
+                book.evict(now)
+                evicted = now
 
         await _pump(bus, MATCHES, "alerts", handle)
 
@@ -141,6 +209,15 @@ class App:
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks)
+
+
+def _refresh(book: StoryBook, alert: Alert) -> Alert:
+    """The alert as its story stands now (rules, duplicates seen while it waited)."""
+    story = book.get(alert.story_id)
+    if story is None:
+        return alert
+    (fresh,) = alerts_for(story.as_match(), story.story_id, [alert.receiver], story.duplicates)
+    return replace(fresh, created=alert.created)
 
 
 async def _pump(
@@ -165,9 +242,10 @@ async def run_until_signalled(app: App, *, once: bool = False) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.request_reload)
     try:
         await app.run(stop, once=once)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

@@ -23,7 +23,9 @@ from monitor.errors import ConfigError, NewsmonError
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "check": _check}[args.command]
+    handler = {"run": _run, "check": _check, "test-rule": _test_rule, "replay": _replay}[
+        args.command
+    ]
     return handler(args)
 
 
@@ -37,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate config and rules without network")
     check.add_argument("-c", "--config", required=True, type=Path, help="config YAML file")
     check.add_argument("--dump", action="store_true", help="print the effective settings")
+    test = sub.add_parser("test-rule", help="show which items rule files match, and why")
+    test.add_argument("rule_files", nargs="+", metavar="RULEFILE", help="rule YAML files")
+    test.add_argument("--feed", action="append", default=[], help="feed file path or URL")
+    test.add_argument("--items", action="append", default=[], help="JSONL file of items")
+    test.add_argument("--allow-private", action="store_true", help="let --feed reach loopback")
+    replay = sub.add_parser("replay", help="backtest rules on the items Kafka retained")
+    replay.add_argument("-c", "--config", required=True, type=Path, help="config YAML file")
+    replay.add_argument("--since", default="7d", help="7d, 36h, or an ISO 8601 time")
+    replay.add_argument("--until", default=None, help="as --since; default: now")
+    replay.add_argument("--rules", nargs="+", default=None, metavar="FILE", help="rule files")
+    replay.add_argument("--out", type=Path, default=None, help="JSONL file (default: stdout)")
     return parser
 
 
@@ -85,6 +98,69 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test_rule(args: argparse.Namespace) -> int:
+    from monitor import testrule
+    from monitor.rules.engine import Engine
+    from monitor.rules.load import load_rules
+
+    try:
+        engine = Engine(load_rules(args.rule_files))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    try:
+        private = args.allow_private
+        items = [i for f in args.feed for i in testrule.feed_items(f, allow_private=private)]
+        items += [i for path in args.items for i in testrule.jsonl_items(path)]
+    except (NewsmonError, OSError, ValueError) as exc:
+        print(f"newsmon: {exc}", file=sys.stderr)
+        return 1
+    testrule.report(engine, items, sys.stdout)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from monitor.replay import parse_when, replay
+    from monitor.rules.engine import Engine
+    from monitor.rules.load import load_rules, rule_files
+
+    try:
+        settings = _load(args.config)
+        since, until = parse_when(args.since), parse_when(args.until or "0s")
+        engine = Engine(load_rules(rule_files(args.rules or settings.rules)))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    except ValueError as exc:
+        print(f"newsmon replay: {exc}", file=sys.stderr)
+        return 2
+    if settings.bus.kind != "kafka":
+        print("newsmon replay: needs bus kind kafka (items are retained there)", file=sys.stderr)
+        return 1
+    import tempfile
+
+    from monitor.dedup.stories import StoryBook
+    from monitor.replay import by_story_book
+    from monitor.store import Store
+
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "replay.db") as store:
+            book = StoryBook(store, settings.stories.window, settings.stories.threshold)
+            summary = replay(settings.bus, engine, since, until, out,
+                             bar=sys.stdout.isatty(), observe=by_story_book(book))  # fmt: skip
+    except NewsmonError as exc:
+        print(f"newsmon replay: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    for line in summary.lines(time.monotonic() - started):
+        print(line, file=sys.stdout if args.out else sys.stderr)
+    return 0
+
+
 def _print_problems(exc: ConfigError) -> None:
     for problem in exc.problems:
         print(problem, file=sys.stderr)
@@ -121,6 +197,7 @@ def setup_logging(fmt: str, level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connect
 
 
 if __name__ == "__main__":

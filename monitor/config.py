@@ -15,7 +15,11 @@ revealed value. Every problem in the file is reported at once, as
       - opml: subscriptions.opml    # every <outline xmlUrl=...>, nested too; title/text -> name
     rules: ["rules/*.yaml"]         # globs against this file's folder; each must match
     bus: {kind: memory, queue_size: 1000}   # or kind: kafka + bootstrap_servers,
-                                            #    topic_prefix, group_id
+                                            #    topic_prefix, group_id, partitions,
+                                            #    replication_factor, retention, dead_letter,
+                                            #    compression, linger, batch_size,
+                                            #    session_timeout, heartbeat_interval,
+                                            #    max_poll_interval, commit_interval
     state: {path: newsmon.db, seen_retention_days: 90}  # path against this file's folder
     http: {listen: "127.0.0.1:9464", enabled: true}
     fetch: {timeout: 20s, connect_timeout: 10s, max_bytes: 10MiB, max_redirects: 5,
@@ -44,9 +48,13 @@ from typing import Any
 
 import yaml
 
+from monitor import routetree as routes
 from monitor import yamlfile as y
 from monitor.addresses import parse_allowed
 from monitor.feedlist import FeedSection
+from monitor.routetree import Matcher as Matcher  # re-exported: part of the settings API
+from monitor.routetree import RouteConfig as RouteConfig
+from monitor.routetree import TimeInterval as TimeInterval
 from monitor.yamlfile import Secret as Secret  # re-exported: part of the settings API
 from monitor.yamlfile import reveal as reveal
 
@@ -92,7 +100,18 @@ class BusConfig:
     queue_size: int = 1000  # memory: bound of each topic's queue
     bootstrap_servers: tuple[str, ...] = ()
     topic_prefix: str = "newsmon"
-    group_id: str = "newsmon"
+    group_id: str = "newsmon"  # kafka: each stage consumes as group "<group_id>.<stage>"
+    partitions: int = 6  # kafka: of each topic created on start
+    replication_factor: int = 1  # kafka: of each topic created on start (3 in production)
+    retention: float = 7 * 86400.0  # kafka: items/matches kept this long (replay window)
+    dead_letter: bool = True  # kafka: bad records go to "<topic_prefix>.dead-letter"
+    compression: str = "gzip"  # kafka producer: none | gzip | snappy | lz4 | zstd
+    linger: float = 0.005  # kafka producer: wait this long to fill a batch, seconds
+    batch_size: int = 256 * 1024  # kafka producer: bytes per partition batch
+    session_timeout: float = 10.0  # kafka consumer group timeouts, seconds
+    heartbeat_interval: float = 3.0
+    max_poll_interval: float = 300.0
+    commit_interval: float = 1.0  # kafka: commit acked offsets at most this often, seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +152,20 @@ class ReceiverConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoriesConfig:
+    window: float = 48 * 3600.0  # copies join a story seen within this window
+    threshold: float = 75.0  # title similarity (0..100) that makes a copy
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    horizon: float = 48 * 3600.0  # retry a failing alert this long, then dead-letter it
+    timeout: float = 30.0  # one send attempt
+    backoff: float = 1.0  # first retry delay; doubles each attempt, with jitter
+    max_backoff: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: str  # the config file
     feeds: tuple[FeedConfig, ...] = ()
@@ -144,14 +177,24 @@ class Settings:
     schedule: ScheduleConfig = ScheduleConfig()
     log: LogConfig = LogConfig()
     receivers: tuple[ReceiverConfig, ...] = ()
+    stories: StoriesConfig = StoriesConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    route: RouteConfig | None = None  # None: every receiver gets every alert
+    time_intervals: tuple[TimeInterval, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ReceiverSchema:
-    """The options a receiver kind (a sink) takes, for checking at load time."""
+    """The options a receiver kind (a sink) takes, for checking at load time;
+    ``convs`` checks the values of some (each with its file:line on error)."""
 
     required: frozenset[str]
     optional: frozenset[str] = frozenset()
+    convs: Mapping[str, y.Conv] = field(default_factory=dict)
+
+
+# options every receiver takes, whatever its kind (used by monitor.alerts.deliver)
+COMMON_RECEIVER_OPTIONS: dict[str, y.Conv] = {"rate_limit": routes.rate}
 
 
 def load_config(
@@ -246,6 +289,17 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, y.Conv]]] = {
             "bootstrap_servers": y.strings,
             "topic_prefix": y.string,
             "group_id": y.string,
+            "partitions": y.integer(1, 10_000),
+            "replication_factor": y.integer(1, 100),
+            "retention": y.duration,
+            "dead_letter": y.boolean,
+            "compression": y.choice("none", "gzip", "snappy", "lz4", "zstd"),
+            "linger": y.duration,
+            "batch_size": y.size,
+            "session_timeout": y.duration,
+            "heartbeat_interval": y.duration,
+            "max_poll_interval": y.duration,
+            "commit_interval": y.duration,
         },
     ),
     "state": (StateConfig, {"path": y.string, "seen_retention_days": y.real(0, 36500, above=True)}),
@@ -275,6 +329,19 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, y.Conv]]] = {
             "max_backoff": y.duration,
         },
     ),
+    "stories": (
+        StoriesConfig,
+        {"window": y.duration, "threshold": y.real(0, 100, above=True)},
+    ),
+    "delivery": (
+        DeliveryConfig,
+        {
+            "horizon": y.duration,
+            "timeout": y.duration,
+            "backoff": y.duration,
+            "max_backoff": y.duration,
+        },
+    ),
     "log": (
         LogConfig,
         {
@@ -283,7 +350,7 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, y.Conv]]] = {
         },
     ),
 }
-_TOP = {"feeds", "rules", "receivers", *_SECTIONS}
+_TOP = {"feeds", "rules", "receivers", "route", "time_intervals", *_SECTIONS}
 
 
 # --- the file ------------------------------------------------------------------------
@@ -309,11 +376,16 @@ class _Loader(y.YamlFile):
         self.check(parts, {name: at for name, (at, _) in top.items()})
         state: StateConfig = parts["state"]
         schedule: ScheduleConfig = parts["schedule"]
+        receivers = self.receivers(top.get("receivers"))
+        intervals = routes.time_intervals(self, top.get("time_intervals"))
+        tree = routes.RouteSection(self, {r.name for r in receivers}, {i.name for i in intervals})
         return Settings(
             path=self.file,
             feeds=self.feeds(top.get("feeds"), schedule),
             rules=self.rules(top.get("rules")),
-            receivers=self.receivers(top.get("receivers")),
+            receivers=receivers,
+            route=tree.read(top.get("route")),
+            time_intervals=intervals,
             state=replace(state, path=str(self.base / state.path)),
             **{k: v for k, v in parts.items() if k != "state"},
         )
@@ -341,6 +413,12 @@ class _Loader(y.YamlFile):
             self.problem(
                 lines.get("bus", 0),
                 "bus: kind kafka needs bootstrap_servers (e.g. 'localhost:9092')",
+            )
+        if "bus" not in self._broken and not b.heartbeat_interval < b.session_timeout:
+            self.problem(
+                lines.get("bus", 0),
+                "bus: expected heartbeat_interval < session_timeout, got"
+                f" {y.seconds(b.heartbeat_interval)} >= {y.seconds(b.session_timeout)}",
             )
 
     def feeds(
@@ -413,9 +491,12 @@ class _Loader(y.YamlFile):
             return
         for option in sorted(schema.required - keys.keys()):
             self.problem(y.line(knode), f"receiver {name!r}: kind {sink} needs option {option!r}")
-        known = schema.required | schema.optional
-        for key, (knode, _) in keys.items():
+        known = schema.required | schema.optional | COMMON_RECEIVER_OPTIONS.keys()
+        convs = {**schema.convs, **COMMON_RECEIVER_OPTIONS}
+        for key, (knode, vnode) in keys.items():
+            if key in convs:
+                self.convert(vnode, convs[key], f"receiver {name!r}: {key}")
             if key not in known | {"name", "kind"}:
-                close = y.hint(key, known)
+                close = y.hint(key, known) if schema.required | schema.optional else ""
                 message = f"unknown option {key!r} for kind {sink}{close}"
                 self.problem(y.line(knode), f"receiver {name!r}: {message}")

@@ -22,6 +22,8 @@ FETCH_OUTCOMES = (
     "xml_entities", "too_large_field", "error",
 )  # fmt: skip
 
+DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered")
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -71,18 +73,72 @@ class Metrics:
             ["receiver", "reason"],
             registry=r,
         )
+        self.alert_deliveries = Counter(
+            "newsmon_alert_deliveries_total",
+            "Alert delivery outcomes by receiver: sent, retried, rate_limited, dead_lettered",
+            ["receiver", "outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "newsmon_alert_delivery_latency_seconds",
+            "From an alert entering the outbox to its receiver accepting it",
+            ["receiver"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
+            registry=r,
+        )
+        self.stories_created = Counter(
+            "newsmon_stories_created_total", "New stories (first item of each)", registry=r
+        )
+        self.story_duplicates = Counter(
+            "newsmon_story_duplicates_total",
+            "Matched items absorbed into an existing story (copies, updates)",
+            registry=r,
+        )
+        self.alerts_pending = Gauge(
+            "newsmon_alerts_pending", "Alerts in the outbox not yet delivered", registry=r
+        )
         self.bus_depth = Gauge(
             "newsmon_bus_queue_depth",
             "Messages published but not yet processed",
             ["topic"],
             registry=r,
         )
+        self.bus_dead_letters = Counter(
+            "newsmon_bus_dead_letters_total",
+            "Records a stage could not read, sent to the dead-letter topic, by reason",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.bus_consumer_lag = Gauge(
+            "newsmon_bus_consumer_lag_messages",
+            "Records in a topic not yet consumed by a stage's consumer group (kafka)",
+            ["topic", "stage"],
+            registry=r,
+        )
+        self.bus_publish_retries = Counter(
+            "newsmon_bus_publish_retries_total",
+            "Publishes retried because the broker did not take them",
+            ["topic"],
+            registry=r,
+        )
+        self.rule_reloads = Counter(
+            "newsmon_rule_reloads_total",
+            "Rule file reloads, by result (ok, failed: the old rules stay live)",
+            ["result"],
+            registry=r,
+        )
+        self.rules_loaded = Gauge("newsmon_rules_loaded", "Rules in the live engine", registry=r)
+        for result in ("ok", "failed"):
+            self.rule_reloads.labels(result)
         for outcome in FETCH_OUTCOMES:
             self.fetches.labels(outcome)
 
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:
             self.alerts_sent.labels(name)
+            for outcome in DELIVERY_OUTCOMES:
+                self.alert_deliveries.labels(name, outcome)
+            self.delivery_latency.labels(name)
 
     def init_rules(self, names: Iterable[str]) -> None:
         for name in names:

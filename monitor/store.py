@@ -45,6 +45,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sent_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (  # 2: stories (dedup window) and the alert outbox (pending, sent, dead letters)
+        """CREATE TABLE stories (
+            story_id TEXT PRIMARY KEY, created REAL NOT NULL, last_seen REAL NOT NULL,
+            title_sig TEXT NOT NULL, lead_sig TEXT NOT NULL, data TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX stories_by_age ON stories (last_seen)",
+        """CREATE TABLE story_keys (
+            key TEXT PRIMARY KEY, story_id TEXT NOT NULL, last_seen REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX story_keys_by_age ON story_keys (last_seen)",
+        """CREATE TABLE outbox (
+            alert_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, receiver TEXT NOT NULL,
+            state TEXT NOT NULL, payload TEXT NOT NULL, group_key TEXT NOT NULL,
+            created REAL NOT NULL, due REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT, updated REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX outbox_by_due ON outbox (state, receiver, due)",
+    ),
 )
 
 ERRORS_KEPT_PER_FEED = 50
@@ -226,6 +244,137 @@ class Store:
                 (alert_id, story_id, receiver, at),
             )
 
+    # -- stories (monitor.dedup) ------------------------------------------------
+
+    def story_for_keys(self, keys: Iterable[str]) -> str | None:
+        """The story any of the exact ``keys`` belongs to, if any."""
+        keys = list(keys)
+        marks = ", ".join("?" for _ in keys)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT story_id FROM story_keys WHERE key IN ({marks}) LIMIT 1", keys
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def story(self, story_id: str) -> StoryRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_STORY_COLUMNS} FROM stories WHERE story_id = ?", (story_id,)
+            ).fetchone()
+        return StoryRow(*row) if row else None
+
+    def stories_since(self, cutoff: float) -> list[StoryRow]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_STORY_COLUMNS} FROM stories WHERE last_seen >= ? ORDER BY last_seen",
+                (cutoff,),
+            ).fetchall()
+        return [StoryRow(*row) for row in rows]
+
+    def save_story(self, story: StoryRow, keys: Iterable[str]) -> None:
+        """Insert or update a story and point its exact keys at it, in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO stories ({_STORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (story.story_id, story.created, story.last_seen, story.title_sig,
+                 story.lead_sig, story.data),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
+                ((k, story.story_id, story.last_seen) for k in keys),
+            )
+
+    def forget_stories_before(self, cutoff: float) -> int:
+        """Drop stories (and their keys) last seen before ``cutoff``; returns how many."""
+        with self._tx() as db:
+            db.execute("DELETE FROM story_keys WHERE last_seen < ?", (cutoff,))
+            return db.execute("DELETE FROM stories WHERE last_seen < ?", (cutoff,)).rowcount
+
+    # -- alert outbox (monitor.alerts.deliver) -----------------------------------
+
+    def outbox_add(self, rows: Iterable[OutboxRow]) -> list[str]:
+        """Record alerts before sending; an alert id already in the outbox or the sent
+        log is left alone. Returns the ids added."""
+        added = []
+        with self._tx() as db:
+            for r in rows:
+                if db.execute(
+                    "SELECT 1 FROM sent_alerts WHERE alert_id = ?", (r.alert_id,)
+                ).fetchone():
+                    continue
+                cur = db.execute(
+                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _outbox_values(r),
+                )
+                if cur.rowcount:
+                    added.append(r.alert_id)
+        return added
+
+    def outbox(
+        self, state: str | None = None, receiver: str | None = None, due_by: float | None = None
+    ) -> list[OutboxRow]:
+        """Outbox rows by state (pending | sent | dead), receiver and due time, oldest due first."""
+        where, args = ["1"], list[object]()
+        for column, value in (("state", state), ("receiver", receiver)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if due_by is not None:
+            where.append("due <= ?")
+            args.append(due_by)
+        query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {' AND '.join(where)}"
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY due, created", args).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def outbox_next_due(self, receiver: str | None = None) -> float | None:
+        """When the earliest pending alert (of ``receiver``) is due."""
+        query = "SELECT MIN(due) FROM outbox WHERE state = 'pending'"
+        args: tuple[str, ...] = ()
+        if receiver is not None:
+            query, args = query + " AND receiver = ?", (receiver,)
+        with self._lock:
+            row = self._db.execute(query, args).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def outbox_sent(self, alert_ids: Iterable[str], at: float) -> None:
+        """Mark alerts sent and log them in the sent log, in one transaction."""
+        with self._tx() as db:
+            for alert_id in alert_ids:
+                db.execute(
+                    "UPDATE outbox SET state = 'sent', updated = ?, last_error = NULL"
+                    " WHERE alert_id = ?",
+                    (at, alert_id),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO sent_alerts (alert_id, story_id, receiver, sent_at)"
+                    " SELECT alert_id, story_id, receiver, ? FROM outbox WHERE alert_id = ?",
+                    (at, alert_id),
+                )
+
+    def outbox_update(
+        self, alert_ids: Iterable[str], *, state: str, due: float, error: str | None, at: float
+    ) -> None:
+        """Reschedule (state ``pending``) or dead-letter (``dead``) alerts after an attempt."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE outbox SET state = ?, due = ?, attempts = attempts + 1, last_error = ?,"
+                " updated = ? WHERE alert_id = ?",
+                ((state, due, error, at, a) for a in alert_ids),
+            )
+
+    def outbox_requeue(self, alert_id: str, at: float) -> bool:
+        """Put a dead (or sent) alert back in the queue, due now; True if it exists."""
+        with self._tx() as db:
+            db.execute("DELETE FROM sent_alerts WHERE alert_id = ?", (alert_id,))
+            cur = db.execute(
+                "UPDATE outbox SET state = 'pending', due = ?, created = ?, attempts = 0,"
+                " updated = ? WHERE alert_id = ?",
+                (at, at, at, alert_id),
+            )
+            return cur.rowcount > 0
+
     def writable(self) -> bool:
         """Whether a write goes through now (for /readyz)."""
         try:
@@ -234,6 +383,44 @@ class Store:
             return True
         except StoreError:
             return False
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    """A story as stored: its signatures and its JSON ``data`` (owned by monitor.dedup)."""
+
+    story_id: str
+    created: float
+    last_seen: float
+    title_sig: str
+    lead_sig: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One alert for one receiver: ``pending`` until the receiver accepts it (``sent``)
+    or it fails for good (``dead``: the dead-letter list). ``payload`` is the alert's JSON."""
+
+    alert_id: str
+    story_id: str
+    receiver: str
+    state: str
+    payload: str
+    group_key: str
+    created: float
+    due: float
+    attempts: int = 0
+    last_error: str | None = None
+    updated: float = 0.0
+
+
+_STORY_COLUMNS = ", ".join(StoryRow.__dataclass_fields__)
+_OUTBOX_COLUMNS = ", ".join(OutboxRow.__dataclass_fields__)
+
+
+def _outbox_values(r: OutboxRow) -> tuple[object, ...]:
+    return tuple(getattr(r, c) for c in OutboxRow.__dataclass_fields__)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

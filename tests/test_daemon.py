@@ -191,7 +191,7 @@ async def test_check_accepts_a_valid_config_and_reports_rule_errors(
     config.write_text(text, encoding="utf-8")
     code, out, err = await newsmon("check", "-c", str(config))
     assert code == 1
-    assert f"{tmp_path}/rules/bad.yaml:2: 'keywords' must be a non-empty list" in err
+    assert f"{tmp_path}/rules/bad.yaml:2: rule 'x': needs either 'query' or 'keywords'" in err
 
 
 async def test_shipped_example_config_is_valid() -> None:

@@ -1,45 +1,262 @@
-"""Delivery: hand an alert to its receiver's sink, once.
+"""Delivery: the one retry loop every sink goes through, over the store's outbox.
 
-Foundation version: one attempt; a failure is logged (once per receiver and
-reason) and counted. The delivery issue adds the outbox and the one retry loop.
+An alert is written to the outbox (``pending``) before any attempt and marked
+``sent`` in the same transaction that logs it in the sent log, right after
+the receiver accepts it. One worker per receiver sends what is due, oldest
+first (a group's alerts as one digest), through :meth:`Sink.send`, which
+raises :class:`DeliveryError`. Then, in this one place:
+
+* ``retry_after`` set (HTTP 429 ``Retry-After``): wait that long, never less;
+* retryable (5xx, timeouts, connection errors, SMTP 4xx): exponential backoff
+  from ``backoff`` doubling to ``max_backoff``, with full jitter in its upper
+  half, until ``horizon`` after the alert was queued; then dead letter;
+* not retryable (other 4xx, SMTP 5xx, STARTTLS missing): dead letter at once.
+
+HTTP status classification is :func:`classify_http`, used by the HTTP sinks
+through :func:`post`. On start, pending alerts are sent. The one window where
+a crash duplicates an alert: the receiver accepted it, and the process died
+before the ``sent`` mark committed (one local SQLite transaction, well under
+a millisecond after the response); the alert is sent again on restart.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import email.utils
 import logging
+import random
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+import aiohttp
+
+from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import Sink
+from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.metrics import Metrics
 from monitor.model import Alert
+from monitor.store import OutboxRow
 
 log = logging.getLogger(__name__)
 
 
-class Deliverer:
-    def __init__(self, sinks: Mapping[str, Sink], metrics: Metrics) -> None:
-        self.sinks = dict(sinks)
-        self._metrics = metrics
-        self._last_reason: dict[str, str] = {}
-        metrics.init_receivers(self.sinks)
+def classify_http(status: int, retry_after: str | None = None) -> DeliveryError | None:
+    """None for 2xx; else the error the retry loop acts on."""
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        return DeliveryError("http_429", retryable=True, retry_after=parse_retry_after(retry_after))
+    if status >= 500 or status in (408, 425):
+        wait = parse_retry_after(retry_after) if status == 503 else None
+        return DeliveryError(f"http_{status // 100}xx", retryable=True, retry_after=wait)
+    return DeliveryError(f"http_{status}" if status in (400, 401, 403, 404, 410) else "http_4xx",
+                         retryable=False)  # fmt: skip
 
-    async def deliver(self, alert: Alert) -> bool:
-        """True if the receiver accepted the alert."""
-        sink = self.sinks[alert.receiver]
+
+def classify_smtp(code: int) -> DeliveryError:
+    """An SMTP reply code that refused the mail: 4xx transient, 5xx permanent."""
+    if 400 <= code < 500:
+        return DeliveryError("smtp_4xx", retryable=True)
+    if code in (530, 534, 535, 538):
+        return DeliveryError("smtp_auth", retryable=False)
+    return DeliveryError("smtp_5xx", retryable=False)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (now or datetime.now(UTC).timestamp()))
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str]
+) -> None:
+    """POST ``body``; raise the classified :class:`DeliveryError` unless 2xx.
+
+    Errors never carry the URL (webhook URLs are secrets)."""
+    try:
+        async with session.post(url, data=body, headers=dict(headers)) as resp:
+            await resp.read()
+            if (error := classify_http(resp.status, resp.headers.get("Retry-After"))) is not None:
+                raise error
+    except TimeoutError:
+        raise DeliveryError("timeout", retryable=True) from None
+    except aiohttp.ClientSSLError:
+        raise DeliveryError("tls", retryable=True) from None
+    except aiohttp.ClientError as exc:
+        raise DeliveryError(f"connect:{type(exc).__name__}", retryable=True) from None
+
+
+def backoff(attempt: int, config: DeliveryConfig, rng: random.Random | None = None) -> float:
+    """Delay before retry ``attempt`` (1-based): exponential, jitter in the upper half."""
+    ceiling = min(config.max_backoff, config.backoff * 2 ** min(attempt - 1, 30))
+    return float(ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
+
+
+class RateLimit:
+    """A token bucket: at most ``count`` sends per ``per`` seconds."""
+
+    def __init__(self, count: int, per: float) -> None:
+        self.count, self.per = count, per
+        self._tokens = float(count)
+        self._at = time.monotonic()
+
+    def wait_time(self) -> float:
+        now = time.monotonic()
+        self._tokens = min(self.count, self._tokens + (now - self._at) * self.count / self.per)
+        self._at = now
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.per / self.count
+
+    def take(self) -> None:
+        self._tokens -= 1
+
+
+class Worker:
+    """Sends one receiver's due alerts, one group at a time, until stopped."""
+
+    def __init__(self, name: str, sink: Sink, outbox: Outbox, config: DeliveryConfig,
+                 metrics: Metrics, limit: RateLimit | None) -> None:  # fmt: skip
+        self.name, self.sink, self.outbox, self.config = name, sink, outbox, config
+        self.metrics, self.limit = metrics, limit
+        self.wake = asyncio.Event()
+        self.blocked_until = 0.0  # a 429's Retry-After holds the whole receiver
+        self._last_reason = ""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = time.time()
+            batch = self.outbox.next_batch(self.name, now) if now >= self.blocked_until else []
+            if not batch:
+                await self._sleep(stop, self._idle_for(now))
+                continue
+            if self.limit and (wait := self.limit.wait_time()) > 0:
+                await self._sleep(stop, wait)
+                continue
+            if self.limit:
+                self.limit.take()
+            await self.attempt(batch)
+
+    def _idle_for(self, now: float) -> float:
+        due = self.outbox.next_due(self.name)
+        due = max(due or now + 60, self.blocked_until)
+        return min(max(due - now, 0.01), 60.0)
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        self.wake.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
         try:
-            await sink.send(alert)
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def attempt(self, batch: list[OutboxRow]) -> None:
+        alerts = [self.outbox.current(row) for row in batch]
+        started = time.time()
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                await self.sink.send(alerts)
+        except TimeoutError:
+            self.failed(batch, DeliveryError("timeout", retryable=True))
         except DeliveryError as exc:
-            self._metrics.deliveries_failed.labels(alert.receiver, exc.reason).inc()
-            if self._last_reason.get(alert.receiver) != exc.reason:
-                log.warning(
-                    "delivery_failed receiver=%s reason=%s retryable=%s",
-                    alert.receiver, exc.reason, exc.retryable,
-                )  # fmt: skip
-            self._last_reason[alert.receiver] = exc.reason
-            return False
-        self._last_reason.pop(alert.receiver, None)
-        self._metrics.alerts_sent.labels(alert.receiver).inc()
-        log.info("alert_sent receiver=%s alert_id=%s rules=%s",
-                 alert.receiver, alert.alert_id, ",".join(alert.rules))  # fmt: skip
-        return True
+            self.failed(batch, exc)
+        else:
+            self.sent(batch, alerts, started)
+
+    def sent(self, batch: list[OutboxRow], alerts: list[Alert], started: float) -> None:
+        now = time.time()
+        self.outbox.sent(batch, now)
+        for row, alert in zip(batch, alerts, strict=True):
+            self.metrics.alerts_sent.labels(self.name).inc()
+            self.metrics.alert_deliveries.labels(self.name, "sent").inc()
+            self.metrics.delivery_latency.labels(self.name).observe(max(0.0, now - row.created))
+            log.info("alert_sent receiver=%s alert_id=%s story_id=%s rules=%s attempts=%d",
+                     self.name, alert.alert_id, alert.story_id, ",".join(alert.rules),
+                     row.attempts + 1)  # fmt: skip
+        if self._last_reason:
+            log.info("delivery_recovered receiver=%s", self.name)
+            self._last_reason = ""
+
+    def failed(self, batch: list[OutboxRow], exc: DeliveryError) -> None:
+        now = time.time()
+        self.metrics.deliveries_failed.labels(self.name, exc.reason).inc(len(batch))
+        if exc.reason != self._last_reason:
+            log.warning("delivery_failed receiver=%s reason=%s retryable=%s alerts=%d",
+                        self.name, exc.reason, exc.retryable, len(batch))  # fmt: skip
+            self._last_reason = exc.reason
+        if exc.retry_after is not None:
+            self.blocked_until = now + exc.retry_after
+        attempt = max(r.attempts for r in batch) + 1
+        delay = exc.retry_after if exc.retry_after is not None else backoff(attempt, self.config)
+        outcome = "rate_limited" if exc.reason == "http_429" else "retried"
+        for row in batch:
+            dead = not exc.retryable or now + delay > row.created + self.config.horizon
+            self.outbox.failed(row, dead=dead, due=now + delay, reason=exc.reason, at=now)
+            self.metrics.alert_deliveries.labels(
+                self.name, "dead_lettered" if dead else outcome
+            ).inc()
+            if dead:
+                log.error("alert_dead_lettered receiver=%s alert_id=%s reason=%s",
+                          self.name, row.alert_id, exc.reason)  # fmt: skip
+
+
+class Dispatcher:
+    """The delivery loop: one :class:`Worker` task per receiver; an async context manager."""
+
+    def __init__(self, sinks: Mapping[str, Sink], outbox: Outbox, config: DeliveryConfig,
+                 metrics: Metrics, limits: Mapping[str, tuple[int, float]]) -> None:  # fmt: skip
+        self.outbox = outbox
+        self.workers = {
+            name: Worker(name, sink, outbox, config, metrics,
+                         RateLimit(*limits[name]) if name in limits else None)
+            for name, sink in sinks.items()
+        }  # fmt: skip
+        metrics.init_receivers(self.workers)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Dispatcher:
+        self._tasks = [
+            asyncio.create_task(w.run(self._stop), name=f"deliver:{n}")
+            for n, w in self.workers.items()
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Let sends in flight finish (bounded by their timeout), then stop."""
+        self._stop.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(w.config.timeout for w in self.workers.values()) + 1
+                                       if self.workers else 1):  # fmt: skip
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def wake(self, receivers: set[str]) -> None:
+        for name in receivers:
+            if (worker := self.workers.get(name)) is not None:
+                worker.wake.set()
+
+    async def drain(self, timeout: float) -> int:
+        """Wait until nothing is due before the deadline; returns how many alerts
+        are still pending then (they stay in the outbox for the next start)."""
+        deadline = time.time() + timeout
+        while (due := self.outbox.next_due()) is not None and due <= deadline:
+            if time.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        return self.outbox.pending_count()

@@ -18,6 +18,7 @@ from monitor.model import Record
 
 if TYPE_CHECKING:
     from monitor.config import BusConfig
+    from monitor.metrics import Metrics
 
 ITEMS = "items"
 MATCHES = "matches"
@@ -56,10 +57,14 @@ class Bus(Protocol):
         """Whether the bus can accept and deliver messages now."""
 
 
-def open_bus(config: BusConfig) -> Bus:
-    """The bus named by ``config.kind``."""
+def open_bus(config: BusConfig, metrics: Metrics | None = None) -> Bus:
+    """The bus named by ``config.kind``; ``metrics`` counts what the bus alone sees."""
     if config.kind == "memory":
         from monitor.bus.memory import MemoryBus
 
         return MemoryBus(maxsize=config.queue_size)
+    if config.kind == "kafka":
+        from monitor.bus.kafka import KafkaBus
+
+        return KafkaBus(config, metrics)
     raise ValueError(f"unknown bus kind {config.kind!r}")

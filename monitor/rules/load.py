@@ -1,42 +1,69 @@
 """Rule files (YAML) -> validated rules, with every problem as ``file:line``.
 
-The foundation's rule language is deliberately small: a rule names keywords
-(any of which must appear as whole words, case-insensitively) and the fields
-to look in, with a severity and labels for routing::
+A rule file (a "pack") has two lists, both optional; docs/rules.md is the guide::
 
+    entities:
+      - name: F-35                          # canonical name, also matched
+        aliases: ["Joint Strike Fighter", "Lightning II"]
+        variants: [A, B, C]                 # F-35A, F-35B, F-35C are F-35s
+        weak: []                            # aliases that never fire a rule alone
+        fuzzy: false                        # or a threshold for this entity's words
     rules:
-      - name: s400
-        keywords: ["S-400", "S400", "Triumf"]
-        fields: any            # title | summary | any
-        severity: high         # low | medium | high | critical
+      - name: f35-turkey
+        query: F-35 AND (Turkey OR Erdoğan) AND NOT "Ford F-150"
+        fields: any                         # title | summary | any
+        exclude: ["video game"]             # no alert when any of these is found
+        keywords: [...]                     # instead of query: any of these
+        severity: high                      # low | medium | high | critical
         labels: {desk: defence}
+        fuzzy: true                         # typos in words of 5+ letters (default)
+        threshold: 85                       # rapidfuzz ratio, 50..100
+        min_terms: 1                        # distinct terms that must be found
+
+Entities are shared by all packs; entity and rule names are unique across packs.
+A query term whose normalised text equals an entity's name stands for the entity.
 """
 
 from __future__ import annotations
 
-import difflib
 import glob
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from monitor import yamlfile as y
 from monitor.errors import ConfigError, Problem
 from monitor.model import SEVERITIES
+from monitor.rules.query import And, Form, Not, Or, Query, QueryError, Term, leaves, parse
+from monitor.rules.query import replace_terms as _replace_terms
+from monitor.rules.text import is_designator, tokens
 
 FIELDS = ("title", "summary", "any")
-_RULE_KEYS = ("name", "keywords", "fields", "severity", "labels")
+DEFAULT_THRESHOLD = 85.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    name: str
+    aliases: tuple[Form, ...] = ()  # every form but the name, variants included
+    fuzzy: bool | float = True  # False: never fuzzy; a number: its threshold
+    file: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A validated rule; its query's terms are resolved (forms, thresholds)."""
+
     name: str
-    keywords: tuple[str, ...]
+    query: Query
     fields: str = "any"
     severity: str = "medium"
     labels: tuple[tuple[str, str], ...] = ()
+    min_terms: int = 1
     file: str = ""
     line: int = 0
 
@@ -52,106 +79,180 @@ def rule_files(patterns: Iterable[str]) -> list[str]:
 
 def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
     """All rules of all files; ConfigError with every problem of every file."""
-    rules: list[Rule] = []
     problems: list[Problem] = []
+    entities: dict[tuple[str, ...], Entity] = {}
+    specs: list[tuple[y.YamlFile, yaml.Node]] = []
     for path in paths:
-        rules.extend(_load_file(path, problems))
+        f = y.YamlFile(path, env={}, problems=problems)
+        root = f.compose("rule file")
+        if root is None:
+            continue
+        top = f.known(root, "rule file", ("entities", "rules"), label="")
+        for entry in _entries(f, top.get("entities"), "entities"):
+            _add_entity(f, entry, entities)
+        specs.extend((f, entry) for entry in _entries(f, top.get("rules"), "rules"))
+    rules: list[Rule] = []
     first: dict[str, Rule] = {}
-    for rule in rules:
-        if rule.name in first:
-            other = first[rule.name]
-            problems.append(
-                Problem(rule.file, rule.line,
-                        f"rule name {rule.name!r} already used at {other.file}:{other.line}")
-            )  # fmt: skip
-        first.setdefault(rule.name, rule)
+    for f, node in specs:
+        rule = _rule(f, node, entities)
+        if rule is None:
+            continue
+        if (other := first.get(rule.name)) is not None:
+            where = f"{other.file}:{other.line}"
+            f.problem(rule.line, f"rule name {rule.name!r} already used at {where}")
+            continue
+        first[rule.name] = rule
+        rules.append(rule)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line)))
     return tuple(rules)
 
 
-def _load_file(path: str, problems: list[Problem]) -> list[Rule]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as exc:
-        problems.append(Problem(path, 0, f"cannot read rule file: {exc.strerror or exc}"))
+def _entries(
+    f: y.YamlFile, found: tuple[yaml.Node, yaml.Node] | None, what: str
+) -> list[yaml.Node]:
+    if found is None or y.is_null(found[1]):
         return []
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        problems.append(Problem(path, line, f"YAML syntax: {exc.problem or exc}"))
+    if not isinstance(found[1], yaml.SequenceNode):
+        f.problem(y.line(found[1]), f"'{what}' must be a list, got a {y.kind(found[1])}")
         return []
-    if root is None:
-        return []
-    if not isinstance(root, yaml.MappingNode) or _get(root, "rules") is None:
-        problems.append(Problem(path, _line(root), "expected a mapping with a 'rules' list"))
-        return []
-    node = _get(root, "rules")
-    if not isinstance(node, yaml.SequenceNode):
-        problems.append(Problem(path, _line(node or root), "'rules' must be a list"))
-        return []
-    rules = []
-    for entry in node.value:
-        rule = _rule(path, entry, problems)
-        if rule is not None:
-            rules.append(rule)
-    return rules
+    return list(found[1].value)
 
 
-def _rule(path: str, node: yaml.Node, problems: list[Problem]) -> Rule | None:
-    def bad(at: yaml.Node, message: str) -> None:
-        problems.append(Problem(path, _line(at), message))
+def _fuzzy_setting(value: Any) -> bool | float:
+    if isinstance(y.plain(value), bool) or str(y.plain(value)).lower() in ("on", "off"):
+        return y.boolean(value)
+    result: float = y.real(50, 100)(value)
+    return result
 
-    if not isinstance(node, yaml.MappingNode):
-        bad(node, "a rule must be a mapping with name and keywords")
+
+_ENTITY: dict[str, y.Conv] = {"name": y.string, "aliases": y.strings, "weak": y.strings}
+_ENTITY |= {"variants": y.strings, "fuzzy": _fuzzy_setting}
+
+
+def _add_entity(f: y.YamlFile, node: yaml.Node, entities: dict[tuple[str, ...], Entity]) -> None:
+    data = f.fields(node, "entity", _ENTITY)
+    if "name" not in data:
+        if isinstance(node, yaml.MappingNode):
+            f.problem(y.line(node), "entity needs a 'name'")
+        return
+    name = data["name"].strip()
+    strong = [name, *data.get("aliases", ())]
+    forms = [Form(a) for a in strong[1:]] + [Form(w, weak=True) for w in data.get("weak", ())]
+    for variant in data.get("variants", ()):
+        forms += [Form(f"{t}{variant}") for t in strong if _ends_in_number(t)]
+    for form in (Form(name), *forms):
+        if not tokens(form.text):
+            f.problem(y.line(node), f"entity {name!r}: {form.text!r} has no letters or digits")
+            return
+    key = tokens(name)
+    if (other := entities.get(key)) is not None:
+        f.problem(y.line(node), f"entity {name!r} already defined at {other.file}:{other.line}")
+        return
+    entities[key] = Entity(name, tuple(forms), data.get("fuzzy", True), f.file, y.line(node))
+
+
+def _ends_in_number(text: str) -> bool:
+    words = tokens(text)
+    return bool(words) and is_designator(words[-1])
+
+
+def _labels(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise y.Invalid(f"expected a mapping of label names to values, got {y.show(value)}")
+    return tuple(sorted((str(k), str(y.plain(v))) for k, v in value.items()))
+
+
+_RULE: dict[str, y.Conv] = {
+    "name": y.string, "query": y.string, "keywords": y.strings, "exclude": y.strings,
+    "fields": y.choice(*FIELDS), "severity": y.choice(*SEVERITIES), "labels": _labels,
+    "fuzzy": y.boolean, "threshold": y.real(50, 100), "min_terms": y.integer(1, 50),
+}  # fmt: skip
+
+
+def _rule(
+    f: y.YamlFile, node: yaml.Node, entities: Mapping[tuple[str, ...], Entity]
+) -> Rule | None:
+    before = len(f.problems)
+    data = f.fields(node, "rule", _RULE)
+    if "name" not in data and isinstance(node, yaml.MappingNode):
+        f.problem(y.line(node), "rule needs a non-empty 'name'")
+    label = f"rule {data.get('name', '?')!r}"
+    if ("query" in data) == ("keywords" in data) and isinstance(node, yaml.MappingNode):
+        f.problem(y.line(node), f"{label}: needs either 'query' or 'keywords'")
+    if len(f.problems) > before or not isinstance(node, yaml.MappingNode):
         return None
-    before = len(problems)
-    for key, _ in node.value:
-        if key.value not in _RULE_KEYS:
-            hint = difflib.get_close_matches(key.value, _RULE_KEYS, n=1)
-            bad(
-                key,
-                f"unknown key {key.value!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
-            )
-    data: dict[str, Any] = yaml.safe_load(yaml.serialize(node)) or {}
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        bad(node, "rule needs a non-empty 'name'")
-    keywords = data.get("keywords")
-    if (
-        not isinstance(keywords, list)
-        or not keywords
-        or not all(isinstance(k, str) and k.strip() for k in keywords)
-    ):
-        bad(_get(node, "keywords") or node, "'keywords' must be a non-empty list of strings")
-    fields = data.get("fields", "any")
-    if fields not in FIELDS:
-        bad(_get(node, "fields") or node, f"'fields' must be one of {', '.join(FIELDS)}")
-    severity = data.get("severity", "medium")
-    if severity not in SEVERITIES:
-        bad(_get(node, "severity") or node, f"'severity' must be one of {', '.join(SEVERITIES)}")
-    labels = data.get("labels", {})
-    if not isinstance(labels, dict):
-        bad(_get(node, "labels") or node, "'labels' must be a mapping")
-    if len(problems) > before:
+    query_node = next(v for k, v in node.value if k.value in ("query", "keywords"))
+    try:
+        query = _query(data)
+        query = resolve(query, entities, data.get("fuzzy", True), data.get("threshold"))
+    except QueryError as exc:
+        f.problem(y.line(query_node), f"{label}: query {exc}")
+        return None
+    except ValueError as exc:
+        f.problem(y.line(query_node), f"{label}: {exc}")
         return None
     return Rule(
-        name=str(name).strip(),
-        keywords=tuple(str(k).strip() for k in keywords or ()),
-        fields=str(fields),
-        severity=str(severity),
-        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-        file=path,
-        line=_line(node),
-    )
+        name=data["name"].strip(), query=query, fields=data.get("fields", "any"),
+        severity=data.get("severity", "medium"), labels=data.get("labels", ()),
+        min_terms=data.get("min_terms", 1), file=f.file, line=y.line(node),
+    )  # fmt: skip
 
 
-def _get(node: yaml.MappingNode, key: str) -> yaml.Node | None:
-    for k, v in node.value:
-        if k.value == key:
-            return v  # type: ignore[no-any-return]
-    return None
+def _query(data: Mapping[str, Any]) -> Query:
+    if "query" in data:
+        query = parse(data["query"])
+    else:
+        terms = tuple(Term(k.strip(), i + 1) for i, k in enumerate(data["keywords"]))
+        query = terms[0] if len(terms) == 1 else Or(terms)
+    if excluded := data.get("exclude"):
+        query = And((query, Not(Or(tuple(Term(e.strip()) for e in excluded)))))
+    return query
 
 
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+def resolve(
+    query: Query,
+    entities: Mapping[tuple[str, ...], Entity],
+    fuzzy: bool = True,
+    threshold: float | None = None,
+) -> Query:
+    """The query with each term's forms and fuzzy threshold filled in.
+
+    ValueError when a term has nothing to match or the query holds without any term."""
+    default = DEFAULT_THRESHOLD if threshold is None else threshold
+    resolved = []
+    for term, _ in leaves(query):
+        if not tokens(term.text):
+            raise ValueError(f"term {term.text!r} has no letters or digits")
+        entity = entities.get(tokens(term.text))
+        if entity is None:
+            forms: tuple[Form, ...] = (Form(term.text),)
+            canonical = term.text
+        else:
+            forms, canonical = (Form(entity.name), *entity.aliases), entity.name
+        limit = _threshold(term, entity, fuzzy, default)
+        resolved.append(replace(term, canonical=canonical, forms=forms, threshold=limit))
+    if _holds_without_terms(query):
+        raise ValueError("query matches items that contain none of its terms")
+    return _replace_terms(query, resolved)
+
+
+def _threshold(term: Term, entity: Entity | None, fuzzy: bool, default: float) -> float | None:
+    if term.fuzzy_set:
+        limit: float | None = term.threshold or default
+    elif entity is not None and entity.fuzzy is False:
+        limit = None
+    elif entity is not None and entity.fuzzy is not True:
+        limit = float(entity.fuzzy) if fuzzy else None
+    else:
+        limit = default if fuzzy else None
+    return None if limit is None or limit >= 100 else limit
+
+
+def _holds_without_terms(query: Query) -> bool:
+    if isinstance(query, Term):
+        return False
+    if isinstance(query, Not):
+        return not _holds_without_terms(query.child)
+    results = [_holds_without_terms(c) for c in query.children]
+    return all(results) if isinstance(query, And) else any(results)

@@ -40,8 +40,8 @@ async def test_file_sink_appends_one_json_line_per_alert(tmp_path: Path) -> None
     path = tmp_path / "out" / "alerts.jsonl"
     alert = alerts_for(MATCH, "story1", ["desk"])[0]
     async with FileSink(path) as sink:
-        await sink.send(alert)
-        await sink.send(alert)
+        await sink.send([alert])
+        await sink.send([alert])
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2
     assert lines[0]["story_id"] == "story1" and lines[0]["rules"] == ["s400", "turkey"]
@@ -52,7 +52,7 @@ async def test_file_sink_appends_one_json_line_per_alert(tmp_path: Path) -> None
 async def test_console_sink_neutralises_terminal_escapes() -> None:
     out = io.StringIO()
     async with ConsoleSink(out) as sink:
-        await sink.send(alerts_for(MATCH, "story1", ["console"])[0])
+        await sink.send(alerts_for(MATCH, "story1", ["console"]))
     text = out.getvalue()
     assert "\x1b" not in text
     assert "[HIGH] S-400  [31mred [0m arrives" in text

@@ -1,13 +1,14 @@
 """Sinks: one small module per kind, chosen by name from config.
 
-Every sink keeps one contract: ``async send(alert) -> None``, raising
-``DeliveryError(reason, retryable=...)``; each is an async context manager.
+Every sink keeps one contract: ``async send(alerts) -> None`` (one alert, or a
+group's digest), raising ``DeliveryError(reason, retryable=..., retry_after=...)``;
+each is an async context manager. Sinks never retry: ``deliver.py`` does, for all.
 Each module declares its options (``SCHEMA``) beside its ``build`` function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -17,7 +18,7 @@ from monitor.model import Alert
 
 
 class Sink(Protocol):
-    async def send(self, alert: Alert) -> None: ...
+    async def send(self, alerts: Sequence[Alert]) -> None: ...
 
     async def __aenter__(self) -> Sink: ...
 
@@ -25,9 +26,10 @@ class Sink(Protocol):
 
 
 def _kinds() -> dict[str, ModuleType]:
-    from monitor.alerts.sinks import console, file
+    import monitor.alerts.sinks.email as email
+    from monitor.alerts.sinks import console, file, slack, webhook
 
-    return {"console": console, "file": file}
+    return {"console": console, "file": file, "slack": slack, "email": email, "webhook": webhook}
 
 
 def schemas() -> dict[str, ReceiverSchema]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -32,15 +33,17 @@ class ConsoleSink:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alerts: Sequence[Alert]) -> None:
         stream = self._stream or sys.stdout
-        terms = ", ".join(term for term, _ in alert.matched)
-        stream.write(
-            f"[{alert.severity.upper()}] {safe(alert.title)}\n"
-            f"    {safe(alert.source)} | {iso(alert.published) or 'undated'} | "
-            f"rules: {', '.join(alert.rules)} | terms: {safe(terms)}\n"
-            f"    {safe(alert.link or '(no link)')}\n"
-        )
+        for alert in alerts:
+            terms = ", ".join(term for term, _ in alert.matched)
+            also = f" | also in: {safe(', '.join(alert.duplicates))}" if alert.duplicates else ""
+            stream.write(
+                f"[{alert.severity.upper()}] {safe(alert.title)}\n"
+                f"    {safe(alert.source)} | {iso(alert.published) or 'undated'} | "
+                f"rules: {', '.join(alert.rules)} | terms: {safe(terms)}{also}\n"
+                f"    {safe(alert.link or '(no link)')}\n"
+            )
         stream.flush()
 
 

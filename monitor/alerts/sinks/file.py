@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -33,16 +34,16 @@ class FileSink:
             self._file.close()
             self._file = None
 
-    async def send(self, alert: Alert) -> None:
-        line = json.dumps(alert.to_dict(), ensure_ascii=False) + "\n"
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        line = "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in alerts)
         async with self._lock:
             if self._file is None:
-                raise DeliveryError("file sink is not open", retryable=True)
+                raise DeliveryError("not_open", retryable=True)
             try:
                 self._file.write(line)
                 self._file.flush()
             except OSError as exc:
-                raise DeliveryError(f"write failed: {exc.strerror}", retryable=True) from exc
+                raise DeliveryError("io", retryable=True) from exc
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> FileSink:

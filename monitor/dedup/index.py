@@ -1,0 +1,114 @@
+"""The in-memory candidate index of the stories in the window (pure, no I/O).
+
+Near-duplicate search must stay cheap at 100,000 stories: comparing a new
+title with every story (the naive baseline in ``bench/stories.py``) costs
+milliseconds. Instead each story's title tokens go into an inverted index;
+a new item's candidates are the stories sharing its *rarest* tokens (posting
+lists are visited shortest first, within a budget, so "turkey" or "russia"
+never cost a scan of half the window), plus the stories with the same exact
+lead key. Only the few best candidates are confirmed with rapidfuzz.
+
+Memory is bounded by the window: :meth:`StoryIndex.evict` drops stories not
+seen since the cutoff.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass
+
+from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, similarity
+
+POSTING_BUDGET = 4000  # ids counted per search, rarest tokens first
+CONFIRM = 8  # best candidates confirmed with rapidfuzz
+
+
+@dataclass(slots=True)
+class _Entry:
+    story_id: str
+    signature: Signature
+    last_seen: float
+
+
+class StoryIndex:
+    def __init__(self, threshold: float = TITLE_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._entries: dict[int, _Entry] = {}
+        self._ids: dict[str, int] = {}
+        self._postings: dict[str, set[int]] = {}
+        self._leads: dict[str, set[int]] = {}
+        self._ages: list[tuple[float, int]] = []  # heap of (last_seen when pushed, n)
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, story_id: str, sig: Signature, last_seen: float) -> None:
+        if story_id in self._ids:
+            self.touch(story_id, last_seen)
+            return
+        n = self._next
+        self._next += 1
+        self._ids[story_id] = n
+        self._entries[n] = _Entry(story_id, sig, last_seen)
+        for token in sig.tokens:
+            self._postings.setdefault(token, set()).add(n)
+        if sig.lead_key:
+            self._leads.setdefault(sig.lead_key, set()).add(n)
+        heapq.heappush(self._ages, (last_seen, n))
+
+    def touch(self, story_id: str, last_seen: float) -> None:
+        n = self._ids.get(story_id)
+        if n is not None and last_seen > self._entries[n].last_seen:
+            self._entries[n].last_seen = last_seen
+            heapq.heappush(self._ages, (last_seen, n))
+
+    def find(self, sig: Signature) -> str | None:
+        """The id of the story ``sig`` is a copy of, or None."""
+        best, best_score = None, self.threshold
+        for n in self._candidates(sig):
+            entry = self._entries[n]
+            score = similarity(sig, entry.signature)
+            if score >= best_score:
+                best, best_score = entry.story_id, score
+        return best
+
+    def _candidates(self, sig: Signature) -> list[int]:
+        counts: Counter[int] = Counter()
+        lists = sorted((p for t in sig.tokens if (p := self._postings.get(t)) is not None), key=len)
+        budget = POSTING_BUDGET
+        for posting in lists:
+            if len(posting) > budget and counts:
+                break
+            counts.update(posting)
+            budget -= len(posting)
+        need = max(1, len(sig.tokens) // 3)
+        found = [n for n, c in counts.most_common(CONFIRM) if c >= need]
+        if sig.lead_key:
+            found.extend(self._leads.get(sig.lead_key, ()))
+        return found
+
+    def evict(self, cutoff: float) -> list[str]:
+        """Drop the stories last seen before ``cutoff``; returns their ids."""
+        dropped = []
+        while self._ages and self._ages[0][0] < cutoff:
+            seen, n = heapq.heappop(self._ages)
+            entry = self._entries.get(n)
+            if entry is None or entry.last_seen != seen:
+                continue  # touched since: a newer heap entry stands for it
+            del self._entries[n], self._ids[entry.story_id]
+            for token in entry.signature.tokens:
+                _discard(self._postings, token, n)
+            if entry.signature.lead_key:
+                _discard(self._leads, entry.signature.lead_key, n)
+            dropped.append(entry.story_id)
+        return dropped
+
+
+def _discard(index: dict[str, set[int]], key: str, n: int) -> None:
+    posting = index.get(key)
+    if posting is not None:
+        posting.discard(n)
+        if not posting:
+            del index[key]

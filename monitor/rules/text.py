@@ -1,0 +1,111 @@
+"""Text normalisation for matching: one function for terms and item text alike.
+
+``fold`` applies NFKC, case folding and diacritic removal (Erdoğan -> erdogan,
+Türkiye -> turkiye, ＳＵ -> su); every apostrophe form becomes ``'``, invisible
+format characters (soft hyphen, zero-width joiner) vanish. ``prepare`` then
+blanks possessives (``F-35's``, ``Ankara’s``) with spaces, so offsets are kept.
+``tokens`` splits the result into letter runs and digit-led runs, so every
+dash, hyphen and space form between the parts of a designator is the same
+(``S-400`` = ``S400`` = ``S 400`` = ``S‑400``) while a glued suffix stays part
+of its number (``F-35A`` is ``f 35a``, not ``f 35``). Plurals are handled on the
+term side: :func:`number_forms` gives each term its singular and plural.
+
+Spans map back to the original text: when every character folded to one
+(nearly always) offsets are the same; otherwise :func:`offset_map` rebuilds them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_POSSESSIVE = re.compile(r"'(?<=\w')s\b")
+TOKEN = re.compile(r"[^\W\d_]+|\d[^\W_]*")
+_APOSTROPHES = dict.fromkeys("\u2018\u2019\u02bc\u2032\u00b4\u0060\uff07", "'")
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    if char in _APOSTROPHES:
+        return "'"
+    if unicodedata.category(char)[0] in "PSZ":
+        return " "  # dashes, quotes, spaces, symbols: all separators alike
+    text = unicodedata.normalize("NFKC", char).casefold()
+    text = unicodedata.normalize("NFD", text)
+    return "".join(
+        c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
+    )
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return "".join(_fold_char(c) for c in match.group(0))
+
+
+def fold(text: str) -> str:
+    """NFKC, case-folded, without diacritics or format characters."""
+    if not text.isascii():
+        text = _NON_ASCII.sub(_fold_run, text)
+    return text.lower()
+
+
+def prepare(text: str) -> str:
+    """``fold`` with possessive ``'s`` blanked out (same length as ``fold``)."""
+    text = fold(text)
+    return _POSSESSIVE.sub("  ", text) if "'" in text else text
+
+
+_SEPARATORS = {c: " " for c in range(128) if not chr(c).isalnum()}
+_LETTER_DIGIT = re.compile(r"[a-z][0-9]")
+
+
+def words(prepared: str) -> list[str]:
+    """The tokens of a prepared text; plain ``split`` where that gives the same."""
+    if prepared.isascii():
+        spaced = prepared.translate(_SEPARATORS)
+        if _LETTER_DIGIT.search(spaced) is None:
+            return spaced.split()
+    return TOKEN.findall(prepared)
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    """The normalised tokens of a term or a text."""
+    return tuple(TOKEN.findall(prepare(text)))
+
+
+def is_designator(word: str) -> bool:
+    """A token with a digit in it: part of a designator such as S-400 or F-35A."""
+    return not word.isalpha()
+
+
+def number_forms(words: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """The term's words with its last word in singular and plural: ``sanctions``
+    gives sanction/sanctions, ``S-400`` gives s 400/s 400s. Words of four letters
+    or more only, and not ``-ss``/``-us`` words (class, bonus)."""
+    *head, last = words
+    out = {words}
+    if is_designator(last):
+        out.add((*head, last + "s"))
+    elif len(last) >= 4 and not last.endswith(("ss", "us")):
+        if last.endswith("s"):
+            out.add((*head, last[:-1]))
+        else:
+            out.add((*head, last + "s"))
+    return out
+
+
+def keeps_offsets(text: str) -> bool:
+    """Whether ``fold(text)`` has every character where ``text`` has it."""
+    return text.isascii() or all(c.isascii() or len(_fold_char(c)) == 1 for c in text)
+
+
+def offset_map(text: str) -> list[int]:
+    """For each position of ``fold(text)`` (and one past its end), the position in
+    ``text`` it came from; used only when folding changed the length."""
+    out: list[int] = []
+    for index, char in enumerate(text):
+        folded = char.lower() if char.isascii() else _fold_char(char)
+        out.extend([index] * len(folded))
+    out.append(len(text))
+    return out

@@ -1,0 +1,114 @@
+"""Rule files: the language's errors, each as file:line, and the shipped pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.model import Item
+from monitor.rules.engine import Engine
+from monitor.rules.load import load_rules
+from monitor.rules.reload import RuleWatcher
+
+ROOT = Path(__file__).parents[2]
+
+
+def problems(tmp_path: Path, **files: str) -> list[str]:
+    paths = []
+    for name, text in files.items():
+        (path := tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    with pytest.raises(ConfigError) as caught:
+        load_rules(paths)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    got = problems(
+        tmp_path,
+        a="rules:\n"
+        "  - {name: ok, query: x}\n"
+        "  - name: bad-severity\n"
+        "    query: y\n"
+        "    severity: urgent\n"
+        "  - name: typo\n"
+        "    qeury: z\n",
+        b="rules:\n  - {name: ok, keywords: [w]}\n",
+    )
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert f"{a}:5: rule.severity: expected low | medium | high | critical, got 'urgent'" in got[0]
+    assert f"{a}:7: rule: unknown key 'qeury' (did you mean 'query'?)" in got
+    assert f"{a}:6: rule 'typo': needs either 'query' or 'keywords'" in got
+    assert f"{b}:2: rule name 'ok' already used at {a}:2" in got
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("Lightning II", "query column 11: expected AND, OR or ')', found 'II'"),
+        ("(S-400 OR F-35", "query column 15: expected ')' to close '(' at column 1"),
+        ("S-400 AND", "query column 10: expected a term, NOT or '('"),
+        ("S-400 OR OR F-35", "query column 10: expected a term, NOT or '(', found 'OR'"),
+        ('"S-400', "query column 1: unclosed quote"),
+        ("S-400)", "query column 6: unbalanced ')'"),
+        ("NOT S-400", "query matches items that contain none of its terms"),
+        ("x~20", "query column 1: fuzzy threshold must be from 50 to 100"),
+        ("'--'", "term \"'--'\" has no letters or digits"),
+    ],
+)
+def test_query_errors_name_line_and_column(tmp_path: Path, query: str, message: str) -> None:
+    text = f"rules:\n  - name: r\n    query: {query!r}\n".replace("\"'--'\"", "\"'--'\"")
+    (got,) = problems(tmp_path, q=text)
+    assert got.startswith(f"{tmp_path / 'q.yaml'}:3: rule 'r': "), got
+    assert message in got
+
+
+def test_entity_problems(tmp_path: Path) -> None:
+    got = problems(
+        tmp_path,
+        a="entities:\n  - {name: S-400}\n  - {aliases: [x]}\n  - {name: S400, fuzzy: 20}\n",
+    )
+    path = tmp_path / "a.yaml"
+    assert f"{path}:3: entity needs a 'name'" in got
+    assert any(p.startswith(f"{path}:4: entity.fuzzy: expected a number from 50") for p in got)
+    assert f"{path}:4: entity 'S400' already defined at {path}:2" in got
+
+
+def test_entities_are_shared_across_packs(tmp_path: Path) -> None:
+    (tmp_path / "e.yaml").write_text(
+        "entities:\n  - {name: F-35, aliases: [Lightning II]}\n", encoding="utf-8"
+    )
+    (tmp_path / "r.yaml").write_text("rules:\n  - {name: f35, query: F35}\n", encoding="utf-8")
+    engine = Engine(load_rules([str(tmp_path / "e.yaml"), str(tmp_path / "r.yaml")]))
+    item = Item(id="1", feed_url="u", feed="f", source="s", title="Lightning II lands")
+    assert [h.rule for h in engine.match(item)] == ["f35"]
+
+
+def test_shipped_rule_pack_loads_and_covers_the_story() -> None:
+    rules = load_rules([str(ROOT / "rules" / "defense.yaml")])
+    assert {"s400", "f35", "patriot", "sanctions", "turkey-leadership",
+            "technology-transfer", "turkey-air-defence"} <= {r.name for r in rules}  # fmt: skip
+    engine = Engine(rules)
+    item = Item(id="1", feed_url="u", feed="f", source="s",
+                title="Ankara’s S‑400s: Erdogn rejects sanctoins", summary="")  # fmt: skip
+    assert {h.rule for h in engine.match(item)} == {
+        "s400", "turkey-leadership", "sanctions", "turkey-air-defence"
+    }  # fmt: skip
+
+
+def test_watcher_sees_edits_new_and_removed_files(tmp_path: Path) -> None:
+    (a := tmp_path / "a.yaml").write_text("rules:\n  - {name: a, query: x}\n", encoding="utf-8")
+    watcher = RuleWatcher([str(tmp_path / "*.yaml")])
+    assert not watcher.changed()
+    (b := tmp_path / "b.yaml").write_text("rules:\n  - {name: b, query: y}\n", encoding="utf-8")
+    assert watcher.changed()
+    assert [r.name for r in watcher.reload().rules] == ["a", "b"]
+    b.unlink()
+    assert watcher.changed()
+    a.write_text("rules:\n  - {name: a, query: 'x AND'}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{a}:2: rule 'a': query column"):
+        watcher.reload()
+    assert not watcher.changed()  # a bad file is tried again only when it changes
+    assert watcher.first_report("e1") and not watcher.first_report("e1")
