@@ -62,6 +62,7 @@ class _Field:
         self.prepared = prepared
         self._spans: list[tuple[int, int]] | None = None  # of the words read so far
         self._found: Iterator[re.Match[str]] = iter(())
+        self._where: list[int] | None = None  # [] when folding kept every offset
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         if self._spans is None:
@@ -70,9 +71,10 @@ class _Field:
         while len(self._spans) < last:
             self._spans.append(next(self._found).span())
         start, end = self._spans[first][0], self._spans[last - 1][1]
-        if not keeps_offsets(self.text):
-            where = offset_map(self.text)
-            return where[start], where[end - 1] + 1
+        if self._where is None:
+            self._where = [] if keeps_offsets(self.text) else offset_map(self.text)
+        if self._where:
+            return self._where[start], self._where[end - 1] + 1
         return start, end
 
 
