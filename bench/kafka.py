@@ -4,8 +4,9 @@ Values are 1 KB items in the model's envelope; the raw baseline encodes and
 decodes them too (a raw client must), so the difference is the bus itself:
 threads, completions, headers, ack/commit tracking. Both produce with the
 bus's producer settings (acks=all, idempotence, gzip, linger, 256 KiB batches).
+Each side runs three times, interleaved; the best rate of each is compared.
 Targets: the bus costs <= 20 % over raw for produce and for consume; replay
-(read + rules + story dedup) >= 20,000 items/s.
+(read + rules + story dedup, as ``newsmon replay`` runs it) >= 20,000 items/s.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from monitor.bus.kafka import KafkaBus, consumer_kwargs
 from monitor.bus.kafka_admin import probe
 from monitor.config import BusConfig
+from monitor.dedup.stories import StoryBook
 from monitor.model import Item, decode, encode
-from monitor.replay import replay
+from monitor.replay import by_story_book, replay
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
+from monitor.store import Store
 
 N = 20_000
+ROUNDS = 3
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -94,14 +98,14 @@ def _raw_consume(config: BusConfig, topic: str, n: int) -> float:
     return rate
 
 
-async def _bus(config: BusConfig, items: list[Item]) -> tuple[float, float]:
+async def _bus(config: BusConfig, items: list[Item], group: str) -> tuple[float, float]:
     async with KafkaBus(config) as bus:
         start = time.perf_counter()
         for k in range(0, len(items), 2000):
             await asyncio.gather(*(bus.publish("items", i.id, i) for i in items[k : k + 2000]))
         produce = len(items) / (time.perf_counter() - start)
         got, first = 0, 0.0
-        async for message in bus.consume("items", "bench"):  # a new group: joins first
+        async for message in bus.consume("items", group):  # a new group: joins first
             if got == 0:
                 first = time.perf_counter()  # the clock starts at the first record
             await message.ack()
@@ -128,10 +132,15 @@ def _measure(bootstrap: str) -> bool:
                        group_id=prefix, partitions=3, session_timeout=6.0,
                        heartbeat_interval=1.0, max_poll_interval=10.0)  # fmt: skip
     items = [_item(n) for n in range(N)]
-    bus_produce, bus_consume = asyncio.run(_bus(config, items))
-    raw_topic = f"{prefix}.items"  # the bus made it; raw appends a second copy
-    raw_produce = _raw_produce(config, raw_topic, items)
-    raw_consume = _raw_consume(config, raw_topic, 2 * N)
+    raw_topic = f"{prefix}.items"  # the bus made it; raw appends to it too
+    rates: dict[str, list[float]] = {"bp": [], "bc": [], "rp": [], "rc": []}
+    for r in range(ROUNDS):  # interleaved, best of each: the machine's noise hits both
+        bus_produce, bus_consume = asyncio.run(_bus(config, items, f"bench{r}"))
+        rates["bp"].append(bus_produce)
+        rates["bc"].append(bus_consume)
+        rates["rp"].append(_raw_produce(config, raw_topic, items))
+        rates["rc"].append(_raw_consume(config, raw_topic, N))
+    bus_produce, bus_consume, raw_produce, raw_consume = (max(rates[k]) for k in rates)
     ok = True
     pairs = (("produce", raw_produce, bus_produce), ("consume", raw_consume, bus_consume))
     for what, raw, bus in pairs:
@@ -146,8 +155,11 @@ def _measure(bootstrap: str) -> bool:
     engine = Engine(load_rules(rule_files([f"{ROOT}/rules/*.yaml"])))
     now = datetime.now(UTC)
     start = time.perf_counter()
-    summary = replay(config, engine, now - timedelta(days=1), now, io.StringIO(), bar=False)
-    rate = summary.items / (time.perf_counter() - start)
+    with Store(":memory:") as store:
+        observe = by_story_book(StoryBook(store))  # as `newsmon replay` does
+        summary = replay(config, engine, now - timedelta(days=1), now, io.StringIO(), bar=False,
+                         observe=observe)  # fmt: skip
+        rate = summary.items / (time.perf_counter() - start)
     met = rate >= 20_000
     print(f"kafka replay: {summary.items:,} items at {rate:,.0f} items/s, {summary.stories:,}"
           f" stories (target >= 20,000/s: {'met' if met else 'MISSED'})")  # fmt: skip

@@ -9,9 +9,12 @@ Keys decide partitions, and so what one consumer sees in order:
 * items are keyed by the item id: spreads the load, keeps one item's copies
   (a re-publish after a crash) in one partition;
 * matches are keyed by the *story* key the rules stage passes
-  (``dedup.fingerprint.story_id(item)``), so every copy of one story lands in
-  one partition and reaches the same dedup/alerts consumer, in order: story
-  dedup and the alert outbox then work per consumer with no cross-process race.
+  (``dedup.fingerprint.story_id(item)``: the canonical link), so every copy and
+  update of one article lands in one partition and reaches the same
+  dedup/alerts consumer, in order, with no cross-process race. Near-duplicate
+  copies under *other* links may land elsewhere: with one daemon that changes
+  nothing (it holds every partition); with several, each keeps its own story
+  window, so such a copy can alert once more from another daemon.
 
 Values are the versioned JSON envelope of :mod:`monitor.model`; headers carry
 ``newsmon-schema`` (the schema version), ``newsmon-type`` and ``newsmon-origin``
@@ -173,12 +176,14 @@ class KafkaBus:
         if message.origin != self.origin:
             return
         at = (message.partition, message.offset)
-        pending = self._pending.get(name, set())
-        if at in pending:
+        pending = self._pending.get(name)
+        if pending is not None and at in pending:
             pending.discard(at)
             self._changed.set()
+        elif (early := self._early.get(name)) is not None:
+            early.add(at)
         else:
-            self._early.setdefault(name, set()).add(at)
+            self._early[name] = {at}
 
     async def drain(self, topic: str) -> None:
         name = self.topic(topic)

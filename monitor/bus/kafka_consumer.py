@@ -45,19 +45,25 @@ ORIGIN_HEADER = "newsmon-origin"
 class PartitionOffsets:
     """Offsets of one partition delivered to the stage, and how far all are acked."""
 
-    __slots__ = ("acked", "committable", "committed", "delivered")
+    __slots__ = ("acked", "committable", "committed", "delivered", "live")
 
     def __init__(self) -> None:
+        self.live = True  # False once the partition is revoked: late acks are ignored
         self.delivered: deque[int] = deque()
         self.acked: set[int] = set()
         self.committable: int | None = None  # next offset to read after a restart
         self.committed: int | None = None
 
     def ack(self, offset: int) -> None:
-        self.acked.add(offset)
-        while self.delivered and self.delivered[0] in self.acked:
-            done = self.delivered.popleft()
-            self.acked.discard(done)
+        delivered, acked = self.delivered, self.acked
+        if not delivered or delivered[0] != offset:
+            acked.add(offset)  # out of order: wait for the ones before it
+            return
+        delivered.popleft()
+        self.committable = offset + 1
+        while acked and delivered and delivered[0] in acked:
+            done = delivered.popleft()
+            acked.discard(done)
             self.committable = done + 1
 
 
@@ -94,9 +100,8 @@ class ConsumerSettings:
 DeadLetter = Callable[[Any, str, str, Callable[[], None]], None]  # record, reason, detail, done
 
 
-def classify(record: Any) -> tuple[Record | None, str, str]:
+def classify(record: Any, headers: dict[str, bytes]) -> tuple[Record | None, str, str]:
     """The record's value, or None with a bounded reason code and the detail."""
-    headers = dict(record.headers or ())
     version = headers.get(SCHEMA_HEADER)
     if version is not None and version != str(SCHEMA_VERSION).encode():
         return None, "unknown_schema", f"schema header {version!r}"
@@ -189,11 +194,12 @@ class ConsumerThread(threading.Thread):
             offsets = self._offsets.setdefault(tp, PartitionOffsets())
             for record in recs:
                 offsets.delivered.append(record.offset)
-                value, reason, detail = classify(record)
+                headers = dict(record.headers) if record.headers else {}
+                value, reason, detail = classify(record, headers)
                 if value is None:
                     self._dead_letter(record, reason, detail, self._stored(offsets, record.offset))
                     continue
-                origin = dict(record.headers or ()).get(ORIGIN_HEADER)
+                origin = headers.get(ORIGIN_HEADER)
                 key = record.key.decode("utf-8", "replace") if record.key else ""
                 batch.append(
                     KafkaMessage(key, value, tp.partition, record.offset, origin, offsets,
@@ -216,8 +222,7 @@ class ConsumerThread(threading.Thread):
             offsets.ack(offset)
         while self._acks:
             message = self._acks.popleft()
-            tp = TopicPartition(self.topic, message.partition)
-            if self._offsets.get(tp) is message._offsets:  # not from a revoked assignment
+            if message._offsets.live:  # not from a revoked assignment
                 message._offsets.ack(message.offset)
 
     def commit(self) -> None:
@@ -277,7 +282,8 @@ class ConsumerThread(threading.Thread):
             except KafkaError as exc:
                 log.warning("commit_on_revoke_failed topic=%s error=%s", self.topic, exc)
         for tp in partitions:
-            self._offsets.pop(tp, None)
+            if (gone := self._offsets.pop(tp, None)) is not None:
+                gone.live = False
             self._fetched.pop(tp, None)
         self.assignment_known = False
 
