@@ -1,4 +1,4 @@
-"""``newsmon run|check``: the command line.
+"""``newsmon run|check|test-rule|replay|alerts``: the command line.
 
 Builds the settings once from the config file and passes them down. Exit
 codes: 0 success, 1 unusable config or rules (each problem printed as
@@ -14,7 +14,12 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.alerts.outbox import Entry, Outbox
 
 from monitor import __version__
 from monitor.config import Settings, load_config, settings_dump
@@ -23,10 +28,9 @@ from monitor.errors import ConfigError, NewsmonError
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "check": _check, "test-rule": _test_rule, "replay": _replay}[
-        args.command
-    ]
-    return handler(args)
+    handlers = {"run": _run, "check": _check, "test-rule": _test_rule, "replay": _replay,
+                "alerts": _alerts}  # fmt: skip
+    return handlers[args.command](args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", default=None, help="as --since; default: now")
     replay.add_argument("--rules", nargs="+", default=None, metavar="FILE", help="rule files")
     replay.add_argument("--out", type=Path, default=None, help="JSONL file (default: stdout)")
+    _alerts_parser(sub)
     return parser
+
+
+def _alerts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = argparse.ArgumentParser(add_help=False)  # -c before or after "retry"
+    config.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS,
+                        help="config YAML file")  # fmt: skip
+    alerts = sub.add_parser("alerts", parents=[config],
+                            help="list the alert outbox; re-queue a failed alert")  # fmt: skip
+    which = alerts.add_mutually_exclusive_group()
+    for flag, state in (("--pending", "pending"), ("--failed", "dead"), ("--sent", "sent")):
+        which.add_argument(flag, dest="state", action="store_const", const=state,
+                           help=f"only {flag[2:]} alerts")  # fmt: skip
+    alerts.add_argument("--json", action="store_true", help="one JSON object per line")
+    actions = alerts.add_subparsers(dest="action")
+    retry = actions.add_parser("retry", parents=[config], help="send a failed alert again")
+    retry.add_argument("alert_id", nargs="+", help="alert ids (from `newsmon alerts --failed`)")
 
 
 def _load(path: Path) -> Settings:
@@ -137,8 +158,6 @@ def _replay(args: argparse.Namespace) -> int:
     if settings.bus.kind != "kafka":
         print("newsmon replay: needs bus kind kafka (items are retained there)", file=sys.stderr)
         return 1
-    import tempfile
-
     from monitor.dedup.stories import StoryBook
     from monitor.replay import by_story_book
     from monitor.store import Store
@@ -146,10 +165,10 @@ def _replay(args: argparse.Namespace) -> int:
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     started = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "replay.db") as store:
+        with Store(":memory:") as store:  # a throwaway story window, never on disk
             book = StoryBook(store, settings.stories.window, settings.stories.threshold)
             summary = replay(settings.bus, engine, since, until, out,
-                             bar=sys.stdout.isatty(), observe=by_story_book(book))  # fmt: skip
+                             bar=sys.stderr.isatty(), observe=by_story_book(book))  # fmt: skip
     except NewsmonError as exc:
         print(f"newsmon replay: {exc}", file=sys.stderr)
         return 1
@@ -159,6 +178,65 @@ def _replay(args: argparse.Namespace) -> int:
     for line in summary.lines(time.monotonic() - started):
         print(line, file=sys.stdout if args.out else sys.stderr)
     return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from monitor.alerts.outbox import Outbox
+    from monitor.store import Store
+
+    if getattr(args, "config", None) is None:
+        print("newsmon alerts: -c/--config is required", file=sys.stderr)
+        return 2
+    try:
+        settings = _load(args.config)
+        with Store(settings.state.path) as store:
+            outbox = Outbox(store)
+            if args.action == "retry":
+                return _retry(outbox, args.alert_id)
+            entries = outbox.entries(args.state)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    except NewsmonError as exc:
+        print(f"newsmon alerts: {exc}", file=sys.stderr)
+        return 1
+    for line in _alert_lines(entries, as_json=args.json):
+        print(line)
+    return 0
+
+
+def _retry(outbox: Outbox, alert_ids: Sequence[str]) -> int:
+    missing = [a for a in alert_ids if not outbox.retry(a, time.time())]
+    for alert_id in alert_ids:
+        if alert_id not in missing:
+            print(f"{alert_id}: queued")
+    for alert_id in missing:
+        print(f"newsmon alerts: no alert {alert_id!r} in the outbox", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def _alert_lines(entries: Sequence[Entry], *, as_json: bool) -> list[str]:
+    """One line per outbox entry; feed text made safe for a terminal."""
+    from monitor.alerts.render import clip, one_line
+    from monitor.model import iso
+
+    def when(ts: float) -> str:
+        return iso(datetime.fromtimestamp(ts, UTC)) or ""
+
+    if as_json:
+        return [json.dumps({"alert_id": e.alert_id, "receiver": e.receiver, "state": e.state,
+                            "attempts": e.attempts, "due": when(e.due),
+                            "last_error": e.last_error, "title": e.title},
+                           ensure_ascii=False) for e in entries]  # fmt: skip
+    lines = [f"{'ALERT_ID':<20}  {'RECEIVER':<16}  {'STATE':<7}  TRIES  {'DUE':<20}  "
+             f"{'LAST_ERROR':<14}  TITLE"]  # fmt: skip
+    for e in entries:
+        lines.append(
+            f"{e.alert_id:<20}  {clip(one_line(e.receiver), 16):<16}  {e.state:<7}  "
+            f"{e.attempts:>5}  {when(e.due):<20}  {(e.last_error or '-'):<14}  "
+            f"{clip(one_line(e.title), 80)}"
+        )
+    return lines
 
 
 def _print_problems(exc: ConfigError) -> None:

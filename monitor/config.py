@@ -20,7 +20,8 @@ revealed value. Every problem in the file is reported at once, as
                                             #    compression, linger, batch_size,
                                             #    session_timeout, heartbeat_interval,
                                             #    max_poll_interval, commit_interval
-    state: {path: newsmon.db, seen_retention_days: 90}  # path against this file's folder
+    state: {path: newsmon.db, seen_retention_days: 90}  # path against this file's folder;
+                                            # retention: seen item ids, sent alerts listed
     http: {listen: "127.0.0.1:9464", enabled: true}
     fetch: {timeout: 20s, connect_timeout: 10s, max_bytes: 10MiB, max_redirects: 5,
             per_host: 2, concurrency: 100, user_agent: "...",

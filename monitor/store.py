@@ -49,7 +49,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE stories (
             story_id TEXT PRIMARY KEY, created REAL NOT NULL, last_seen REAL NOT NULL,
             title_sig TEXT NOT NULL, lead_sig TEXT NOT NULL, data TEXT NOT NULL
-        ) WITHOUT ROWID""",
+        )""",  # rows of 1-3 KB: a rowid table (WITHOUT ROWID is for small rows)
         "CREATE INDEX stories_by_age ON stories (last_seen)",
         """CREATE TABLE story_keys (
             key TEXT PRIMARY KEY, story_id TEXT NOT NULL, last_seen REAL NOT NULL
@@ -60,7 +60,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             state TEXT NOT NULL, payload TEXT NOT NULL, group_key TEXT NOT NULL,
             created REAL NOT NULL, due REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
             last_error TEXT, updated REAL NOT NULL
-        ) WITHOUT ROWID""",
+        )""",
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due)",
     ),
 )
@@ -374,6 +374,14 @@ class Store:
                 (at, at, at, alert_id),
             )
             return cur.rowcount > 0
+
+    def outbox_forget_sent_before(self, cutoff: float) -> int:
+        """Drop the payloads of alerts sent before ``cutoff``; the sent log keeps
+        their ids, so a story never alerts a receiver twice."""
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM outbox WHERE state = 'sent' AND updated < ?", (cutoff,)
+            ).rowcount
 
     def writable(self) -> bool:
         """Whether a write goes through now (for /readyz)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.store import ERRORS_KEPT_PER_FEED, MIGRATIONS, FeedState, Store
+from monitor.store import ERRORS_KEPT_PER_FEED, MIGRATIONS, FeedState, OutboxRow, Store
 
 
 def test_fresh_store_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
@@ -94,6 +94,20 @@ def test_sent_alerts_are_remembered(tmp_path: Path) -> None:
         store.mark_sent("a1", "s1", "desk", 1.0)
         store.mark_sent("a1", "s1", "desk", 2.0)  # idempotent
         assert store.was_sent("a1")
+
+
+def test_old_sent_alerts_leave_the_outbox_but_stay_in_the_sent_log(tmp_path: Path) -> None:
+    def row(alert_id: str) -> OutboxRow:
+        return OutboxRow(alert_id, "s", "desk", "pending", "{}", f"alert:{alert_id}", 1.0, 1.0)
+
+    with Store(tmp_path / "s.db") as store:
+        store.outbox_add([row("old"), row("new"), row("waiting")])
+        store.outbox_sent(["old"], at=100.0)
+        store.outbox_sent(["new"], at=300.0)
+        assert store.outbox_forget_sent_before(200.0) == 1
+        assert {r.alert_id for r in store.outbox()} == {"new", "waiting"}
+        assert store.was_sent("old")
+        assert store.outbox_add([row("old")]) == []  # never queued again
 
 
 def test_unwritable_store_reports_not_writable(tmp_path: Path) -> None:

@@ -86,9 +86,16 @@ class Outbox:
         return len(self.store.outbox("pending"))
 
     def entries(self, state: str | None = None) -> list[Entry]:
+        """The outbox for ``newsmon alerts``: pending (due first), sent, dead."""
         out = []
         for r in self.store.outbox(state):
             title = str(json.loads(r.payload).get("title", ""))
             out.append(Entry(r.alert_id, r.receiver, r.state, title, r.attempts, r.due,
                              r.last_error))  # fmt: skip
         return out
+
+    def retry(self, alert_id: str, now: float) -> bool:
+        """Put a dead-lettered (or sent) alert back in the queue, due now, with a fresh
+        retry horizon; False if there is no such alert. A running daemon sends it
+        within a minute (its delivery loop looks at the outbox at least that often)."""
+        return self.store.outbox_requeue(alert_id, now)
