@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import ingest, rules
+from bench import ingest, kafka, rules, stories
 
 
 def main() -> int:
-    results = [ingest.run(), rules.run()]
+    results = [ingest.run(), rules.run(), stories.run(), kafka.run()]
     return 0 if all(results) else 1
 
 

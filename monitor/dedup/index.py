@@ -84,7 +84,9 @@ class StoryIndex:
             counts.update(posting)
             budget -= len(posting)
         need = max(1, len(sig.tokens) // 3)
-        found = [n for n, c in counts.most_common(CONFIRM) if c >= need]
+        found = [n for n, c in counts.items() if c >= need]  # few pass: skip the full sort
+        if len(found) > CONFIRM:
+            found = heapq.nlargest(CONFIRM, found, key=counts.__getitem__)
         if sig.lead_key:
             found.extend(self._leads.get(sig.lead_key, ()))
         return found
