@@ -81,11 +81,13 @@ class HookServer:
 
 
 class _Collect:
-    def __init__(self, sink: list[bytes]) -> None:
+    def __init__(self, sink: list[bytes], envelopes: list[tuple[str, list[str]]]) -> None:
         self.sink = sink
+        self.envelopes = envelopes
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.sink.append(bytes(envelope.original_content or envelope.content))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
 
@@ -94,12 +96,13 @@ class SmtpServer:
 
     def __init__(self, port: int | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.port = port or free_port()
-        self.messages: list[bytes] = []
+        self.messages: list[bytes] = []  # the bytes of each message as received
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TO) of each
         context = None
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
-        self._controller = Controller(_Collect(self.messages), hostname="127.0.0.1",
+        self._controller = Controller(_Collect(self.messages, self.envelopes), hostname="127.0.0.1",
                                       port=self.port, tls_context=context)  # fmt: skip
 
     def __enter__(self) -> SmtpServer:
