@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -30,7 +32,7 @@ from monitor.bus import ITEMS, MATCHES, Bus, open_bus
 from monitor.config import Settings
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
 from monitor.model import Alert, Item, Match, Record
@@ -43,6 +45,8 @@ from monitor.sources.poller import Poller
 from monitor.store import Store, retention_cutoff
 
 log = logging.getLogger(__name__)
+
+STAGES = {ITEMS: "rules", MATCHES: "alerts"}  # topic -> the stage (consumer group) reading it
 
 
 class App:
@@ -67,6 +71,8 @@ class App:
         self.sinks = dict(sinks) if sinks is not None else {
             r.name: build(r, base) for r in settings.receivers
         }  # fmt: skip
+        self.metrics.init_receivers(self.sinks)  # every series exists before /metrics is up
+        self.metrics.init_stages(STAGES)
         self.drain_timeout = drain_timeout
         self.http_port: int | None = None
         self.ready = asyncio.Event()
@@ -75,7 +81,9 @@ class App:
         s = self.settings
         async with AsyncExitStack() as stack:
             store = stack.enter_context(Store(s.state.path))
-            store.forget_seen_before(retention_cutoff(s.state.seen_retention_days))
+            cutoff = retention_cutoff(s.state.seen_retention_days)
+            store.forget_seen_before(cutoff)
+            store.outbox_forget_sent_before(cutoff.timestamp())
             bus = await stack.enter_async_context(open_bus(s.bus, self.metrics))
             fetcher = await stack.enter_async_context(Fetcher(s.fetch))
             parser = await stack.enter_async_context(
@@ -86,6 +94,7 @@ class App:
             if s.http.enabled:
                 server = await stack.enter_async_context(self._http(store, bus))
                 self.http_port = server.port
+                log.info("http_listening address=%s:%d", server.host, server.port)
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
@@ -93,6 +102,8 @@ class App:
             book = StoryBook(store, s.stories.window, s.stories.threshold)
             book.load(time.time())
             outbox = Outbox(store, refresh=lambda alert: _refresh(book, alert))
+            self._watch(bus, outbox)
+            stack.callback(self.metrics.unwatch)
             dispatcher = await stack.enter_async_context(self._dispatcher(outbox))
             stages = [
                 asyncio.create_task(self._rules_stage(bus), name="rules"),
@@ -167,7 +178,7 @@ class App:
             if hits:
                 await bus.publish(MATCHES, story_id(item), Match(item, hits))
 
-        await _pump(bus, ITEMS, "rules", handle)
+        await _pump(bus, ITEMS, STAGES[ITEMS], handle)
 
     def _dispatcher(self, outbox: Outbox) -> Dispatcher:
         limits = {r.name: routetree.rate(r.options["rate_limit"])
@@ -197,7 +208,17 @@ class App:
                 book.evict(now)
                 evicted = now
 
-        await _pump(bus, MATCHES, "alerts", handle)
+        await _pump(bus, MATCHES, STAGES[MATCHES], handle)
+
+    def _watch(self, bus: Bus, outbox: Outbox) -> None:
+        """Gauges read at scrape time: each topic's depth, the outbox's pending alerts,
+        and on the memory bus each stage's lag (its queue; kafka consumers report theirs)."""
+        m = self.metrics
+        for topic, stage in STAGES.items():
+            m.watch(m.bus_depth.labels(topic), partial(bus.depth, topic))
+            if self.settings.bus.kind == "memory":
+                m.watch(m.bus_consumer_lag.labels(topic, stage), partial(bus.depth, topic))
+        m.watch(m.alerts_pending, partial(_pending, outbox))
 
     def _http(self, store: Store, bus: Bus) -> HttpServer:
         async def store_ok() -> bool:
@@ -209,6 +230,13 @@ class App:
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks)
+
+
+def _pending(outbox: Outbox) -> float:
+    try:
+        return float(outbox.pending_count())
+    except StoreError:
+        return math.nan  # the scrape still answers; /readyz says why
 
 
 def _refresh(book: StoryBook, alert: Alert) -> Alert:

@@ -14,7 +14,7 @@ consumer can dead-letter them instead of guessing.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,10 +60,13 @@ class Item:
     guid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["published"] = iso(self.published)
-        d["seen"] = iso(self.seen)
-        return d
+        # by hand: dataclasses.asdict deep-copies, and this runs for every item on the bus
+        return {
+            "id": self.id, "feed_url": self.feed_url, "feed": self.feed, "source": self.source,
+            "title": self.title, "summary": self.summary, "link": self.link,
+            "published": iso(self.published), "seen": iso(self.seen),
+            "language": self.language, "guid": self.guid,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Item:
@@ -108,7 +111,7 @@ class Match:
         return tuple(h.rule for h in self.hits)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"item": self.item.to_dict(), "hits": [asdict(h) for h in self.hits]}
+        return {"item": self.item.to_dict(), "hits": [_hit_dict(h) for h in self.hits]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Match:
@@ -122,6 +125,20 @@ class Match:
             for h in d["hits"]
         )
         return cls(item=Item.from_dict(d["item"]), hits=hits)
+
+
+def _hit_dict(hit: RuleHit) -> dict[str, Any]:
+    return {
+        "rule": hit.rule,
+        "severity": hit.severity,
+        "labels": [list(pair) for pair in hit.labels],
+        "evidence": [_evidence_dict(e) for e in hit.evidence],
+    }
+
+
+def _evidence_dict(e: Evidence) -> dict[str, Any]:
+    return {"term": e.term, "field": e.field, "text": e.text, "start": e.start, "end": e.end,
+            "score": e.score}  # fmt: skip
 
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -148,6 +165,7 @@ class Alert:
     item_id: str = ""
     feed_url: str = ""
     created: datetime = field(default_factory=utcnow)
+    item_seen: datetime | None = None  # when newsmon first saw the item (end-to-end latency)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +179,7 @@ class Alert:
             "source": self.source,
             "published": iso(self.published),
             "matched": {
-                term: [{k: v for k, v in asdict(e).items() if k != "term"} for e in ev]
+                term: [{k: v for k, v in _evidence_dict(e).items() if k != "term"} for e in ev]
                 for term, ev in self.matched
             },
             "duplicates": list(self.duplicates),
@@ -169,6 +187,7 @@ class Alert:
             "item_id": self.item_id,
             "feed_url": self.feed_url,
             "created": iso(self.created),
+            "item_seen": iso(self.item_seen),
         }
 
     @classmethod
@@ -192,6 +211,7 @@ class Alert:
             item_id=d.get("item_id", ""),
             feed_url=d.get("feed_url", ""),
             created=parse_iso(d.get("created")) or utcnow(),
+            item_seen=parse_iso(d.get("item_seen")),
         )
 
 

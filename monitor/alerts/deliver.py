@@ -36,7 +36,7 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import Sink
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, delivery_reason
 from monitor.model import Alert
 from monitor.store import OutboxRow
 
@@ -183,6 +183,9 @@ class Worker:
             self.metrics.alerts_sent.labels(self.name).inc()
             self.metrics.alert_deliveries.labels(self.name, "sent").inc()
             self.metrics.delivery_latency.labels(self.name).observe(max(0.0, now - row.created))
+            if alert.item_seen is not None:
+                seen = alert.item_seen.timestamp()
+                self.metrics.end_to_end_latency.labels(self.name).observe(max(0.0, now - seen))
             log.info("alert_sent receiver=%s alert_id=%s story_id=%s rules=%s attempts=%d",
                      self.name, alert.alert_id, alert.story_id, ",".join(alert.rules),
                      row.attempts + 1)  # fmt: skip
@@ -192,7 +195,8 @@ class Worker:
 
     def failed(self, batch: list[OutboxRow], exc: DeliveryError) -> None:
         now = time.time()
-        self.metrics.deliveries_failed.labels(self.name, exc.reason).inc(len(batch))
+        reason = delivery_reason(exc.reason)
+        self.metrics.deliveries_failed.labels(self.name, reason).inc(len(batch))
         if exc.reason != self._last_reason:
             log.warning("delivery_failed receiver=%s reason=%s retryable=%s alerts=%d",
                         self.name, exc.reason, exc.retryable, len(batch))  # fmt: skip

@@ -190,6 +190,7 @@ def alerts_for(
             summary=item.summary,
             item_id=item.id,
             feed_url=item.feed_url,
+            item_seen=item.seen,
         )
         for receiver in receivers
     ]

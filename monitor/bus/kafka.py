@@ -42,6 +42,7 @@ from typing import Any
 
 from monitor.bus.kafka_admin import BrokerProbe, TopicSpec, ensure_topics
 from monitor.bus.kafka_consumer import (
+    DEAD_LETTER_REASONS,
     ORIGIN_HEADER,
     SCHEMA_HEADER,
     ConsumerSettings,
@@ -100,6 +101,11 @@ class KafkaBus:
             log.warning("topic_mismatch %s", problem)
         await self._retrying(self._producer.open, names)
         self._probe.start()
+        if self.metrics is not None:  # labels are the short topic names, as for depth and lag
+            for topic in ("items", "matches"):
+                self.metrics.bus_publish_retries.labels(topic)
+                for reason in DEAD_LETTER_REASONS:
+                    self.metrics.bus_dead_letters.labels(topic, reason)
         return self
 
     async def _retrying(self, fn: Any, *args: Any) -> Any:
@@ -157,7 +163,7 @@ class KafkaBus:
         thread = ConsumerThread(
             name, settings, asyncio.get_running_loop(), queue.put_nowait,
             on_ack=lambda m: self._acked(name, thread, m),
-            dead_letter=self._dead_letter_for(name),
+            dead_letter=self._dead_letter_for(name, topic),
             on_lag=lambda lag: self._lag(topic, group, lag),
         )  # fmt: skip
         self._consumers.append(thread)
@@ -212,7 +218,9 @@ class KafkaBus:
             return False
         return not any(t.error for t in self._consumers)
 
-    def _dead_letter_for(self, source: str) -> Any:
+    def _dead_letter_for(self, source: str, topic: str) -> Any:
+        """Dead-letter a record of ``source`` (the topic's full name; ``topic`` is
+        its short name, the metric label)."""
         target = self.topic(DEAD_LETTER)
 
         def dead_letter(record: Any, reason: str, detail: str, done: Any) -> None:
@@ -221,7 +229,7 @@ class KafkaBus:
                 source, record.partition, record.offset, reason, detail[:200],
             )  # fmt: skip
             if self.metrics is not None:
-                self.metrics.bus_dead_letters.labels(source, reason).inc()
+                self.metrics.bus_dead_letters.labels(topic, reason).inc()
             if not self.config.dead_letter:
                 done()
                 return
@@ -259,6 +267,7 @@ class KafkaBus:
         if self.metrics is not None:
             self.metrics.bus_consumer_lag.labels(topic, group).set(lag)
 
-    def _count_retry(self, topic: str) -> None:
+    def _count_retry(self, name: str) -> None:
         if self.metrics is not None:
-            self.metrics.bus_publish_retries.labels(topic).inc()
+            short = name.removeprefix(f"{self.config.topic_prefix}.")
+            self.metrics.bus_publish_retries.labels(short).inc()

@@ -39,6 +39,7 @@ from monitor.model import SCHEMA_VERSION, Record, decode
 log = logging.getLogger(__name__)
 
 SCHEMA_HEADER = "newsmon-schema"
+DEAD_LETTER_REASONS = ("undecodable", "unknown_schema")  # what classify() may answer
 ORIGIN_HEADER = "newsmon-origin"
 
 

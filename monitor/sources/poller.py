@@ -54,7 +54,9 @@ class Poller:
         self._schedule = schedule
         self._clock = clock
         self._rng = rng or random.Random()
-        self._failing: dict[str, str] = {}
+        self._failing: dict[str, str] = {}  # feed url -> reason its last poll failed
+        self._failing_by: Counter[str] = Counter()  # reason -> feeds failing for it
+        self._healthy: set[str] = set()  # feed urls whose last poll succeeded
         metrics.feeds_configured.set(len(self.feeds))
 
     async def run_once(self) -> None:
@@ -141,6 +143,9 @@ class Poller:
                 continue
             await self._bus.publish(ITEMS, item.id, item)
             done.add(item.id)
+            if item.published is not None:  # a future date counts as age 0
+                age = (item.seen - item.published).total_seconds()
+                self._metrics.item_age.observe(max(0.0, age))
         self._store.mark_seen(feed.url, done, self._clock())
         self._metrics.items_published.inc(len(done))
         if done:
@@ -160,6 +165,7 @@ class Poller:
         if state.consecutive_errors:
             log.info("feed_recovered feed=%s after_errors=%d", feed.name, state.consecutive_errors)
         self._set_failing(feed, None)
+        self._metrics.last_success.set(at)
         return replace(
             state,
             etag=result.etag or state.etag,
@@ -192,14 +198,21 @@ class Poller:
         return failed
 
     def _set_failing(self, feed: FeedConfig, reason: str | None) -> None:
+        """Count ``feed`` healthy (``reason`` None) or failing for ``reason``; a reason
+        no feed has any more stays at 0 (its series never disappears)."""
         if reason is None:
-            self._failing.pop(feed.url, None)
+            self._healthy.add(feed.url)
         else:
+            self._healthy.discard(feed.url)
+        before = self._failing.pop(feed.url, None)
+        if before is not None:
+            self._failing_by[before] -= 1
+            self._metrics.feeds_failing.labels(before).set(self._failing_by[before])
+        if reason is not None:
             self._failing[feed.url] = reason
-        counts = Counter(self._failing.values())
-        self._metrics.feeds_failing.clear()
-        for r, n in counts.items():
-            self._metrics.feeds_failing.labels(r).set(n)
+            self._failing_by[reason] += 1
+            self._metrics.feeds_failing.labels(reason).set(self._failing_by[reason])
+        self._metrics.feeds_healthy.set(len(self._healthy))
 
 
 async def _sleep_unless(stop: asyncio.Event, delay: float) -> bool:

@@ -131,5 +131,6 @@ async def test_poison_records_go_to_dead_letter_and_the_rest_flows(
     assert letters[b"bad1"]["newsmon-source"].startswith(f"{topic_prefix}.items/".encode())
     sample = metrics.registry.get_sample_value
     labels = {"topic": "items", "reason": "undecodable"}
-    assert sample("newsmon_bus_dead_letters_total", {**labels, "topic": f"{topic_prefix}.items"})
+    assert sample("newsmon_bus_dead_letters_total", labels) == 2
+    assert sample("newsmon_bus_dead_letters_total", {**labels, "reason": "unknown_schema"}) == 1
     assert committed(config, "items", "rules") == 5  # the poison is committed past too

@@ -1,0 +1,191 @@
+"""The metrics: names, pre-initialised series, and what the stages count, on real components."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+from feedserver import FeedServer, feed, status
+from prometheus_client import CollectorRegistry
+from test_daemon import EXPECTED, serve_samples
+
+from monitor.alerts.sinks import schemas
+from monitor.app import App
+from monitor.bus.memory import MemoryBus
+from monitor.config import FeedConfig, FetchConfig, ScheduleConfig, load_config
+from monitor.metrics import (
+    DELIVERY_OUTCOMES,
+    DELIVERY_REASONS,
+    FAILURE_REASONS,
+    FETCH_OUTCOMES,
+    Metrics,
+    delivery_reason,
+)
+from monitor.sources.fetch import Fetcher
+from monitor.sources.parse import ParsePool
+from monitor.sources.poller import Poller
+from monitor.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+BOUNDED_LABELS = {"reason", "outcome", "receiver", "rule", "topic", "stage", "result",
+                  "version", "python"}  # fmt: skip
+EMPTY_RSS = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
+
+
+def fresh() -> Metrics:
+    metrics = Metrics(CollectorRegistry())
+    metrics.init_receivers(["desk", "pager"])
+    metrics.init_rules(["s400", "f35"])
+    metrics.init_stages({"items": "rules", "matches": "alerts"})
+    return metrics
+
+
+def test_names_follow_the_prometheus_guide() -> None:
+    families = list(fresh().registry.collect())
+    assert families
+    for family in families:
+        assert family.name.startswith(("newsmon_", "process_")), family.name
+        assert family.documentation, family.name
+        for sample in family.samples:
+            assert not sample.name.endswith("_created"), sample.name
+            assert set(sample.labels) - {"le"} <= BOUNDED_LABELS, sample
+            if family.type == "counter":
+                assert sample.name.endswith("_total"), sample.name
+        if family.type == "histogram":
+            assert family.name.endswith("_seconds"), family.name
+    info = fresh().registry.get_sample_value
+    assert info("newsmon_build_info", {"version": "0.1.0", "python": _python()}) == 1
+
+
+def _python() -> str:
+    import platform
+
+    return platform.python_version()
+
+
+def test_known_label_values_exist_at_zero_before_any_event() -> None:
+    value = fresh().registry.get_sample_value
+    for receiver in ("desk", "pager"):
+        assert value("newsmon_alerts_sent_total", {"receiver": receiver}) == 0
+        for outcome in DELIVERY_OUTCOMES:
+            labels = {"receiver": receiver, "outcome": outcome}
+            assert value("newsmon_alert_deliveries_total", labels) == 0
+        for reason in DELIVERY_REASONS:
+            labels = {"receiver": receiver, "reason": reason}
+            assert value("newsmon_deliveries_failed_total", labels) == 0
+        for name in ("delivery_latency", "end_to_end_latency"):
+            assert value(f"newsmon_alert_{name}_seconds_count", {"receiver": receiver}) == 0
+    for rule in ("s400", "f35"):
+        assert value("newsmon_matches_total", {"rule": rule}) == 0
+    for outcome in FETCH_OUTCOMES:
+        assert value("newsmon_feed_fetches_total", {"outcome": outcome}) == 0
+    for reason in FAILURE_REASONS:
+        assert value("newsmon_feeds_failing", {"reason": reason}) == 0
+    for topic, stage in (("items", "rules"), ("matches", "alerts")):
+        assert value("newsmon_bus_queue_depth", {"topic": topic}) == 0
+        assert value("newsmon_bus_consumer_lag_messages", {"topic": topic, "stage": stage}) == 0
+    for result in ("ok", "failed"):
+        assert value("newsmon_rule_reloads_total", {"result": result}) == 0
+    assert value("newsmon_item_age_seconds_count") == 0
+
+
+def test_every_feed_failure_reason_in_the_code_is_pre_initialised() -> None:
+    """A reason code added to the fetcher or parser without a series here would leave
+    the 'failing by reason' panel and its alert blind to it until it first happens."""
+    sources = "\n".join(
+        (ROOT / "monitor" / f).read_text(encoding="utf-8")
+        for f in ("sources/fetch.py", "sources/parse.py", "sources/poller.py", "errors.py")
+    )
+    raised = set(re.findall(r'(?:Error|__init__)\(\s*"([a-z][a-z0-9_]*)"', sources))
+    mapped = set(re.findall(r'\),\s*"([a-z][a-z0-9_]*)"\),', sources))  # fetch.py's _REASONS
+    statuses = set(re.findall(r'"(http_\dxx)"', sources))
+    found = raised | mapped | statuses
+    assert {"timeout", "dns", "tls", "bad_url", "ssrf_blocked", "parse_timeout"} <= found
+    assert found <= set(FAILURE_REASONS), found - set(FAILURE_REASONS)
+
+
+def test_delivery_reasons_are_bounded_to_a_known_set() -> None:
+    codes = {
+        "timeout": "timeout", "connect:ClientConnectorError": "connect", "connect": "connect",
+        "http_429": "http_429", "http_401": "http_4xx", "http_4xx": "http_4xx",
+        "http_5xx": "http_5xx", "tls_verify": "tls", "smtp_auth": "smtp_auth",
+        "starttls_unavailable": "other", "io": "other", "cannot open /x: denied": "other",
+    }  # fmt: skip
+    assert {code: delivery_reason(code) for code in codes} == codes
+    assert set(codes.values()) <= set(DELIVERY_REASONS)
+
+
+async def test_poller_counts_healthy_and_failing_feeds_as_they_change(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    metrics = fresh()
+    value = metrics.registry.get_sample_value
+    good = FeedConfig(feed_server.add("/good.xml", feed(EMPTY_RSS)), "good")
+    flaky = FeedConfig(feed_server.add("/flaky.xml", status(404)), "flaky")
+    config = FetchConfig(allow_networks=(f"127.0.0.1/32:{feed_server.port}",), timeout=5)
+    async with Fetcher(config) as fetcher, ParsePool(workers=1) as parser, MemoryBus() as bus:
+        with Store(tmp_path / "state.db") as store:
+            poller = Poller([good, flaky], fetcher=fetcher, parser=parser, store=store,
+                            bus=bus, metrics=metrics, schedule=ScheduleConfig())  # fmt: skip
+            started = time.time()
+            await poller.run_once()
+            assert value("newsmon_feeds_configured") == 2
+            assert value("newsmon_feeds_healthy") == 1
+            assert value("newsmon_feeds_failing", {"reason": "http_4xx"}) == 1
+            assert value("newsmon_feed_fetches_total", {"outcome": "http_4xx"}) == 1
+            assert value("newsmon_feed_last_success_timestamp_seconds") >= started  # type: ignore[operator]
+
+            feed_server.add("/flaky.xml", status(503))  # fails for another reason
+            await poller.poll(flaky)
+            assert value("newsmon_feeds_failing", {"reason": "http_4xx"}) == 0
+            assert value("newsmon_feeds_failing", {"reason": "http_5xx"}) == 1
+
+            feed_server.add("/flaky.xml", feed(EMPTY_RSS))  # recovers
+            await poller.poll(flaky)
+            assert value("newsmon_feeds_healthy") == 2
+            assert value("newsmon_feeds_failing", {"reason": "http_5xx"}) == 0  # kept, at 0
+            assert value("newsmon_feed_fetches_total", {"outcome": "ok"}) == 2
+            assert value("newsmon_feed_fetch_duration_seconds_count") == 2  # fetches answered
+            assert value("newsmon_feed_fetched_bytes_total") == 2 * len(EMPTY_RSS)
+
+
+def write_config(tmp: Path, server: FeedServer) -> Path:
+    feeds = "".join(
+        f"  - {{url: '{url}', name: {name}}}\n" for name, url in serve_samples(server).items()
+    )
+    path = tmp / "newsmon.yaml"
+    path.write_text(
+        f"feeds:\n{feeds}"
+        f"rules: ['{ROOT}/rules/*.yaml']\n"
+        f"state: {{path: {tmp}/state.db}}\n"
+        f"fetch: {{allow_networks: ['127.0.0.1/32:{server.port}'], timeout: 5s}}\n"
+        "http: {enabled: false}\n"
+        f"receivers:\n  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_a_run_counts_items_matches_stories_alerts_and_their_latencies(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    settings = load_config(write_config(tmp_path, feed_server), receivers=schemas())
+    app = App(settings, registry=CollectorRegistry())
+    await asyncio.wait_for(app.run(asyncio.Event(), once=True), 60)
+    value = app.metrics.registry.get_sample_value
+    alerts = len(EXPECTED)
+    desk = {"receiver": "desk-file"}
+    assert value("newsmon_alerts_sent_total", desk) == alerts
+    assert value("newsmon_alert_deliveries_total", {**desk, "outcome": "sent"}) == alerts
+    assert value("newsmon_alert_delivery_latency_seconds_count", desk) == alerts
+    assert value("newsmon_alert_end_to_end_latency_seconds_count", desk) == alerts
+    assert value("newsmon_stories_created_total") == alerts
+    published = value("newsmon_items_published_total")
+    assert published and published >= alerts
+    assert value("newsmon_item_age_seconds_count") == published  # every sample item is dated
+    # the sample items are from 2019: years old when seen, beyond the largest finite bucket
+    assert value("newsmon_item_age_seconds_bucket", {"le": "604800.0"}) == 0
+    assert value("newsmon_matches_total", {"rule": "s400"}) == 2
+    assert value("newsmon_rules_loaded") == len(app.engine.rules)
