@@ -32,7 +32,7 @@ from monitor.bus import ITEMS, MATCHES, Bus, open_bus
 from monitor.config import Settings
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
-from monitor.errors import ConfigError, StoreError
+from monitor.errors import BusError, ConfigError, StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
 from monitor.model import Alert, Item, Match, Record
@@ -46,6 +46,7 @@ from monitor.store import Store, retention_cutoff
 
 log = logging.getLogger(__name__)
 
+STALL_BACKOFF, MAX_STALL_BACKOFF = 0.5, 30.0  # a stage waiting for the store or the bus
 STAGES = {ITEMS: "rules", MATCHES: "alerts"}  # topic -> the stage (consumer group) reading it
 
 
@@ -253,12 +254,26 @@ async def _pump(
 ) -> None:
     """Consume ``topic``: handle each message, then ack it. A message whose
     handling fails is logged, skipped and acked: one bad record never stops
-    a stage."""
+    a stage. But while the store or the bus is failing (a full disk, a broker
+    away) the message is handled again with backoff, never acked unhandled:
+    the stage stalls, the bus pushes back, nothing is lost."""
     async for message in bus.consume(topic, group):
-        try:
-            await handle(message.value)
-        except Exception:
-            log.exception("stage_error topic=%s group=%s key=%s", topic, group, message.key)
+        delay, last = STALL_BACKOFF, ""
+        while True:
+            try:
+                await handle(message.value)
+            except (StoreError, BusError) as exc:
+                if str(exc) != last:
+                    log.warning("stage_stalled topic=%s group=%s error=%s", topic, group, exc)
+                    last = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_STALL_BACKOFF)
+                continue
+            except Exception:
+                log.exception("stage_error topic=%s group=%s key=%s", topic, group, message.key)
+            if last:
+                log.info("stage_resumed topic=%s group=%s", topic, group)
+            break
         await message.ack()
 
 

@@ -16,7 +16,9 @@ HTTP status classification is :func:`classify_http`, used by the HTTP sinks
 through :func:`post`. On start, pending alerts are sent. The one window where
 a crash duplicates an alert: the receiver accepted it, and the process died
 before the ``sent`` mark committed (one local SQLite transaction, well under
-a millisecond after the response); the alert is sent again on restart.
+a millisecond after the response); the alert is sent again on restart. The
+same holds if the store fails at that very moment (a full disk): the worker
+waits for the store, and the alert, still pending, goes out once more.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ import aiohttp
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import Sink
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
+from monitor.errors import DeliveryError, StoreError
 from monitor.metrics import Metrics, delivery_reason
 from monitor.model import Alert
 from monitor.store import OutboxRow
 
 log = logging.getLogger(__name__)
+
+STORE_RETRY = 5.0  # seconds a receiver's worker waits while the outbox fails
 
 
 def classify_http(status: int, retry_after: str | None = None) -> DeliveryError | None:
@@ -137,17 +141,29 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            now = time.time()
-            batch = self.outbox.next_batch(self.name, now) if now >= self.blocked_until else []
-            if not batch:
-                await self._sleep(stop, self._idle_for(now))
-                continue
-            if self.limit and (wait := self.limit.wait_time()) > 0:
-                await self._sleep(stop, wait)
-                continue
+            try:
+                await self._step(stop)
+            except StoreError as exc:  # the outbox is unreadable or unwritable: wait for it
+                if self._last_reason != "store":
+                    log.warning("delivery_stalled receiver=%s error=%s", self.name, exc)
+                    self._last_reason = "store"
+                await self._sleep(stop, STORE_RETRY)
+
+    async def _step(self, stop: asyncio.Event) -> None:
+        """Send the receiver's next due batch, or wait until one may be due."""
+        now = time.time()
+        batch = self.outbox.next_batch(self.name, now) if now >= self.blocked_until else []
+        if not batch:
+            await self._sleep(stop, self._idle_for(now))
+        elif self.limit and (wait := self.limit.wait_time()) > 0:
+            await self._sleep(stop, wait)
+        else:
             if self.limit:
                 self.limit.take()
             await self.attempt(batch)
+        if self._last_reason == "store":
+            log.info("delivery_resumed receiver=%s", self.name)
+            self._last_reason = ""
 
     def _idle_for(self, now: float) -> float:
         due = self.outbox.next_due(self.name)

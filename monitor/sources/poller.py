@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from monitor.bus import ITEMS, Bus
 from monitor.config import FeedConfig, ScheduleConfig
-from monitor.errors import FeedError, FetchError
+from monitor.errors import FeedError, FetchError, StoreError
 from monitor.metrics import Metrics
 from monitor.model import Item
 from monitor.sources.fetch import Fetcher, FetchResult
@@ -29,6 +29,8 @@ from monitor.sources.schedule import Outcome, first_delay, max_age, plan
 from monitor.store import FeedState, Store
 
 log = logging.getLogger(__name__)
+
+STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
 
 
 class Poller:
@@ -57,6 +59,7 @@ class Poller:
         self._failing: dict[str, str] = {}  # feed url -> reason its last poll failed
         self._failing_by: Counter[str] = Counter()  # reason -> feeds failing for it
         self._healthy: set[str] = set()  # feed urls whose last poll succeeded
+        self._store_error: str | None = None
         metrics.feeds_configured.set(len(self.feeds))
 
     async def run_once(self) -> None:
@@ -78,7 +81,24 @@ class Poller:
             else first_delay(self._schedule, self._rng)
         )
         while not await _sleep_unless(stop, delay):
-            delay = await self.poll(feed)
+            try:
+                delay = await self.poll(feed)
+            except StoreError as exc:  # the feed's state cannot be kept: try again soon
+                self._store_failed(exc)
+                delay = min(self._schedule.min_interval, STORE_RETRY)
+            else:
+                self._store_failed(None)
+
+    def _store_failed(self, exc: StoreError | None) -> None:
+        """Log a store failure once (and once again when it changes or ends)."""
+        text = None if exc is None else str(exc)
+        if text == self._store_error:
+            return
+        if text is None:
+            log.info("store_recovered")
+        else:
+            log.warning("store_failed error=%s (polls retried; items republished after)", text)
+        self._store_error = text
 
     async def poll(self, feed: FeedConfig) -> float:
         """Poll ``feed`` once; returns the delay until its next poll. Never
