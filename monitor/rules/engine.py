@@ -136,8 +136,10 @@ class Engine:
             scores = [fixes[w][1] if w in fixes else 100.0 for w in words]
             words = [fixes[w][0] if w in fixes else w for w in words]
         line = f" {' '.join(words)} "
+        last, counted = 0, 0  # hits come in order of their end: count spaces once
         for end, pid in self._automaton.iter(line):
-            last = line.count(" ", 0, end)  # words end before the pattern's closing space
+            last += line.count(" ", counted, end)  # words ending before the closing space
+            counted = end
             first = last - self._lengths[pid]
             score = min(scores[first:last]) if scores is not None else 100.0
             for r, index, weak in self._targets[pid]:
