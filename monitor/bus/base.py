@@ -10,7 +10,7 @@ flow through before stopping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,6 +43,10 @@ class Bus(Protocol):
 
     async def publish(self, topic: str, key: str, value: Record) -> None:
         """Hand ``value`` to the bus; may wait (back-pressure) but never drops."""
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, Record]]) -> None:
+        """Publish (key, value) pairs, in order; returns once every one is taken
+        (on Kafka: acknowledged), which costs one wait, not one per record."""
 
     def consume(self, topic: str, group: str) -> AsyncIterator[Message]:
         """Messages of ``topic`` for consumer group ``group``, until the bus closes."""

@@ -36,7 +36,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -49,7 +49,7 @@ from monitor.bus.kafka_consumer import (
     ConsumerThread,
     KafkaMessage,
 )
-from monitor.bus.kafka_producer import Producer
+from monitor.bus.kafka_producer import Headers, Producer
 from monitor.config import BusConfig
 from monitor.errors import BusError
 from monitor.metrics import Metrics
@@ -81,6 +81,7 @@ class KafkaBus:
         self.config = config
         self.metrics = metrics
         self.origin = uuid.uuid4().hex.encode()
+        self._schema = str(SCHEMA_VERSION).encode()
         self._producer = Producer(config, on_retry=self._count_retry)
         self._probe = BrokerProbe(config.bootstrap_servers)
         self._consumers: list[ConsumerThread] = []
@@ -136,20 +137,27 @@ class KafkaBus:
         await asyncio.to_thread(self._producer.close)
 
     async def publish(self, topic: str, key: str, value: Record) -> None:
+        await self.publish_many(topic, ((key, value),))
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, Record]]) -> None:
         if self._closed:
             raise BusError("bus is closed")
         name = self.topic(topic)
-        headers = [
-            (SCHEMA_HEADER, str(SCHEMA_VERSION).encode()),
+        batch = [(key.encode(), encode(value), self._headers(value)) for key, value in records]
+        pending = self._pending.setdefault(name, set())
+        early = self._early.get(name)
+        for at in await self._producer.send_many(name, batch):
+            if early is not None and at in early:
+                early.discard(at)  # its consumer acked it before the broker's answer came
+            else:
+                pending.add(at)
+
+    def _headers(self, value: Record) -> Headers:
+        return [
+            (SCHEMA_HEADER, self._schema),
             ("newsmon-type", _TYPE_NAMES[type(value).__name__]),
             (ORIGIN_HEADER, self.origin),
         ]
-        at = await self._producer.send(name, key.encode(), encode(value), headers)
-        early = self._early.get(name)
-        if early is not None and at in early:
-            early.discard(at)
-        else:
-            self._pending.setdefault(name, set()).add(at)
 
     async def consume(self, topic: str, group: str) -> AsyncIterator[KafkaMessage]:
         """Messages of ``topic`` for the stage ``group``; commits what is acked."""

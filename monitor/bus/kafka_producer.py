@@ -8,9 +8,10 @@ send to a topic without metadata goes through a worker thread. Completions
 come back from the sender thread in batches (one loop wake-up per batch, not
 per record).
 
-``send`` never gives up: a record the broker does not take (timeout, broker
-down) is sent again with exponential backoff, so nothing is dropped; a
-re-send may duplicate a record, which at-least-once consumers absorb.
+``send_many`` never gives up: a record the broker does not take (timeout,
+broker down) is sent again with exponential backoff, so nothing is dropped; a
+re-send may duplicate a record, which at-least-once consumers absorb. A batch
+costs one wake-up of the event loop, not one per record.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from monitor.errors import BusError
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, bytes, Headers]  # key, value, headers: one record to send
 MAX_BACKOFF = 10.0
 
 
@@ -107,35 +109,62 @@ class Producer:
         """The kafka future of one record (from any thread; used for dead letters)."""
         return self._producer.send(topic, key=key, value=value, headers=headers)
 
-    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> tuple[int, int]:
-        """Send until the broker acknowledges; the record's (partition, offset)."""
-        delay = 0.2
-        while True:
-            try:
-                metadata = await self._send_once(topic, key, value, headers)
-            except KafkaError as exc:
-                self._failed(topic, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-                continue
-            if self._last_error:
-                log.info("publish_recovered topic=%s", topic)
-                self._last_error = ""
-            return int(metadata.partition), int(metadata.offset)
+    async def send_many(self, topic: str, records: Sequence[Record]) -> list[tuple[int, int]]:
+        """Send (key, value, headers) records until the broker acknowledges each;
+        their (partition, offset), in order. One wait for the lot; what the broker
+        did not take is sent again, alone, with backoff."""
+        results: list[tuple[int, int]] = [(-1, -1)] * len(records)
+        todo, delay = list(range(len(records))), 0.2
+        while todo:
+            failed = await self._send_once(topic, records, todo, results)
+            if not failed:
+                break
+            self._failed(topic, failed[0][1], delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+            todo = sorted(i for i, _ in failed)
+        if self._last_error:
+            log.info("publish_recovered topic=%s", topic)
+            self._last_error = ""
+        return results
 
-    async def _send_once(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Any:
+    async def _send_once(
+        self, topic: str, records: Sequence[Record], todo: list[int],
+        results: list[tuple[int, int]],
+    ) -> list[tuple[int, KafkaError]]:  # fmt: skip
+        """Send ``records[i]`` for each i in ``todo``; the ones that failed, with why."""
         if self._completions is None:
             self._completions = _Completions(asyncio.get_running_loop())
-        completions = self._completions
-        if topic in self._warm:
-            kfuture = self.send_nowait(topic, key, value, headers)
-        else:
-            kfuture = await asyncio.to_thread(self.send_nowait, topic, key, value, headers)
-            self._warm.add(topic)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        kfuture.add_callback(lambda md: completions.add(future, md, None))
-        kfuture.add_errback(lambda exc: completions.add(future, None, exc))
-        return await future
+        completions, future = self._completions, asyncio.get_running_loop().create_future()
+        failed: list[tuple[int, KafkaError]] = []
+        lock, left = threading.Lock(), [len(todo)]
+
+        def settle(i: int, metadata: Any, exc: Any) -> None:  # on the sender thread
+            if exc is None:
+                results[i] = (int(metadata.partition), int(metadata.offset))
+            else:
+                failed.append((i, exc if isinstance(exc, KafkaError) else KafkaError(exc)))
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                completions.add(future, None, None)
+
+        for i in todo:
+            key, value, headers = records[i]
+            try:
+                if topic in self._warm:
+                    kfuture = self.send_nowait(topic, key, value, headers)
+                else:  # the first send to a topic waits for its metadata: not on the loop
+                    kfuture = await asyncio.to_thread(self.send_nowait, topic, key, value, headers)
+                    self._warm.add(topic)
+            except KafkaError as exc:
+                settle(i, None, exc)
+                continue
+            kfuture.add_callback(lambda md, i=i: settle(i, md, None))
+            kfuture.add_errback(lambda exc, i=i: settle(i, None, exc))
+        await future
+        return failed
 
     def _failed(self, topic: str, exc: KafkaError, delay: float) -> None:
         if self._on_retry is not None:

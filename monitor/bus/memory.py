@@ -9,7 +9,7 @@ objects: nothing is serialised inside one process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 from monitor.model import Record
@@ -68,6 +68,10 @@ class MemoryBus:
         t = self._topic(topic)
         t.pending += 1
         await t.queue.put((key, value))
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, Record]]) -> None:
+        for key, value in records:
+            await self.publish(topic, key, value)
 
     async def consume(self, topic: str, group: str) -> AsyncIterator[MemoryMessage]:
         """Runs until the consuming task is cancelled (its owner drains first)."""

@@ -157,12 +157,11 @@ class Poller:
         fresh = set(self._store.unseen(feed.url, (i.id for i in items)))
         new = [i for i in items if i.id in fresh]
         new.sort(key=lambda i: i.published or i.seen)
-        done: set[str] = set()
-        for item in new:
-            if item.id in done:  # the same id twice in one body
-                continue
-            await self._bus.publish(ITEMS, item.id, item)
-            done.add(item.id)
+        once = list({item.id: item for item in reversed(new)}.values())  # an id twice: the first
+        once.sort(key=lambda i: i.published or i.seen)
+        await self._bus.publish_many(ITEMS, [(item.id, item) for item in once])
+        done = {item.id for item in once}
+        for item in once:
             if item.published is not None:  # a future date counts as age 0
                 age = (item.seen - item.published).total_seconds()
                 self._metrics.item_age.observe(max(0.0, age))
