@@ -190,22 +190,21 @@ class ConsumerThread(threading.Thread):
         self._report_lag()
 
     def _read(self, records: dict[TopicPartition, list[Any]]) -> list[KafkaMessage]:
-        batch = []
+        batch: list[KafkaMessage] = []
+        add, on_ack = batch.append, self._on_ack  # the per-record loop is the hot path
         for tp, recs in records.items():
             offsets = self._offsets.setdefault(tp, PartitionOffsets())
+            delivered, partition = offsets.delivered.append, tp.partition
             for record in recs:
-                offsets.delivered.append(record.offset)
+                delivered(record.offset)
                 headers = dict(record.headers) if record.headers else {}
                 value, reason, detail = classify(record, headers)
                 if value is None:
                     self._dead_letter(record, reason, detail, self._stored(offsets, record.offset))
                     continue
-                origin = headers.get(ORIGIN_HEADER)
                 key = record.key.decode("utf-8", "replace") if record.key else ""
-                batch.append(
-                    KafkaMessage(key, value, tp.partition, record.offset, origin, offsets,
-                                 self._on_ack)
-                )  # fmt: skip
+                add(KafkaMessage(key, value, partition, record.offset,
+                                 headers.get(ORIGIN_HEADER), offsets, on_ack))  # fmt: skip
             if recs:
                 self._fetched[tp] = recs[-1].offset + 1
         return batch
