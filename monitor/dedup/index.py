@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, similarity
 
-POSTING_BUDGET = 4000  # ids counted per search, rarest tokens first
+POSTING_BUDGET = 1000  # ids counted per search, rarest tokens first
 CONFIRM = 8  # best candidates confirmed with rapidfuzz
 
 
