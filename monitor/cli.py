@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from monitor.alerts.outbox import Entry, Outbox
 
 from monitor import __version__
-from monitor.config import Settings, load_config, settings_dump
+from monitor.config import Settings, check_config, load_config, settings_dump
 from monitor.errors import ConfigError, NewsmonError
 
 
@@ -102,13 +102,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Every problem at once: the config's, those of the rule files its
+    ``rules:`` globs name (as far as they could be read), and those only a
+    receiver's sink sees (an email cafile that is missing), without network."""
+    from monitor.alerts.sinks import build, schemas
     from monitor.rules.load import load_rules, rule_files
 
+    settings, problems = check_config(args.config, receivers=schemas())
+    rules: Sequence[object] = ()
     try:
-        settings = _load(args.config)
         rules = load_rules(rule_files(settings.rules))
     except ConfigError as exc:
-        _print_problems(exc)
+        problems = [*problems, *exc.problems]
+    for receiver in settings.receivers:  # building a sink opens nothing
+        try:
+            build(receiver, Path(settings.path).parent)
+        except ConfigError as exc:
+            problems = [*problems, *exc.problems]
+    if problems:
+        _print_problems(ConfigError(problems))
         return 1
     if args.dump:
         print(json.dumps(settings_dump(settings), indent=2, default=str))

@@ -4,8 +4,9 @@ Built once by the CLI and passed down explicitly; no module-level config.
 Values written as ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) are expanded from
 the environment; such a scalar becomes a :class:`Secret`, which never prints its
 value (repr, str, logs, :func:`settings_dump`, error messages). Receiver options
-keep the ``Secret``; plain-typed settings (paths, hosts, durations) get the
-revealed value. Every problem in the file is reported at once, as
+and ``fetch.user_agent`` keep the ``Secret``; plain-typed settings (paths, hosts,
+durations) get the revealed value. A feed URL with a ``${...}`` in it (or credentials) is known by
+the URL as written (see :class:`FeedConfig`). Every problem in the file is reported at once, as
 ``file:line: message``, in one :class:`~monitor.errors.ConfigError`::
 
     feeds:                          # a URL, a mapping, or an include
@@ -46,29 +47,59 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from monitor import routetree as routes
 from monitor import yamlfile as y
 from monitor.addresses import parse_allowed
+from monitor.errors import ConfigError, Problem
 from monitor.feedlist import FeedSection
 from monitor.routetree import Matcher as Matcher  # re-exported: part of the settings API
 from monitor.routetree import RouteConfig as RouteConfig
 from monitor.routetree import TimeInterval as TimeInterval
 from monitor.yamlfile import Secret as Secret  # re-exported: part of the settings API
+from monitor.yamlfile import redact_urls as redact_urls
 from monitor.yamlfile import reveal as reveal
+from monitor.yamlfile import shown_url as shown_url
 
 MiB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
+    """One feed. ``url`` is its identity (state, items, alerts, logs, dumps): the URL
+    as written, with ``${VAR}`` references left unexpanded and any userinfo shown as
+    ``***@``. When that is not the URL to fetch, ``secret_url`` holds the real one
+    (only the fetcher reveals it, through :attr:`fetch_url`)."""
+
     url: str
     name: str  # defaults to the URL; used in logs and bounded metric labels
     interval: float | None = None  # seconds; None = the schedule default
     file: str = ""  # where it was declared, for messages
     line: int = 0
+    secret_url: Secret | None = None  # the URL to fetch, when it differs from url
+
+    @property
+    def fetch_url(self) -> str:
+        """The URL to fetch (revealed: never log or store it)."""
+        return self.url if self.secret_url is None else self.secret_url.reveal()
+
+    @property
+    def base(self) -> str:
+        """What relative item links resolve against: the URL fetched, without its
+        userinfo, query and fragment, and without its path when the path was
+        written with a ``${...}`` in it; the URL itself for a feed with no secret."""
+        if self.secret_url is None:
+            return self.url
+        try:
+            real = urlsplit(self.secret_url.reveal())
+            shown = urlsplit(self.url)
+        except ValueError:
+            return ""
+        path = real.path if "${" not in shown.path + shown.netloc else "/"
+        return urlunsplit((real.scheme, real.netloc.rpartition("@")[2], path or "/", "", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +110,7 @@ class FetchConfig:
     max_redirects: int = 5
     per_host: int = 2  # concurrent fetches per host
     concurrency: int = 100  # concurrent fetches in all
-    user_agent: str = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
+    user_agent: str | Secret = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
     # networks the SSRF guard lets through, optionally on one port: 10.0.0.0/8, [::1]:8080
     allow_networks: tuple[str, ...] = ()
     parse_timeout: float = 10.0  # CPU time bound of parsing one feed body, seconds
@@ -209,10 +240,28 @@ def load_config(
     ``receivers`` maps each known receiver kind to its options; when None, kinds
     and options are not checked (the sinks check them later).
     """
+    settings, problems = check_config(path, env=env, receivers=receivers)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def check_config(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    receivers: Mapping[str, ReceiverSchema] | None = None,
+) -> tuple[Settings, list[Problem]]:
+    """:func:`load_config` without raising: the settings as far as they could be
+    read (a bad value left at its default) and every problem, sorted, each once,
+    so ``newsmon check`` can go on to the rule files."""
     loader = _Loader(os.fspath(path), os.environ if env is None else env, receivers)
     settings = loader.load()
-    loader.raise_problems()
-    return settings
+    try:
+        loader.raise_problems()
+    except ConfigError as exc:
+        return settings, exc.problems
+    return settings, []
 
 
 def settings_dump(settings: Settings) -> dict[str, Any]:
@@ -314,7 +363,7 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, y.Conv]]] = {
             "max_redirects": y.integer(0, 20),
             "per_host": y.integer(1, 1000),
             "concurrency": y.integer(1, 100_000),
-            "user_agent": y.string,
+            "user_agent": y.secret_string,
             "allow_networks": _networks,
             "parse_timeout": y.duration,
             "max_field_bytes": y.size,

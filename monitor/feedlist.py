@@ -30,6 +30,7 @@ from monitor.yamlfile import (
     plain,
     seconds,
     show,
+    shown_url,
     string,
 )
 
@@ -104,11 +105,12 @@ _FEED_KEYS = {"url", "name", "interval"}
 class Feed(NamedTuple):
     """One checked feed; ``monitor.config`` turns it into a ``FeedConfig``."""
 
-    url: str
-    name: str  # defaults to the URL (never an expanded secret)
+    url: str  # as written: ${VAR} unexpanded, userinfo as ***@ (the feed's identity)
+    name: str  # defaults to that URL (never an expanded secret)
     interval: float | None
     file: str  # where it was declared
     line: int
+    secret_url: Secret | None  # the URL to fetch, when it is not ``url``
 
 
 def _feed_url(url: str) -> bool:
@@ -132,7 +134,7 @@ class FeedSection:
 
     def __init__(self, f: YamlFile, bounds: tuple[float, float] | None) -> None:
         self.f, self.bounds = f, bounds
-        self._seen: dict[str, tuple[str, int]] = {}  # feed URL -> where first declared
+        self._seen: dict[str, tuple[str, int]] = {}  # feed URL, identity -> where first declared
 
     def read(self, node: yaml.Node) -> list[Feed]:
         if not isinstance(node, yaml.SequenceNode):
@@ -186,15 +188,18 @@ class FeedSection:
             )
             return []
         url = url.strip()
-        shown = raw if isinstance(value, Secret) else url  # never the expanded secret
+        shown = shown_url(raw.strip() if isinstance(value, Secret) else url)  # never a secret
         parts = urlsplit(url)
         key = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
-        if key in self._seen:
-            first = ":".join(map(str, self._seen[key]))
-            self.f.problem(at, f"duplicate feed {shown} (first at {first})", file)
-            return []
-        self._seen[key] = (file, at)
-        return [Feed(url, shown if name in (None, MISSING) else name, interval, file, at)]
+        for seen in (key, "shown\0" + shown):  # the same URL, or the same identity
+            if seen in self._seen:
+                first = ":".join(map(str, self._seen[seen]))
+                self.f.problem(at, f"duplicate feed {shown} (first at {first})", file)
+                return []
+        self._seen[key] = self._seen["shown\0" + shown] = (file, at)
+        secret = None if shown == url else Secret(url)
+        return [Feed(url=shown, name=shown if name in (None, MISSING) else name,
+                     interval=interval, file=file, line=at, secret_url=secret)]  # fmt: skip
 
     def include(self, form: str, rel: str, at: int, interval: float | None) -> list[Feed]:
         """``file:`` (a feed list) or ``opml:``, relative to the config's folder."""

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -44,9 +45,12 @@ __all__ = [
     "line",
     "plain",
     "real",
+    "redact_urls",
     "reveal",
     "seconds",
+    "secret_string",
     "show",
+    "shown_url",
     "size",
     "string",
     "strings",
@@ -79,6 +83,42 @@ class Secret:
 def reveal(value: str | Secret) -> str:
     """The plain value of a setting that may be a secret."""
     return value.reveal() if isinstance(value, Secret) else value
+
+
+# --- URLs as shown: never their credentials ------------------------------------------
+
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+HIDDEN = "***"
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its userinfo (``user:password@``) replaced by ``***@``: how a
+    URL is shown (and, for a feed, named) wherever people or other systems see it."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{head}://{HIDDEN}@{authority.rpartition('@')[2]}{rest[end:]}"
+
+
+def redact_urls(text: str, *, paths: bool = True) -> str:
+    """``text`` with every URL in it cut to what may be logged: no userinfo, no
+    query, no fragment (and no path either when ``paths`` is False)."""
+    return _URL_IN_TEXT.sub(lambda m: _redacted(m.group(), paths), text)
+
+
+def _redacted(url: str, paths: bool) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"<url {HIDDEN}>"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{HIDDEN}@{host}" if "@" in parts.netloc else host
+    path = parts.path if paths else ("/" + HIDDEN if parts.path.strip("/") else parts.path)
+    return urlunsplit((parts.scheme, netloc, path, HIDDEN if parts.query else "", ""))
 
 
 # --- values --------------------------------------------------------------------------
@@ -196,6 +236,12 @@ def string(value: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise Invalid(f"expected a non-empty string, got {show(value)}")
     return v
+
+
+def secret_string(value: Any) -> str | Secret:
+    """:func:`string`, kept a :class:`Secret` when it came from ``${...}``."""
+    text = string(value)
+    return Secret(text) if isinstance(value, Secret) else text
 
 
 def boolean(value: Any) -> bool:

@@ -3,7 +3,7 @@
     async with FeedServer() as server:
         server.add("/feed", feed(b"<rss/>", etag='"v1"'))
         await fetcher.fetch(server.url("/feed"))
-        server.requests        # every request received, as Seen(method, path, headers)
+        server.requests        # every request received, as Seen(method, path, headers, ...)
         server.max_in_flight   # most requests handled at once
 
 Routes can be added while it runs. The handler factories below serve feeds with
@@ -32,6 +32,7 @@ class Seen:
     path: str
     headers: Mapping[str, str]
     status: int = 0  # what the server answered (0 while in flight)
+    query: str = ""  # the query string, as sent
 
 
 class FeedServer:
@@ -72,7 +73,7 @@ class FeedServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        seen = Seen(request.method, request.path, dict(request.headers))
+        seen = Seen(request.method, request.path, dict(request.headers), query=request.query_string)
         self.requests.append(seen)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

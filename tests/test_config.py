@@ -12,6 +12,7 @@ from monitor.config import (
     ReceiverSchema,
     Secret,
     Settings,
+    check_config,
     load_config,
     reveal,
     settings_dump,
@@ -383,7 +384,9 @@ def test_env_expansion(tmp_path: Path) -> None:
     )
     s = load_config(path, env={"KAFKA": "k1:9092,k2:9092", "TOKEN": SECRET})
     assert s.bus.bootstrap_servers == ("k1:9092", "k2:9092")
-    assert s.fetch.user_agent == "newsmon-test"
+    assert s.fetch.user_agent == Secret("newsmon-test")  # from ${...}: kept secret
+    assert reveal(s.fetch.user_agent) == "newsmon-test"
+    assert settings_dump(s)["fetch"]["user_agent"] == "***"
     assert s.receivers[0].options == {"url": Secret(f"https://hooks.example/{SECRET}"), "n": 3}
     assert settings_dump(s)["receivers"][0]["options"] == {"url": "***", "n": 3}
     for text in (repr(s), str(s), str(settings_dump(s))):
@@ -420,11 +423,74 @@ def test_secret_feed_url_is_named_by_its_reference(tmp_path: Path) -> None:
         "3: feed URL: expected an http(s) URL with a host, got a value from ${...} (hidden)"
     ]
     path.write_text("feeds:\n  - https://x.example/rss?key=${KEY}\n")
-    [feed] = load_config(path, env={"KEY": SECRET}).feeds
-    assert (feed.url, feed.name) == (
-        f"https://x.example/rss?key={SECRET}",
-        "https://x.example/rss?key=${KEY}",
+    s = load_config(path, env={"KEY": SECRET})
+    [feed] = s.feeds
+    # the identity (state, items, alerts, logs, dumps) is the URL as written
+    assert (feed.url, feed.name) == ("https://x.example/rss?key=${KEY}",) * 2
+    assert feed.fetch_url == f"https://x.example/rss?key={SECRET}"  # only the fetcher's
+    assert feed.base == "https://x.example/rss"  # relative links: no query, no secret
+    dumped = settings_dump(s)["feeds"][0]
+    assert (dumped["url"], dumped["secret_url"]) == ("https://x.example/rss?key=${KEY}", "***")
+    for text in (repr(s), str(s), str(settings_dump(s))):
+        assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("written", "env", "shown", "base"),
+    [
+        (  # credentials written in clear: never shown either
+            "https://reader:pa55@x.example/a/rss?k=1",
+            {},
+            "https://***@x.example/a/rss?k=1",
+            "https://x.example/a/rss",
+        ),
+        (
+            "https://reader:${PW}@x.example/rss",
+            {"PW": SECRET},
+            "https://***@x.example/rss",
+            "https://x.example/rss",
+        ),
+        (  # a secret in the path: relative links resolve against the host only
+            "https://x.example/feeds/${TOKEN}/rss",
+            {"TOKEN": SECRET},
+            "https://x.example/feeds/${TOKEN}/rss",
+            "https://x.example/",
+        ),
+        (
+            "${FEED_URL}",
+            {"FEED_URL": f"https://x.example/{SECRET}"},
+            "${FEED_URL}",
+            "https://x.example/",
+        ),
+        ("https://x.example/rss", {}, "https://x.example/rss", "https://x.example/rss"),
+    ],
+)
+def test_feed_url_is_shown_without_secrets_or_credentials(
+    tmp_path: Path, written: str, env: dict[str, str], shown: str, base: str
+) -> None:
+    path = write(tmp_path, "c.yaml", f"feeds:\n  - '{written}'\n")
+    s = load_config(path, env=env)
+    [feed] = s.feeds
+    assert (feed.url, feed.name, feed.base) == (shown, shown, base)
+    assert feed.fetch_url == written.replace("${PW}", SECRET).replace("${TOKEN}", SECRET).replace(
+        "${FEED_URL}", f"https://x.example/{SECRET}"
     )
+    for text in (repr(s), str(settings_dump(s))):
+        assert SECRET not in text and "pa55" not in text
+
+
+def test_feeds_differing_only_in_credentials_are_one_identity(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "c.yaml",
+        """
+        feeds:
+          - https://a:1@x.example/rss
+          - https://b:2@x.example/rss
+        """,
+    )
+    assert messages(path, env={}) == ["3: duplicate feed https://***@x.example/rss (first at "
+                                      f"{path}:2)"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -544,3 +610,26 @@ def test_allow_networks_from_env_never_shown(tmp_path: Path) -> None:
     path = write(tmp_path, "d.yaml", "fetch: {allow_networks: '${NETS}'}\n")
     ok = load_config(path, env={"NETS": "10.0.0.0/8,127.0.0.1:8080"}).fetch.allow_networks
     assert ok == ("10.0.0.0/8", "127.0.0.1/32:8080")
+
+
+def test_check_config_returns_what_it_could_read_and_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text("rules: []\n")
+    path = write(
+        tmp_path,
+        "c.yaml",
+        """
+        feeds: [ftp://x.example/rss, https://x.example/rss]
+        rules: ["rules/*.yaml", "missing/*.yaml"]
+        schedule: {interval: soon}
+        """,
+    )
+    settings, found = check_config(path, env={})
+    assert [f"{p.line}: {p.message.split(':')[0]}" for p in found] == [
+        "1: feed URL",
+        "2: rules",
+        "3: schedule.interval",
+    ]
+    assert [f.url for f in settings.feeds] == ["https://x.example/rss"]
+    assert settings.rules[0].endswith("rules/*.yaml")
+    assert check_config(write(tmp_path, "ok.yaml", "feeds: [https://x.example/rss]\n"))[1] == []

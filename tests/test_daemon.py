@@ -26,7 +26,7 @@ EXPECTED = {  # title -> rules, for the three bundled sample feeds and rules/def
 
 def write_config(tmp: Path, server: FeedServer, feeds: dict[str, str], extra: str = "") -> Path:
     lines = ["feeds:"]
-    lines += [f"  - {{url: {url}, name: {name}}}" for name, url in feeds.items()]
+    lines += [f"  - {{url: '{url}', name: {name}}}" for name, url in feeds.items()]
     lines += [
         f"rules: ['{ROOT}/rules/*.yaml']",
         f"state: {{path: {tmp}/state.db}}",
@@ -60,7 +60,9 @@ def serve_samples(server: FeedServer, *, validators: bool = True) -> dict[str, s
     }
 
 
-async def newsmon(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+async def newsmon(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -68,6 +70,7 @@ async def newsmon(*args: str, timeout: float = 60) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
@@ -192,6 +195,50 @@ async def test_check_accepts_a_valid_config_and_reports_rule_errors(
     code, out, err = await newsmon("check", "-c", str(config))
     assert code == 1
     assert f"{tmp_path}/rules/bad.yaml:2: rule 'x': needs either 'query' or 'keywords'" in err
+
+
+async def test_check_reports_config_and_rule_problems_in_one_run(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "bad.yaml").write_text("rules:\n  - name: x\n", encoding="utf-8")
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "feeds: [ftp://example.com/feed.xml]\nrules: ['rules/*.yaml']\nrecievers: []\n",
+        encoding="utf-8",
+    )
+    code, out, err = await newsmon("check", "-c", str(config))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"{config}:1: feed URL: expected an http(s) URL with a host, got 'ftp://example.com/feed.xml'",
+        f"{config}:3: unknown key 'recievers' (did you mean 'receivers'?)",
+        f"{tmp_path}/rules/bad.yaml:2: rule 'x': needs either 'query' or 'keywords'",
+    ]
+    assert "ok:" not in out
+
+
+async def test_secret_in_a_feed_url_is_never_shown(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A feed URL written with ${VAR}: the feed is fetched with the value, but the
+    value is in no alert, no log line (at debug level) and no dump."""
+    secret = "SUPERSECRETKEY-7f3a"
+    env = dict(os.environ, NEWSMON_FEED_KEY=secret)
+    feeds = serve_samples(feed_server)
+    feeds["wire"] += "?key=${NEWSMON_FEED_KEY}"
+    feeds["atom"] = feeds["atom"].replace("http://", "http://reader:${NEWSMON_FEED_KEY}@")
+    config = write_config(tmp_path, feed_server, feeds, extra="log: {level: debug}")
+    code, _, err = await newsmon("run", "-c", str(config), "--once", env=env)
+    assert code == 0, err
+    assert [r.query for r in feed_server.hits("/wire.xml")] == [f"key={secret}"]  # fetched
+    assert feed_server.hits("/atom.xml")[0].headers["Authorization"].startswith("Basic ")
+    got = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8")
+    assert len(alerts(tmp_path)) == len(EXPECTED)
+    assert {a["feed_url"] for a in alerts(tmp_path)} >= {
+        feeds["wire"],  # as written: ?key=${NEWSMON_FEED_KEY}
+        feed_server.url("/atom.xml").replace("http://", "http://***@"),
+    }
+    code, out, dump_err = await newsmon("check", "-c", str(config), "--dump", env=env)
+    assert code == 0, dump_err
+    assert "${NEWSMON_FEED_KEY}" in out and "***" in out
+    for text in (got, err, out, dump_err):
+        assert secret not in text
 
 
 async def test_shipped_example_config_is_valid() -> None:

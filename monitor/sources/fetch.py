@@ -10,7 +10,10 @@ the resolved address of every hop::
 Every failure is a :class:`~monitor.errors.FetchError` whose ``reason`` is one of
 ``timeout dns tls connect http_3xx http_4xx http_5xx too_large too_many_redirects
 bad_redirect bad_scheme bad_url insecure_redirect ssrf_blocked bad_encoding protocol``.
-Only ``asyncio.CancelledError`` escapes otherwise.
+Its ``detail`` never holds a URL's userinfo, query or fragment (aiohttp puts the
+whole URL in its messages), nor any URL's path when the URL fetched was a
+:class:`~monitor.config.Secret`. Otherwise only :class:`NotStarted` (the stop
+event was set before the fetch got its slot) and ``asyncio.CancelledError`` escape.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +38,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from monitor.addresses import Allowed, is_allowed, parse_allowlist
-from monitor.config import FetchConfig
+from monitor.config import FetchConfig, Secret, redact_urls, reveal
 from monitor.errors import BlockedAddress, FetchError
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,12 @@ ACCEPT = (
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})
 _CHUNK = 64 * 1024
+
+Admit = Callable[[], Awaitable[None]]
+
+
+class NotStarted(Exception):
+    """The stop event was set while the fetch waited for its slot: nothing was sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +130,7 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: AbstractResolver | None = None
         self._headers = {
-            "User-Agent": config.user_agent,
+            "User-Agent": reveal(config.user_agent),
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate",
         }
@@ -157,28 +166,60 @@ class Fetcher:
             self._resolver = None
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str | Secret,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        admit: Admit | None = None,
+        stop: asyncio.Event | None = None,
     ) -> FetchResult:
-        """GET ``url``; raises FetchError (or BlockedAddress) with a short reason code."""
+        """GET ``url``; raises FetchError (or BlockedAddress) with a short reason code.
+
+        ``admit``, if given, is awaited once a 2xx body has been read, before the
+        fetch's slot is let go (outside the deadline): the parser's back-pressure,
+        which pauses fetching while the parser is behind, never a slow body. When
+        ``stop`` is set before the fetch gets its slot, :class:`NotStarted` is raised."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        hide_paths = isinstance(url, Secret)
         try:
-            target = URL(url)
-        except (ValueError, TypeError) as exc:
-            raise FetchError("bad_url", str(exc)) from exc
+            try:
+                target = URL(reveal(url))
+            except (ValueError, TypeError) as exc:
+                raise FetchError("bad_url", str(exc)) from exc
+            return await self._fetch(target, etag, last_modified, admit, stop)
+        except FetchError as exc:
+            _scrub(exc, paths=not hide_paths)
+            raise
+
+    async def _fetch(
+        self,
+        target: URL,
+        etag: str | None,
+        last_modified: str | None,
+        admit: Admit | None,
+        stop: asyncio.Event | None,
+    ) -> FetchResult:
+        assert self._session is not None
         headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         async with self._slots.hold(f"{target.raw_host}:{target.port}"):
+            if stop is not None and stop.is_set():
+                raise NotStarted()
             try:
                 async with asyncio.timeout(self._config.timeout):
-                    return await self._follow(self._session, target, headers)
+                    result = await self._follow(self._session, target, headers)
             except FetchError:
                 raise
             except Exception as exc:
                 raise _translate(exc, self._config.timeout) from exc
+            if admit is not None and result.status != 304:
+                await admit()  # the slot is kept until the parser takes the body
+            return result
 
     async def _follow(
         self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str]
@@ -304,6 +345,26 @@ def _translate(exc: Exception, timeout: float) -> FetchError:
     cause = exc.__cause__ if isinstance(exc, aiohttp.ClientPayloadError) else None
     for types, reason in _REASONS:
         if isinstance(cause, types) or isinstance(exc, types):
-            return FetchError(reason, f"{type(exc).__name__}: {exc}"[:300])
-    log.warning("fetch_unexpected_error error=%s", type(exc).__name__, exc_info=exc)
-    return FetchError("protocol", f"{type(exc).__name__}: {exc}"[:300])
+            return FetchError(reason, _describe(exc))
+    log.warning("fetch_unexpected_error error=%s", _describe(exc))  # no traceback: URLs
+    return FetchError("protocol", _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``, short, without the request's URL (aiohttp puts it in
+    ClientResponseError's text; other URLs are cut by :func:`_scrub`)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = f"{exc.status}, message={exc.message!r}"
+    elif isinstance(exc, aiohttp.InvalidURL):
+        text = "invalid URL"
+    else:
+        text = str(exc)
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _scrub(exc: FetchError, *, paths: bool) -> None:
+    """Cut every URL in ``exc``'s detail to scheme, host (and path)."""
+    detail = redact_urls(exc.detail, paths=paths)
+    if detail != exc.detail:
+        exc.detail = detail
+        exc.args = (f"{exc.reason}: {detail}",)

@@ -100,7 +100,7 @@ def normalise_entry(
     raw_summary, plain_summary = _summary_source(entry)
     summary = plain_text(raw_summary, MAX_SUMMARY, plain_summary)
     guid = _text(entry.get("id")).strip() or None
-    link = canonical_link(_link_source(entry, guid), base=feed.url)
+    link = canonical_link(_link_source(entry, guid), base=feed.base)
     if not (title or link or summary):
         return None
     published = _published(entry, seen)

@@ -2,9 +2,10 @@
 parse + normalise with items or a ParseError, never an unhandled exception.
 
 The corpus (tests/fixtures/feedparser-tests, feedparser's BSD-2 licence in its
-LICENSE) is parsed in-process: the pool only adds process start-up cost here.
-The over-HTTP variant serves the same files from a local aiohttp server and
-feeds the Fetcher's body and headers to the parser, as the poller does.
+LICENSE) is parsed in-process first. The over-HTTP variant serves the same files
+from a local aiohttp server and takes each through the poller's own path: the
+Fetcher's body and headers, an admission to the ParsePool, and a worker process
+(arguments and results pickled), as the daemon does.
 """
 
 from __future__ import annotations
@@ -20,25 +21,47 @@ from aiohttp import web
 
 from monitor.config import FeedConfig, FetchConfig
 from monitor.errors import ParseError
-from monitor.sources.parse import parse_and_normalise
+from monitor.sources.fetch import Fetcher, FetchResult
+from monitor.sources.parse import ParsedFeed, ParsePool, parse_and_normalise
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "feedparser-tests"
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE")
 SEEN = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
 
 
+def _feed(path: Path) -> FeedConfig:
+    return FeedConfig(url=f"http://127.0.0.1/{path.relative_to(CORPUS)}", name=path.name)
+
+
 def _check(
     path: Path, body: bytes, headers: Mapping[str, str], outcomes: Counter[str]
 ) -> str | None:
-    """Parse one body; count its outcome; return a failure line or None."""
-    feed = FeedConfig(url=f"http://127.0.0.1/{path.relative_to(CORPUS)}", name=path.name)
+    """Parse one body in-process; count its outcome; return a failure line or None."""
     try:
-        parsed = parse_and_normalise(body, headers, feed, SEEN)
+        parsed = parse_and_normalise(body, headers, _feed(path), SEEN)
     except ParseError as exc:
         outcomes[f"error:{exc.reason}"] += 1
         return None
     except Exception:
         return f"{path.relative_to(CORPUS)}: {traceback.format_exc(limit=-3)}"
+    return _counted(path, parsed, outcomes)
+
+
+async def _check_in_pool(
+    pool: ParsePool, path: Path, result: FetchResult, outcomes: Counter[str]
+) -> str | None:
+    """:func:`_check` through a ParsePool worker."""
+    try:
+        parsed = await pool.parse(result.body, result.headers, _feed(path), seen=SEEN)
+    except ParseError as exc:
+        outcomes[f"error:{exc.reason}"] += 1
+        return None if exc.reason != "parse_crash" else f"{path.name}: {exc}"
+    except Exception:
+        return f"{path.relative_to(CORPUS)}: {traceback.format_exc(limit=-3)}"
+    return _counted(path, parsed, outcomes)
+
+
+def _counted(path: Path, parsed: ParsedFeed, outcomes: Counter[str]) -> str | None:
     outcomes["items" if parsed.items else "no_items"] += 1
     for item in parsed.items:
         if item.link is not None and not item.link.startswith(("http://", "https://")):
@@ -71,9 +94,7 @@ async def _serve(request: web.Request) -> web.Response:
     return web.Response(body=path.read_bytes(), headers={"Content-Type": _content_type(path)})
 
 
-async def test_corpus_over_http() -> None:
-    from monitor.sources.fetch import Fetcher  # written alongside; imported late on purpose
-
+async def test_corpus_over_http_through_the_pool() -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", _serve)
     runner = web.AppRunner(app, access_log=None)
@@ -85,13 +106,14 @@ async def test_corpus_over_http() -> None:
     failures: list[str] = []
     try:
         config = FetchConfig(allow_networks=(f"127.0.0.1:{port}",), per_host=16)
-        async with Fetcher(config) as fetcher:
+        async with Fetcher(config) as fetcher, ParsePool(workers=2, timeout=30) as pool:
 
             async def one(path: Path) -> None:
                 url = f"http://127.0.0.1:{port}/{path.relative_to(CORPUS).as_posix()}"
-                result = await fetcher.fetch(url)
-                if failure := _check(path, result.body, result.headers, outcomes):
-                    failures.append(failure)
+                async with pool.admission() as admit:
+                    result = await fetcher.fetch(url, admit=admit)
+                    if failure := await _check_in_pool(pool, path, result, outcomes):
+                        failures.append(failure)
 
             await asyncio.gather(*(one(p) for p in FILES))
     finally:

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from feedserver import (
     FeedServer,
     bad_gzip,
@@ -33,9 +34,15 @@ from rss import peak_rss_bytes, reset_peak_rss
 from yarl import URL
 
 from monitor.addresses import Allowed, is_allowed, is_public, parse_allowlist
-from monitor.config import FetchConfig, MiB
+from monitor.config import FetchConfig, MiB, Secret, redact_urls
 from monitor.errors import BlockedAddress, FetchError
-from monitor.sources.fetch import ACCEPT, Fetcher, _redirect_target, parse_retry_after
+from monitor.sources.fetch import (
+    ACCEPT,
+    Fetcher,
+    NotStarted,
+    _redirect_target,
+    parse_retry_after,
+)
 
 TIMEOUT = 2.0
 PROMPT = TIMEOUT + 3.0  # generous upper bound on any one failing fetch
@@ -329,6 +336,126 @@ async def test_cancellation_propagates(server: FeedServer, fetcher: Fetcher) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_admission_wait_is_not_timed_out_and_keeps_the_slot(server: FeedServer) -> None:
+    """The parser's back-pressure (``admit``) is waited for after the body is
+    read, outside the fetch's deadline, holding the fetch's slot meanwhile."""
+    url = server.add("/feed", feed(RSS))
+    admitted = asyncio.Event()
+    asked = 0
+
+    async def admit() -> None:
+        nonlocal asked
+        asked += 1
+        await admitted.wait()
+
+    async with Fetcher(config_for(server, timeout=1.0, concurrency=1)) as f:
+        task = asyncio.create_task(f.fetch(url, admit=admit))
+        async with asyncio.timeout(PROMPT):
+            while not asked:
+                await asyncio.sleep(0.01)
+        other = asyncio.create_task(f.fetch(url))  # waits for the one slot
+        await asyncio.sleep(1.5)  # past the 1 s deadline, waiting for admission
+        assert not task.done() and len(server.requests) == 1
+        admitted.set()
+        result = await asyncio.wait_for(task, PROMPT)
+        assert (await asyncio.wait_for(other, PROMPT)).status == 200
+    assert (result.status, result.body, asked) == (200, RSS, 1)
+    assert len(server.requests) == 2
+
+
+async def test_no_admission_asked_for_a_304_or_an_error(server: FeedServer) -> None:
+    async def admit() -> None:
+        raise AssertionError("admission asked")
+
+    url = server.add("/feed", feed(RSS, etag='"v1"'))
+    async with Fetcher(config_for(server)) as f:
+        assert (await f.fetch(url, etag='"v1"', admit=admit)).status == 304
+        with pytest.raises(FetchError):
+            await f.fetch(server.url("/missing"), admit=admit)
+
+
+async def test_stop_set_before_the_slot_means_not_started(server: FeedServer) -> None:
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return web.Response(body=RSS)
+
+    url = server.add("/held", held)
+    stop = asyncio.Event()
+    async with Fetcher(config_for(server, concurrency=1)) as f:
+        first = asyncio.create_task(f.fetch(url, stop=stop))
+        async with asyncio.timeout(PROMPT):
+            while not server.requests:
+                await asyncio.sleep(0.01)
+        second = asyncio.create_task(f.fetch(url, stop=stop))  # waits for the one slot
+        await asyncio.sleep(0.1)
+        stop.set()
+        release.set()
+        assert (await asyncio.wait_for(first, PROMPT)).status == 200  # in flight: finished
+        with pytest.raises(NotStarted):
+            await asyncio.wait_for(second, PROMPT)
+    assert len(server.requests) == 1
+
+
+async def _garbage_server() -> asyncio.Server:
+    """A raw server answering every request with a bad status line."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1000)
+        writer.write(b"HTTP/1.1 2OO OK\r\nX: y\r\n\r\nbody")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://127.0.0.1:{port}/feed.xml?api_key={secret}",
+        "http://reader:{secret}@127.0.0.1:{port}/feed.xml",
+        "http://{secret}@127.0.0.1:{port}/feed.xml?x=1#{secret}",
+    ],
+)
+async def test_error_detail_never_holds_a_query_or_userinfo(template: str) -> None:
+    secret = "SUPERSECRET"
+    srv = await _garbage_server()
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        config = FetchConfig(allow_networks=(f"127.0.0.1:{port}",), timeout=5)
+        async with Fetcher(config) as f:
+            with pytest.raises(FetchError) as info:
+                await f.fetch(template.format(port=port, secret=secret))
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert info.value.reason == "protocol"
+    assert "Bad status line" in info.value.detail  # what went wrong is still said
+    assert secret not in info.value.detail and secret not in str(info.value)
+
+
+def test_urls_in_error_text_are_cut() -> None:
+    text = "x url='http://u:pw@h.example:8/a/b?k=SECRET#f' and https://h.example/p"
+    assert redact_urls(text) == "x url='http://***@h.example:8/a/b?***' and https://h.example/p"
+    assert redact_urls(text, paths=False) == (
+        "x url='http://***@h.example:8/***?***' and https://h.example/***"
+    )
+
+
+async def test_a_secret_url_keeps_even_its_path_out_of_errors(server: FeedServer) -> None:
+    location = "http://127.0.0.1:99999/feeds/SUPERSECRET/next?k=SUPERSECRET"
+    url = server.add("/feeds/SUPERSECRET/rss", redirect(location))
+    async with Fetcher(config_for(server)) as f:
+        with pytest.raises(FetchError) as plain:
+            await f.fetch(url)
+        with pytest.raises(FetchError) as secret:
+            await f.fetch(Secret(url))
+    assert plain.value.reason == secret.value.reason == "bad_redirect"
+    assert plain.value.detail == "bad Location 'http://127.0.0.1:99999/feeds/SUPERSECRET/next?***'"
+    assert secret.value.detail == "bad Location 'http://127.0.0.1:99999/***?***'"
 
 
 # -- the address policy (pure) ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import time
@@ -290,3 +291,75 @@ async def test_pool_reports_parse_errors() -> None:
                 (FIXTURES / "xml-attacks" / "quadratic.xml").read_bytes(), {}, FEED, seen=SEEN
             )
     assert caught.value.reason == "xml_entities"
+
+
+def _many_items(count: int) -> bytes:
+    items = "".join(
+        f"<item><title>S-400 story {n}</title><link>https://x.example/{n}</link>"
+        f"<guid>{n}</guid><description>{'word ' * 50}</description></item>"
+        for n in range(count)
+    )
+    return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+async def test_one_runaway_job_costs_no_other_job() -> None:
+    """More jobs than workers, one of them hostile: every ordinary job returns its
+    items (its deadline starts when it gets a worker, not when it was queued) and
+    the hostile one alone gets parse_timeout; no CancelledError, no parse_crash."""
+    body = _many_items(300)  # ~0.05 s each: 40 of them queue well past the deadline
+    async with ParsePool(workers=2, timeout=1.0) as pool:
+
+        async def ordinary(n: int) -> int:
+            feed = FeedConfig(url=f"https://feeds.example/{n}.xml", name=f"f{n}")
+            return len((await pool.parse(body, {}, feed, seen=SEEN)).items)
+
+        hostile = asyncio.ensure_future(pool.run(partial(time.sleep, 60)))
+        results = await asyncio.gather(*(ordinary(n) for n in range(40)), return_exceptions=True)
+        with pytest.raises(ParseError) as caught:
+            await hostile
+        assert caught.value.reason == "parse_timeout"
+        assert results == [300] * 40
+        assert await ordinary(99) == 300  # and the pool still works
+
+
+async def test_admission_holds_workers_plus_queue_bodies() -> None:
+    async with ParsePool(workers=2, queue=1) as pool:
+        entered: list[int] = []
+        release = asyncio.Event()
+
+        async def caller(n: int) -> None:
+            async with pool.admission() as admit:
+                await admit()
+                await admit()  # twice is once
+                entered.append(n)
+                await release.wait()
+
+        tasks = [asyncio.create_task(caller(n)) for n in range(6)]
+        async with asyncio.timeout(10):
+            while len(entered) < 3:
+                await asyncio.sleep(0.01)
+        for _ in range(20):  # let any caller that could get in do so
+            await asyncio.sleep(0)
+        assert len(entered) == 3  # workers + queue
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert sorted(entered) == list(range(6))
+
+
+async def test_admission_not_taken_is_not_held() -> None:
+    async with ParsePool(workers=1, queue=0) as pool:
+        for _ in range(3):
+            async with pool.admission():
+                pass  # a 304 or a failed fetch never asks
+        async with asyncio.timeout(10), pool.admission() as admit:
+            await admit()
+
+
+async def test_killing_a_pool_twice_is_harmless() -> None:
+    from monitor.sources.parse import _kill
+
+    async with ParsePool(workers=1) as pool:
+        await pool.run(partial(time.sleep, 0))
+        (worker,) = pool._live
+        _kill(worker.executor)
+        _kill(worker.executor)  # a second timer on an executor already shut down

@@ -5,7 +5,14 @@ import random
 import pytest
 
 from monitor.config import ScheduleConfig
-from monitor.sources.schedule import Outcome, max_age, plan
+from monitor.sources.schedule import (
+    MAX_START_SPREAD,
+    START_RATE,
+    Outcome,
+    first_delay,
+    max_age,
+    plan,
+)
 
 CFG = ScheduleConfig(interval=300, min_interval=60, max_interval=3600, jitter=0.0, max_backoff=7200)
 
@@ -30,9 +37,15 @@ CFG = ScheduleConfig(interval=300, min_interval=60, max_interval=3600, jitter=0.
         (Outcome(ok=False), 300.0, 2, None, 300.0, 600.0),
         (Outcome(ok=False), 300.0, 4, None, 300.0, 2400.0),
         (Outcome(ok=False), 300.0, 30, None, 300.0, 7200.0),
-        # Retry-After wins, up to max_backoff
-        (Outcome(ok=False, retry_after=42.0), 300.0, 1, None, 300.0, 42.0),
+        # however many errors piled up (persisted across restarts): max_backoff, no overflow
+        (Outcome(ok=False), 300.0, 1025, None, 300.0, 7200.0),
+        (Outcome(ok=False), 300.0, 10**9, None, 300.0, 7200.0),
+        # Retry-After wins, from min_interval up to max_backoff
+        (Outcome(ok=False, retry_after=420.0), 300.0, 1, None, 300.0, 420.0),
         (Outcome(ok=False, retry_after=99999.0), 300.0, 1, None, 300.0, 7200.0),
+        (Outcome(ok=False, retry_after=0.0), 300.0, 1, None, 300.0, 60.0),
+        (Outcome(ok=False, retry_after=1.0), 300.0, 3, None, 300.0, 60.0),
+        (Outcome(ok=False, retry_after=42.0), 300.0, 1, None, 300.0, 60.0),
     ],
 )
 def test_plan(
@@ -79,3 +92,19 @@ def test_jitter_stays_within_bounds_and_varies() -> None:
 )
 def test_max_age(header: str, expected: float | None) -> None:
     assert max_age({"cache-control": header} if header else {}) == expected
+
+
+@pytest.mark.parametrize("feeds", [1, 3, 30, 3000, 100_000])
+def test_first_polls_are_spread_with_the_number_of_feeds(feeds: int) -> None:
+    cfg = ScheduleConfig(interval=300, jitter=0.0)
+    rng = random.Random(3)
+    delays = [first_delay(cfg, feeds, rng) for _ in range(500)]
+    window = min(feeds / START_RATE, MAX_START_SPREAD)
+    assert all(0.0 <= d <= window for d in delays)
+    assert max(delays) > window * 0.9  # the whole window is used, not its start only
+
+
+def test_first_polls_are_spread_within_the_interval() -> None:
+    cfg = ScheduleConfig(interval=2, min_interval=1, max_interval=5, jitter=0.0)
+    delays = [first_delay(cfg, 10_000, random.Random(n)) for n in range(200)]
+    assert all(0.0 <= d <= 2.0 for d in delays)
