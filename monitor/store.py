@@ -63,6 +63,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due)",
     ),
+    (  # 3: the delivery loop's queries answered from indexes, in (due, created) order:
+        # a receiver's next due group, that group's due alerts, a group's digest time
+        "DROP INDEX outbox_by_due",
+        "CREATE INDEX outbox_by_due ON outbox (state, receiver, due, created, group_key)",
+        "CREATE INDEX outbox_by_group ON outbox (state, group_key, due, created)",
+    ),
 )
 
 ERRORS_KEPT_PER_FEED = 50
@@ -314,7 +320,8 @@ class Store:
     def outbox(
         self, state: str | None = None, receiver: str | None = None, due_by: float | None = None
     ) -> list[OutboxRow]:
-        """Outbox rows by state (pending | sent | dead), receiver and due time, oldest due first."""
+        """Outbox rows by state (pending | sent | dead), receiver and due time, oldest due
+        first, payloads included: for listing (``newsmon alerts``), not for the hot path."""
         where, args = ["1"], list[object]()
         for column, value in (("state", state), ("receiver", receiver)):
             if value is not None:
@@ -337,6 +344,28 @@ class Store:
         with self._lock:
             row = self._db.execute(query, args).fetchone()
         return None if row[0] is None else float(row[0])
+
+    def outbox_batch(self, receiver: str, due_by: float, limit: int) -> list[OutboxRow]:
+        """The due pending alerts (at most ``limit``) of the group of ``receiver``'s
+        earliest due alert, oldest due first: two index lookups, whatever is pending.
+        (A group key names its receiver: a group never spans receivers.)"""
+        with self._lock:
+            first = self._db.execute(OUTBOX_FIRST_DUE, (receiver, due_by)).fetchone()
+            if first is None:
+                return []
+            rows = self._db.execute(OUTBOX_GROUP_DUE, (first[0], due_by, limit)).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def outbox_group_due(self, group_key: str) -> float | None:
+        """When the group's pending digest is due (its earliest pending alert), if any."""
+        with self._lock:
+            row = self._db.execute(OUTBOX_GROUP_MIN_DUE, (group_key,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def outbox_pending(self) -> int:
+        """How many alerts are pending (an index count: no payload is read)."""
+        with self._lock:
+            return int(self._db.execute(OUTBOX_PENDING).fetchone()[0])
 
     def outbox_sent(self, alert_ids: Iterable[str], at: float) -> None:
         """Mark alerts sent and log them in the sent log, in one transaction."""
@@ -425,6 +454,18 @@ class OutboxRow:
 
 _STORY_COLUMNS = ", ".join(StoryRow.__dataclass_fields__)
 _OUTBOX_COLUMNS = ", ".join(OutboxRow.__dataclass_fields__)
+# the outbox's hot queries, each answered by an index (tests/test_store.py checks the plans)
+OUTBOX_FIRST_DUE = (
+    "SELECT group_key FROM outbox"
+    " WHERE state = 'pending' AND receiver = ? AND due <= ? ORDER BY due, created LIMIT 1"
+)
+OUTBOX_GROUP_DUE = (
+    f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
+    " WHERE state = 'pending' AND group_key = ? AND due <= ?"
+    " ORDER BY due, created LIMIT ?"
+)
+OUTBOX_GROUP_MIN_DUE = "SELECT MIN(due) FROM outbox WHERE state = 'pending' AND group_key = ?"
+OUTBOX_PENDING = "SELECT count(*) FROM outbox WHERE state = 'pending'"
 
 
 def _outbox_values(r: OutboxRow) -> tuple[object, ...]:

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.store import ERRORS_KEPT_PER_FEED, MIGRATIONS, FeedState, OutboxRow, Store
+from monitor.store import (
+    ERRORS_KEPT_PER_FEED,
+    MIGRATIONS,
+    OUTBOX_FIRST_DUE,
+    OUTBOX_GROUP_DUE,
+    OUTBOX_GROUP_MIN_DUE,
+    OUTBOX_PENDING,
+    FeedState,
+    OutboxRow,
+    Store,
+)
 
 
 def test_fresh_store_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
@@ -116,3 +126,63 @@ def test_unwritable_store_reports_not_writable(tmp_path: Path) -> None:
     store._db.execute("PRAGMA query_only = ON")
     assert not store.writable()
     store.close()
+
+
+def test_a_version_2_store_migrates_to_the_outbox_indexes_keeping_its_rows(
+    tmp_path: Path,
+) -> None:
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    for statement in (s for migration in MIGRATIONS[:2] for s in migration):
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    db.execute(
+        "INSERT INTO outbox (alert_id, story_id, receiver, state, payload, group_key,"
+        " created, due, updated) VALUES ('a1', 's1', 'desk', 'pending', '{}', 'g', 1, 5, 1)"
+    )
+    db.close()
+    with Store(tmp_path / "s.db") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [r.alert_id for r in store.outbox_batch("desk", 10.0, 50)] == ["a1"]
+        assert store.outbox_pending() == 1 and store.outbox_group_due("g") == 5.0
+        indexes = {row[1] for row in store._db.execute("PRAGMA index_list(outbox)")}
+        assert {"outbox_by_due", "outbox_by_group"} <= indexes
+
+
+@pytest.mark.parametrize(
+    ("query", "args"),
+    [
+        (OUTBOX_FIRST_DUE, ("desk", 10.0)),
+        (OUTBOX_GROUP_DUE, ("g", 10.0, 50)),
+        (OUTBOX_GROUP_MIN_DUE, ("g",)),
+        (OUTBOX_PENDING, ()),
+    ],
+)
+def test_the_outbox_hot_queries_are_index_searches(
+    tmp_path: Path, query: str, args: tuple[object, ...]
+) -> None:
+    """The delivery loop's queries never scan the table nor sort it (their cost does
+    not grow with the payloads of every pending alert)."""
+    with Store(tmp_path / "s.db") as store:
+        plan = [row[-1] for row in store._db.execute("EXPLAIN QUERY PLAN " + query, args)]
+    assert len(plan) == 1 and plan[0].startswith("SEARCH outbox USING"), plan
+    assert "INDEX" in plan[0]
+
+
+def test_next_batch_is_the_earliest_due_group_of_the_receiver(tmp_path: Path) -> None:
+    def row(alert_id: str, receiver: str, group: str, due: float, created: float = 0.0,
+            state: str = "pending") -> OutboxRow:  # fmt: skip
+        return OutboxRow(alert_id, "s", receiver, state, "{}", group, created, due)
+
+    with Store(tmp_path / "s.db") as store:
+        store.outbox_add([
+            row("late", "desk", "g1", 9.0), row("first", "desk", "g1", 3.0, created=2.0),
+            row("tie", "desk", "g1", 3.0, created=1.0), row("other", "desk", "g2", 4.0),
+            row("future", "desk", "g1", 20.0), row("mail", "mail", "g3", 1.0),
+            row("dead", "desk", "g4", 0.5, state="dead"),
+        ])  # fmt: skip
+        assert [r.alert_id for r in store.outbox_batch("desk", 10.0, 50)] == [
+            "tie", "first", "late"]  # fmt: skip
+        assert [r.alert_id for r in store.outbox_batch("desk", 10.0, 2)] == ["tie", "first"]
+        assert store.outbox_batch("desk", 2.0, 50) == []
+        assert store.outbox_pending() == 6
+        assert store.outbox_group_due("g1") == 3.0 and store.outbox_group_due("g9") is None

@@ -6,11 +6,17 @@ the receiver accepts it. One worker per receiver sends what is due, oldest
 first (a group's alerts as one digest), through :meth:`Sink.send`, which
 raises :class:`DeliveryError`. Then, in this one place:
 
-* ``retry_after`` set (HTTP 429 ``Retry-After``): wait that long, never less;
+* ``retry_after`` set (HTTP 429/503 ``Retry-After``): wait that long, never
+  less, and never less than ``backoff`` (a ``Retry-After: 0`` or a date in
+  the past would otherwise retry at once, again and again, to the horizon);
 * retryable (5xx, timeouts, connection errors, SMTP 4xx): exponential backoff
   from ``backoff`` doubling to ``max_backoff``, with full jitter in its upper
   half, until ``horizon`` after the alert was queued; then dead letter;
-* not retryable (other 4xx, SMTP 5xx, STARTTLS missing): dead letter at once.
+* not retryable (other 4xx, SMTP 5xx, STARTTLS missing): dead letter at once;
+* anything else a sink raises (a bug, a file gone): logged with its traceback
+  once per distinct error, counted as a failure with reason ``other``, and
+  retried like a retryable error. A fault in one receiver never stops its
+  worker, nor any other receiver's delivery.
 
 HTTP status classification is :func:`classify_http`, used by the HTTP sinks
 through :func:`post`. On start, pending alerts are sent. The one window where
@@ -18,7 +24,11 @@ a crash duplicates an alert: the receiver accepted it, and the process died
 before the ``sent`` mark committed (one local SQLite transaction, well under
 a millisecond after the response); the alert is sent again on restart. The
 same holds if the store fails at that very moment (a full disk): the worker
-waits for the store, and the alert, still pending, goes out once more.
+waits for the store, and the alert, still pending, goes out once more. A
+send that outlives ``timeout`` is recorded as failed and retried: for HTTP,
+the receiver may still have accepted the request we stopped waiting for (a
+copy per timed-out attempt); the email sink instead waits for the outcome of
+a mail transaction it has begun (see ``sinks/email.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from monitor.store import OutboxRow
 log = logging.getLogger(__name__)
 
 STORE_RETRY = 5.0  # seconds a receiver's worker waits while the outbox fails
+ERROR_RETRY = 5.0  # seconds it waits after an unexpected error outside a send
 
 
 def classify_http(status: int, retry_after: str | None = None) -> DeliveryError | None:
@@ -138,6 +149,7 @@ class Worker:
         self.wake = asyncio.Event()
         self.blocked_until = 0.0  # a 429's Retry-After holds the whole receiver
         self._last_reason = ""
+        self._last_error = ""  # the last unexpected error logged with its traceback
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -148,6 +160,9 @@ class Worker:
                     log.warning("delivery_stalled receiver=%s error=%s", self.name, exc)
                     self._last_reason = "store"
                 await self._sleep(stop, STORE_RETRY)
+            except Exception as exc:  # a bug: log it, wait, go on; never stop delivering
+                self._unexpected(exc)
+                await self._sleep(stop, ERROR_RETRY)
 
     async def _step(self, stop: asyncio.Event) -> None:
         """Send the receiver's next due batch, or wait until one may be due."""
@@ -161,6 +176,8 @@ class Worker:
             if self.limit:
                 self.limit.take()
             await self.attempt(batch)
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError  # a shutdown the sink held off to report truly
         if self._last_reason == "store":
             log.info("delivery_resumed receiver=%s", self.name)
             self._last_reason = ""
@@ -180,17 +197,31 @@ class Worker:
                 w.cancel()
 
     async def attempt(self, batch: list[OutboxRow]) -> None:
-        alerts = [self.outbox.current(row) for row in batch]
         started = time.time()
         try:
+            alerts = [self.outbox.current(row) for row in batch]
             async with asyncio.timeout(self.config.timeout):
                 await self.sink.send(alerts)
         except TimeoutError:
             self.failed(batch, DeliveryError("timeout", retryable=True))
         except DeliveryError as exc:
             self.failed(batch, exc)
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug in the sink or a broken payload: retry, never die
+            reason = f"other:{type(exc).__name__}"
+            self._unexpected(exc)
+            self._last_reason = reason  # logged just now: failed() need not warn again
+            self.failed(batch, DeliveryError(reason, retryable=True))
         else:
             self.sent(batch, alerts, started)
+
+    def _unexpected(self, exc: Exception) -> None:
+        """Log an unexpected error with its traceback, once until it changes."""
+        key = f"{type(exc).__name__}: {exc}"
+        if key != self._last_error:
+            log.exception("delivery_error receiver=%s error=%s", self.name, key)
+            self._last_error = key
 
     def sent(self, batch: list[OutboxRow], alerts: list[Alert], started: float) -> None:
         now = time.time()
@@ -208,6 +239,7 @@ class Worker:
         if self._last_reason:
             log.info("delivery_recovered receiver=%s", self.name)
             self._last_reason = ""
+        self._last_error = ""
 
     def failed(self, batch: list[OutboxRow], exc: DeliveryError) -> None:
         now = time.time()
@@ -217,10 +249,13 @@ class Worker:
             log.warning("delivery_failed receiver=%s reason=%s retryable=%s alerts=%d",
                         self.name, exc.reason, exc.retryable, len(batch))  # fmt: skip
             self._last_reason = exc.reason
-        if exc.retry_after is not None:
-            self.blocked_until = now + exc.retry_after
+            self._last_error = ""  # another error came between: log the next bug afresh
         attempt = max(r.attempts for r in batch) + 1
-        delay = exc.retry_after if exc.retry_after is not None else backoff(attempt, self.config)
+        if exc.retry_after is not None:  # never less than backoff: Retry-After: 0 is no pause
+            delay = max(exc.retry_after, self.config.backoff)
+            self.blocked_until = now + delay
+        else:
+            delay = backoff(attempt, self.config)
         outcome = "rate_limited" if exc.reason == "http_429" else "retried"
         for row in batch:
             dead = not exc.retryable or now + delay > row.created + self.config.horizon

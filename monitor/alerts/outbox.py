@@ -20,6 +20,8 @@ from monitor.model import Alert
 from monitor.store import OutboxRow, Store
 
 MAX_BATCH = 50  # alerts in one digest
+FLUSH_MEMORY = 24 * 3600.0  # seconds a group's last digest time is kept, at least
+PRUNE_EVERY = 60.0  # seconds between sweeps of the last digest times
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,15 @@ class Outbox:
     def __init__(self, store: Store, refresh: Callable[[Alert], Alert] | None = None) -> None:
         self.store = store
         self.refresh = refresh or (lambda alert: alert)
-        self._last_flush: dict[str, float] = {}
+        self._last_flush: dict[str, float] = {}  # group key -> time of its last digest
+        self._longest_interval = 0.0  # the longest group_interval of any alert enqueued
+        self._pruned_at = 0.0
 
     def enqueue(self, routed: Iterable[tuple[Routed, Alert]], now: float) -> list[str]:
         """Record each alert before any attempt; returns the ids newly added."""
         rows = []
         for r, alert in routed:
+            self._longest_interval = max(self._longest_interval, r.group_interval)
             key = group_key(r, alert)
             due = due_time(r, now, self._group_due(key), self._last_flush.get(key))
             payload = json.dumps(alert.to_dict(), ensure_ascii=False)
@@ -55,16 +60,11 @@ class Outbox:
     def _group_due(self, key: str) -> float | None:
         if key.startswith("alert:"):
             return None
-        pending = [r.due for r in self.store.outbox("pending") if r.group_key == key]
-        return min(pending, default=None)
+        return self.store.outbox_group_due(key)
 
     def next_batch(self, receiver: str, now: float) -> list[OutboxRow]:
         """The due alerts of the receiver's earliest due group (at most MAX_BATCH)."""
-        due = self.store.outbox("pending", receiver, due_by=now)
-        if not due:
-            return []
-        key = due[0].group_key
-        return [r for r in due if r.group_key == key][:MAX_BATCH]
+        return self.store.outbox_batch(receiver, now, MAX_BATCH)
 
     def next_due(self, receiver: str | None = None) -> float | None:
         return self.store.outbox_next_due(receiver)
@@ -77,13 +77,22 @@ class Outbox:
         for r in rows:
             if r.group_key.startswith("group:"):
                 self._last_flush[r.group_key] = at
+        if at - self._pruned_at >= PRUNE_EVERY:
+            self._prune(at)
+
+    def _prune(self, now: float) -> None:
+        """Forget digest times that can no longer delay a group's next alert (with
+        ``group_by: [story]`` there is one per story, for as long as the daemon runs)."""
+        cutoff = now - max(FLUSH_MEMORY, self._longest_interval)
+        self._last_flush = {k: t for k, t in self._last_flush.items() if t >= cutoff}
+        self._pruned_at = now
 
     def failed(self, row: OutboxRow, *, dead: bool, due: float, reason: str, at: float) -> None:
         state = "dead" if dead else "pending"
         self.store.outbox_update([row.alert_id], state=state, due=due, error=reason, at=at)
 
     def pending_count(self) -> int:
-        return len(self.store.outbox("pending"))
+        return self.store.outbox_pending()
 
     def entries(self, state: str | None = None) -> list[Entry]:
         """The outbox for ``newsmon alerts``: pending (due first), sent, dead."""

@@ -3,6 +3,9 @@
 Feed text is untrusted: control characters (terminal escapes, bidi overrides,
 CR/LF where a line is expected) are replaced, and every field is clipped to a
 bound with a visible marker, so one hostile item cannot blow a message's size.
+A link is never clipped (a cut URL is a wrong URL, and inside Slack's
+``<url|label>`` it breaks the headline): one longer than :data:`LINK_MAX` is
+not linked at all; the title still shows.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ TRUNCATED = "… [truncated]"
 TITLE_MAX = 300
 SUMMARY_MAX = 600
 EVIDENCE_MAX = 5
+LINK_MAX = 2000  # characters: longer links are dropped, not clipped
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_KEEP_NL = re.compile(
     r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
@@ -36,8 +40,9 @@ def clip(text: str, limit: int) -> str:
 
 
 def safe_link(url: str | None) -> str | None:
-    """The link if it is an absolute http(s) URL without spaces or controls, else None."""
-    if not url or _CONTROL.search(url) or " " in url:
+    """The link if it is an absolute http(s) URL without spaces or controls and at
+    most LINK_MAX characters long, else None."""
+    if not url or len(url) > LINK_MAX or _CONTROL.search(url) or " " in url:
         return None
     try:
         parts = urlsplit(url)

@@ -6,7 +6,13 @@ depth-first and the first matching child wins unless it says ``continue``; a
 node none of whose children match takes the alert itself. Each rule hit is
 routed with its labels (``rule``, ``severity`` and the rule's ``labels``); a
 story goes once to each receiver any of its hits reached, listing every rule.
-No ``route:`` in the config: every receiver gets every alert.
+When several hits reach one receiver through different nodes, the most severe
+hit's node decides how (its ``group_wait``, ``group_interval``, ``group_by`` and
+mute windows), whatever order the rules matched in: hits are routed most severe
+first (ties keep the rules' order), and a receiver keeps the first node that
+reached it. So a critical story is never held in a muted route that only one
+of its medium rules led to. No ``route:`` in the config: every receiver gets
+every alert.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ class Router:
         if self._root is None:
             return list(self._everyone)
         out: dict[str, Routed] = {}
-        for hit in hits:
+        for hit in sorted(hits, key=lambda h: -_rank(h.severity)):  # stable: most severe first
             labels = {**dict(hit.labels), "rule": hit.rule, "severity": hit.severity}
             for routed in _walk(self._root, labels) or [self._root.routed]:
                 out.setdefault(routed.receiver, routed)
@@ -169,7 +175,7 @@ def alerts_for(
     match: Match, story_id: str, receivers: Sequence[str], duplicates: Sequence[str] = ()
 ) -> list[Alert]:
     item = match.item
-    severity = max((h.severity for h in match.hits), key=SEVERITIES.index, default="medium")
+    severity = max((h.severity for h in match.hits), key=_rank, default="medium")
     matched: dict[str, list[Evidence]] = {}
     for hit in match.hits:
         for ev in hit.evidence:
@@ -194,6 +200,10 @@ def alerts_for(
         )
         for receiver in receivers
     ]
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def alert_id(story_id: str, receiver: str) -> str:

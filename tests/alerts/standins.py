@@ -80,7 +80,9 @@ class HookServer:
         return web.Response(status=status, headers=headers, text="ok" if status < 300 else "no")
 
 
-class _Collect:
+class Collect:
+    """The SMTP handler: keeps each message; subclass it to script a server."""
+
     def __init__(self, sink: list[bytes], envelopes: list[tuple[str, list[str]]]) -> None:
         self.sink = sink
         self.envelopes = envelopes
@@ -91,10 +93,15 @@ class _Collect:
         return "250 OK"
 
 
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1:``port``; ``tls`` (cert, key) offers STARTTLS."""
+_Collect = Collect
 
-    def __init__(self, port: int | None = None, tls: tuple[Path, Path] | None = None) -> None:
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:``port``; ``tls`` (cert, key) offers STARTTLS;
+    ``handler`` a :class:`Collect` subclass that scripts the server's answers."""
+
+    def __init__(self, port: int | None = None, tls: tuple[Path, Path] | None = None,
+                 handler: type[Collect] = Collect) -> None:  # fmt: skip
         self.port = port or free_port()
         self.messages: list[bytes] = []  # the bytes of each message as received
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TO) of each
@@ -102,7 +109,8 @@ class SmtpServer:
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
-        self._controller = Controller(_Collect(self.messages, self.envelopes), hostname="127.0.0.1",
+        self.handler = handler(self.messages, self.envelopes)
+        self._controller = Controller(self.handler, hostname="127.0.0.1",
                                       port=self.port, tls_context=context)  # fmt: skip
 
     def __enter__(self) -> SmtpServer:

@@ -5,17 +5,38 @@
 ``tls: tls`` is implicit TLS (port 465); ``tls: none`` is plain SMTP (a local
 relay only). The TLS context is ``ssl.create_default_context(cafile=...)``:
 certificate and host name verified (smtplib's own default verifies nothing).
+A ``cafile`` that is missing or not PEM stops startup (a config problem, named
+``file:line``); one that disappears later (a certificate rotation) fails the
+attempt as ``tls_cafile``, retried, so alerts wait instead of being dropped.
 Every socket operation has ``timeout``. The subject is one line, stripped of
 CR/LF and control characters; the HTML part escapes all feed text. A group of
-alerts is one digest mail. smtplib runs in a worker thread.
+alerts is one digest mail. A server that refuses some recipients but takes the
+others delivers the mail; the refusals are logged (how many, which domains).
+
+smtplib runs in a worker thread, which the delivery loop cannot stop when it
+stops waiting (``delivery.timeout``, or shutdown). So a mail is never both
+delivered and recorded as failed because we gave up on it: the thread asks a
+:class:`Handover` right before the mail transaction (MAIL FROM, RCPT TO,
+DATA). If the loop has given up by then, the thread says QUIT and sends
+nothing (the attempt is a ``timeout``, retried). If the transaction has begun,
+the sink waits for the thread's real outcome, bounded by the socket
+``timeout`` of each of its steps, and reports it: taken -> sent, refused ->
+that error. The window that remains is SMTP's own: the server accepted the
+message data but its final ``250`` never reached us (the connection dropped,
+or the reply took longer than ``timeout``); that attempt fails as ``timeout``
+and is retried, and the desk may get the mail twice. SMTP has no way to ask
+whether a message was taken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
+import logging
 import smtplib
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,8 +47,10 @@ from monitor import yamlfile as y
 from monitor.alerts import render
 from monitor.alerts.deliver import classify_smtp
 from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal
-from monitor.errors import DeliveryError
+from monitor.errors import ConfigError, DeliveryError, Problem
 from monitor.model import Alert
+
+log = logging.getLogger(__name__)
 
 SCHEMA = ReceiverSchema(
     required=frozenset({"host", "from", "to"}),
@@ -88,26 +111,51 @@ def html_body(alerts: Sequence[Alert]) -> str:
     return "<!doctype html><html><body>" + "<hr>".join(parts) + "</body></html>"
 
 
-def _send(config: EmailConfig, msg: EmailMessage) -> None:
-    """Blocking: connect, secure, authenticate, send. Raises DeliveryError."""
-    context = ssl.create_default_context(cafile=config.cafile)
+class Handover:
+    """Decides, once and under a lock, whether the mail transaction begins: the
+    thread about to begin it and the event loop giving up on it race, and the
+    first to ask wins (an Event alone would leave a gap between check and act)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "waiting"  # -> "begun" (thread) or "abandoned" (loop)
+
+    def begin(self) -> bool:
+        """The thread: True if it may begin the transaction (the loop still waits)."""
+        with self._lock:
+            if self._state == "waiting":
+                self._state = "begun"
+            return self._state == "begun"
+
+    def abandon(self) -> bool:
+        """The loop: True if the transaction will never begin (nothing is sent)."""
+        with self._lock:
+            if self._state == "waiting":
+                self._state = "abandoned"
+            return self._state == "abandoned"
+
+
+def _context(config: EmailConfig) -> ssl.SSLContext:
     try:
+        return ssl.create_default_context(cafile=config.cafile)
+    except OSError as exc:  # ssl.SSLError too: the cafile went missing or is not PEM
+        raise DeliveryError("tls_cafile", retryable=True) from exc
+
+
+def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) -> None:
+    """Blocking: connect, secure, authenticate, send. Raises DeliveryError."""
+    try:
+        context = _context(config) if config.tls != "none" else None
         if config.tls == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 config.host, config.port, timeout=config.timeout, context=context
             )
         else:
             smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-        with smtp:
-            smtp.ehlo()
-            if config.tls == "starttls":
-                if not smtp.has_extn("starttls"):
-                    raise DeliveryError("starttls_unavailable", retryable=False)
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if config.username:
-                smtp.login(config.username, reveal(config.password or ""))
-            smtp.send_message(msg, config.sender, list(config.to))
+        try:
+            _transact(config, smtp, msg, context, gate)
+        finally:
+            _quit(smtp)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         raise classify_smtp(max(codes, default=550)) from None
@@ -124,6 +172,32 @@ def _send(config: EmailConfig, msg: EmailMessage) -> None:
         raise DeliveryError("smtp", retryable=True) from None
 
 
+def _transact(config: EmailConfig, smtp: smtplib.SMTP, msg: EmailMessage,
+              context: ssl.SSLContext | None, gate: Handover | None) -> None:  # fmt: skip
+    smtp.ehlo()
+    if config.tls == "starttls":
+        if not smtp.has_extn("starttls"):
+            raise DeliveryError("starttls_unavailable", retryable=False)
+        smtp.starttls(context=context)
+        smtp.ehlo()
+    if config.username:
+        smtp.login(config.username, reveal(config.password or ""))
+    if gate is not None and not gate.begin():
+        raise DeliveryError("abandoned", retryable=True)  # nobody waits: send nothing
+    refused = smtp.send_message(msg, config.sender, list(config.to))
+    if refused:
+        domains = sorted({address.rpartition("@")[2] for address in refused})
+        log.warning("email_recipients_refused refused=%d recipients=%d domains=%s",
+                    len(refused), len(config.to), ",".join(domains))  # fmt: skip
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say QUIT and close; after the mail is handed over nothing here may fail it."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.quit()
+    smtp.close()
+
+
 class EmailSink:
     def __init__(self, config: EmailConfig) -> None:
         self.config = config
@@ -135,7 +209,48 @@ class EmailSink:
         return None
 
     async def send(self, alerts: Sequence[Alert]) -> None:
-        await asyncio.to_thread(_send, self.config, message(self.config, alerts))
+        gate = Handover()
+        work = asyncio.ensure_future(
+            asyncio.to_thread(_send, self.config, message(self.config, alerts), gate)
+        )
+        work.add_done_callback(_consume)
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if gate.abandon():
+                raise  # the transaction never begins: nothing is sent
+            await self._outcome(work)  # it has begun: report what really happened
+
+    async def _outcome(self, work: asyncio.Future[None]) -> None:
+        """Wait for a begun transaction's outcome (MAIL, each RCPT, DATA, the data,
+        its reply, QUIT: each bounded by ``timeout``), holding off cancellation."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout * (len(self.config.to) + 5) + 1
+        while not work.done() and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):  # shutdown: worth the wait
+                await asyncio.wait({work}, timeout=left)
+        if not work.done():
+            raise DeliveryError("timeout", retryable=True)  # outcome unknown (see above)
+        work.result()  # None: the server took the mail; else the DeliveryError it meant
+
+
+def _consume(work: asyncio.Future[None]) -> None:
+    """Retrieve the outcome of a send nobody awaits any more (no 'never retrieved')."""
+    if not work.cancelled():
+        work.exception()
+
+
+def _cafile_problem(cafile: str) -> str | None:
+    """Why ``cafile`` cannot verify a server, or None if it can."""
+    try:
+        ssl.create_default_context(cafile=cafile)
+    except FileNotFoundError:
+        return "does not exist"
+    except ssl.SSLError:
+        return "holds no PEM certificate"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
@@ -144,6 +259,10 @@ def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
     cafile = reveal(o["cafile"]) if o.get("cafile") else None
     if cafile and not Path(cafile).is_absolute():
         cafile = str(base_dir / cafile)
+    if cafile and (problem := _cafile_problem(cafile)):
+        shown = "(from the environment)" if isinstance(o["cafile"], Secret) else repr(cafile)
+        message = f"receiver {receiver.name!r}: cafile {shown} {problem}"
+        raise ConfigError([Problem(receiver.file, receiver.line, message)])
     config = EmailConfig(
         host=reveal(o["host"]),
         port=y.integer(1, 65535)(o.get("port", PORTS[tls])),

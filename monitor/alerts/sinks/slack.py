@@ -4,9 +4,12 @@ Feed text is untrusted. Every piece of it is escaped (``&`` ``<`` ``>``), so
 ``<!channel>``, ``<!here>``, ``<@U123>`` or ``<https://evil|https://bank>`` in a
 title arrive as text; mrkdwn objects are ``verbatim`` (no auto-linking of
 names or URLs); only http(s) links are linked, with ``|`` ``<`` ``>`` and spaces
-percent-encoded; every field is clipped (Slack: 3000 characters per section,
-50 blocks per message) with a visible marker. The webhook URL is a secret: it
-is never logged, and errors never carry it.
+percent-encoded; a link that would not fit its section whole is left out (the
+title stays); every field is clipped (Slack: 3000 characters per section) with
+a visible marker. A digest is built against Slack's 50 blocks per message:
+each alert takes 4 (3 + a divider), so a message shows the alerts that fit
+(12) and always ends with "… N more alerts not shown" when some do not. The
+webhook URL is a secret: it is never logged, and errors never carry it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from monitor.model import Alert
 SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset())
 SECTION_MAX = 3000
 TEXT_MAX = 3000
-MAX_ALERTS = 15  # per message: each takes 3 blocks, Slack allows 50
+MAX_BLOCKS = 50  # Slack's limit per message
 
 
 def escape(text: str) -> str:
@@ -41,7 +44,8 @@ def link(url: str | None, label: str) -> str:
         return escape(label)
     for char, code in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
         safe = safe.replace(char, code)
-    return f"<{safe.replace('&', '&amp;')}|{escape(label)}>"
+    linked = f"<{safe.replace('&', '&amp;')}|{escape(label)}>"
+    return linked if len(linked) + 2 <= SECTION_MAX else escape(label)  # never cut inside <>
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -61,17 +65,25 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
 
 
 def payload(alerts: Sequence[Alert]) -> dict[str, Any]:
+    """The message: a digest's count, each alert that fits in MAX_BLOCKS, and a
+    marker saying how many did not (it always fits: room for it is kept)."""
     blocks: list[dict[str, Any]] = []
     if len(alerts) > 1:
         blocks.append({"type": "section", "text": _mrkdwn(f"*{len(alerts)} alerts*")})
-    for alert in alerts[:MAX_ALERTS]:
-        blocks.extend(alert_blocks(alert))
-        blocks.append({"type": "divider"})
-    if len(alerts) > MAX_ALERTS:
-        more = f"{render.TRUNCATED} {len(alerts) - MAX_ALERTS} more alerts not shown"
-        blocks.append({"type": "context", "elements": [_mrkdwn(escape(more))]})
+    shown = 0
+    for alert in alerts:
+        more = [*alert_blocks(alert), {"type": "divider"}]
+        marker = 1 if shown + 1 < len(alerts) else 0  # room for the marker if others follow
+        if len(blocks) + len(more) + marker > MAX_BLOCKS:
+            break
+        blocks.extend(more)
+        shown += 1
+    if shown < len(alerts):
+        hidden = len(alerts) - shown
+        more_text = f"{render.TRUNCATED} {hidden} more alert{'s' if hidden != 1 else ''} not shown"
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(more_text))]})
     fallback = render.clip(escape(render.headline(alerts)), TEXT_MAX)
-    return {"text": fallback, "blocks": blocks[:50], "unfurl_links": False, "unfurl_media": False}
+    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
 class SlackSink:
