@@ -22,11 +22,16 @@ A rule file (a "pack") has two lists, both optional; docs/rules.md is the guide:
 
 Entities are shared by all packs; entity and rule names are unique across packs.
 A query term whose normalised text equals an entity's name stands for the entity.
+Label names and values must be strings: YAML 1.1 reads ``urgent: yes`` as true
+and ``desk: null`` as no value, so such a label is refused with a hint to quote it.
+An unexpected failure while reading a file (a bug, or a file that breaks a
+library) is reported as a problem of that file, the exception chained.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +48,9 @@ from monitor.rules.text import is_designator, tokens
 
 FIELDS = ("title", "summary", "any")
 DEFAULT_THRESHOLD = 85.0
+_STR = "tag:yaml.org,2002:str"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +88,23 @@ def rule_files(patterns: Iterable[str]) -> list[str]:
 def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
     """All rules of all files; ConfigError with every problem of every file."""
     problems: list[Problem] = []
+    failures: list[Exception] = []
     entities: dict[tuple[str, ...], Entity] = {}
     specs: list[tuple[y.YamlFile, yaml.Node]] = []
     for path in paths:
         f = y.YamlFile(path, env={}, problems=problems)
-        root = f.compose("rule file")
-        if root is None:
-            continue
-        top = f.known(root, "rule file", ("entities", "rules"), label="")
-        for entry in _entries(f, top.get("entities"), "entities"):
-            _add_entity(f, entry, entities)
-        specs.extend((f, entry) for entry in _entries(f, top.get("rules"), "rules"))
+        try:
+            specs.extend(_read_pack(f, entities))
+        except Exception as exc:
+            failures.append(_unexpected(f, 0, exc))
     rules: list[Rule] = []
     first: dict[str, Rule] = {}
     for f, node in specs:
-        rule = _rule(f, node, entities)
+        try:
+            rule = _rule(f, node, entities)
+        except Exception as exc:
+            failures.append(_unexpected(f, y.line(node), exc))
+            continue
         if rule is None:
             continue
         if (other := first.get(rule.name)) is not None:
@@ -104,8 +114,35 @@ def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
         first[rule.name] = rule
         rules.append(rule)
     if problems:
-        raise ConfigError(sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line)))
+        error = ConfigError(sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line)))
+        if failures:
+            raise error from failures[0]  # the traceback of the first: a bug stays visible
+        raise error
     return tuple(rules)
+
+
+def _read_pack(
+    f: y.YamlFile, entities: dict[tuple[str, ...], Entity]
+) -> list[tuple[y.YamlFile, yaml.Node]]:
+    """Add the file's entities; returns its rule nodes (checked once all entities are known)."""
+    root = f.compose("rule file")
+    if root is None:
+        return []
+    top = f.known(root, "rule file", ("entities", "rules"), label="")
+    for entry in _entries(f, top.get("entities"), "entities"):
+        _add_entity(f, entry, entities)
+    return [(f, entry) for entry in _entries(f, top.get("rules"), "rules")]
+
+
+def _unexpected(f: y.YamlFile, line: int, exc: Exception) -> Exception:
+    """Report an exception nothing expected as a problem of the file; returns it."""
+    if isinstance(exc, RecursionError):
+        f.problem(line, "nested too deeply to read (RecursionError)")
+    else:
+        f.problem(line, f"internal error, please report it: {type(exc).__name__}: {exc}")
+    log.error("rule_file_failed file=%s line=%d error=%s", f.file, line, type(exc).__name__,
+              exc_info=not isinstance(exc, RecursionError))  # fmt: skip
+    return exc
 
 
 def _entries(
@@ -157,27 +194,81 @@ def _ends_in_number(text: str) -> bool:
     return bool(words) and is_designator(words[-1])
 
 
-def _labels(value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise y.Invalid(f"expected a mapping of label names to values, got {y.show(value)}")
-    return tuple(sorted((str(k), str(y.plain(v))) for k, v in value.items()))
+def _labels(f: y.YamlFile, node: yaml.Node, label: str) -> tuple[tuple[str, str], ...]:
+    """A rule's labels from their node: string names to string values, each
+    other value reported at its own line with how YAML read it."""
+    if not isinstance(node, yaml.MappingNode):
+        f.problem(y.line(node), f"{label}: labels: expected a mapping of label names to "
+                                f"values, got a {y.kind(node)}")  # fmt: skip
+        return ()
+    out: dict[str, str] = {}
+    for knode, vnode in node.value:
+        if not _is_text(knode):
+            f.problem(y.line(knode), f"{label}: label name {_reading(knode)}; quote it")
+        elif knode.value in out:
+            f.problem(y.line(knode), f"{label}: label {knode.value!r} given twice")
+        elif not isinstance(vnode, yaml.ScalarNode):
+            f.problem(y.line(vnode), f"{label}: label {knode.value!r}: expected a text value, "
+                                     f"got a {y.kind(vnode)}")  # fmt: skip
+        elif not vnode.value and not _is_text(vnode):
+            f.problem(y.line(vnode), f"{label}: label {knode.value!r} has no value; "
+                                     f"write {knode.value}: \"...\"")  # fmt: skip
+        elif not _is_text(vnode):
+            f.problem(y.line(vnode), f"{label}: label {knode.value!r}: value {_reading(vnode)}; "
+                                     f"quote it: {knode.value}: \"{vnode.value}\"")  # fmt: skip
+        elif (value := f.expand(vnode.value, y.line(vnode))) is not y.MISSING:
+            out[knode.value] = str(y.plain(value))
+    return tuple(sorted(out.items()))
+
+
+def _is_text(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _STR
+
+
+def _reading(node: yaml.Node) -> str:
+    """How YAML reads a node that is not a string, for a message."""
+    if not isinstance(node, yaml.ScalarNode):
+        return f"is a {y.kind(node)}, not text"
+    try:
+        value = yaml.constructor.SafeConstructor().construct_object(node)
+    except yaml.YAMLError:
+        return f"{node.value!r} is not text"
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    else:
+        shown = "null (no value)" if value is None else f"the {type(value).__name__} {value!r}"
+    return f"{node.value!r} is read as {shown}, not as text"
 
 
 _RULE: dict[str, y.Conv] = {
     "name": y.string, "query": y.string, "keywords": y.strings, "exclude": y.strings,
-    "fields": y.choice(*FIELDS), "severity": y.choice(*SEVERITIES), "labels": _labels,
+    "fields": y.choice(*FIELDS), "severity": y.choice(*SEVERITIES),
+    "labels": y.string,  # never converted: _rule reads labels from their node (_labels)
     "fuzzy": y.boolean, "threshold": y.real(50, 100), "min_terms": y.integer(1, 50),
 }  # fmt: skip
+
+
+def _split(node: yaml.Node, key: str) -> tuple[yaml.Node, list[yaml.Node]]:
+    """The mapping without its ``key`` entries, and their value nodes."""
+    if not isinstance(node, yaml.MappingNode):
+        return node, []
+    rest = [(k, v) for k, v in node.value if not (_is_text(k) and k.value == key)]
+    found = [v for k, v in node.value if _is_text(k) and k.value == key]
+    return yaml.MappingNode(node.tag, rest, node.start_mark, node.end_mark, node.flow_style), found
 
 
 def _rule(
     f: y.YamlFile, node: yaml.Node, entities: Mapping[tuple[str, ...], Entity]
 ) -> Rule | None:
     before = len(f.problems)
+    node, label_nodes = _split(node, "labels")
     data = f.fields(node, "rule", _RULE)
     if "name" not in data and isinstance(node, yaml.MappingNode):
         f.problem(y.line(node), "rule needs a non-empty 'name'")
     label = f"rule {data.get('name', '?')!r}"
+    for extra in label_nodes[1:]:
+        f.problem(y.line(extra), f"{label}: duplicate key 'labels'")
+    labels = _labels(f, label_nodes[0], label) if label_nodes else ()
     if ("query" in data) == ("keywords" in data) and isinstance(node, yaml.MappingNode):
         f.problem(y.line(node), f"{label}: needs either 'query' or 'keywords'")
     if len(f.problems) > before or not isinstance(node, yaml.MappingNode):
@@ -194,7 +285,7 @@ def _rule(
         return None
     return Rule(
         name=data["name"].strip(), query=query, fields=data.get("fields", "any"),
-        severity=data.get("severity", "medium"), labels=data.get("labels", ()),
+        severity=data.get("severity", "medium"), labels=labels,
         min_terms=data.get("min_terms", 1), file=f.file, line=y.line(node),
     )  # fmt: skip
 

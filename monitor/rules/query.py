@@ -7,6 +7,7 @@
     term    := [("title" | "summary") ":"] (word | '"' phrase '"') ["~" [threshold]]
 
 Operators are upper case; NOT binds tighter than AND, AND tighter than OR.
+Parentheses and NOT nest at most ``MAX_DEPTH`` (50) deep.
 Two terms side by side are an error (write AND, or quote the phrase). A term
 that names an entity stands for all its aliases; see ``monitor.rules.load``.
 ``~N`` sets the term's fuzzy threshold (``~100`` means exact only). Errors carry
@@ -28,6 +29,7 @@ _LEX = re.compile(
     re.VERBOSE,
 )
 OPERATORS = ("AND", "OR", "NOT")
+MAX_DEPTH = 50  # parentheses and NOTs inside each other; deeper is refused, not a RecursionError
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class _Parser:
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.pos]
@@ -165,19 +168,28 @@ class _Parser:
 
     def unary(self) -> Query:
         token = self.take()
-        if token.kind == "NOT":
-            return Not(self.unary())
-        if token.kind == "(":
-            inner = self.or_()
-            if (close := self.take()).kind != ")":
+        if token.kind in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
                 raise QueryError(
-                    close.column,
-                    f"expected ')' to close '(' at column {token.column}, found {close.text!r}",
+                    token.column,
+                    f"nested more than {MAX_DEPTH} deep (parentheses and NOT); simplify the query",
                 )
+            inner = Not(self.unary()) if token.kind == "NOT" else self._group(token)
+            self.depth -= 1
             return inner
         if token.kind == "term" and token.term is not None:
             return token.term
         raise QueryError(token.column, f"expected a term, NOT or '(', found {token.text!r}")
+
+    def _group(self, opening: _Token) -> Query:
+        inner = self.or_()
+        if (close := self.take()).kind != ")":
+            raise QueryError(
+                close.column,
+                f"expected ')' to close '(' at column {opening.column}, found {close.text!r}",
+            )
+        return inner
 
 
 def leaves(query: Query) -> list[tuple[Term, bool]]:

@@ -112,3 +112,109 @@ def test_watcher_sees_edits_new_and_removed_files(tmp_path: Path) -> None:
         watcher.reload()
     assert not watcher.changed()  # a bad file is tried again only when it changes
     assert watcher.first_report("e1") and not watcher.first_report("e1")
+
+
+def test_labels_must_be_text_not_yaml_booleans_or_nulls(tmp_path: Path) -> None:
+    got = problems(
+        tmp_path,
+        a="rules:\n"
+        "  - name: flow\n"
+        "    query: S-400\n"
+        "    labels: {urgent: yes, desk: null, ok: 'yes'}\n"
+        "  - name: block\n"
+        "    query: F-35\n"
+        "    labels:\n"
+        "      desk: defence\n"
+        "      tier: 010\n"
+        "      on: call\n"
+        "      team:\n"
+        "      topics: [a, b]\n",
+    )
+    path = tmp_path / "a.yaml"
+    assert got == [
+        f"{path}:4: rule 'flow': label 'urgent': value 'yes' is read as true, not as text; "
+        'quote it: urgent: "yes"',
+        f"{path}:4: rule 'flow': label 'desk': value 'null' is read as null (no value), "
+        'not as text; quote it: desk: "null"',
+        f"{path}:9: rule 'block': label 'tier': value '010' is read as the int 8, not as text; "
+        'quote it: tier: "010"',
+        f"{path}:10: rule 'block': label name 'on' is read as true, not as text; quote it",
+        f"{path}:11: rule 'block': label 'team' has no value; write team: \"...\"",
+        f"{path}:12: rule 'block': label 'topics': expected a text value, got a list",
+    ]
+
+
+def test_quoted_labels_load_as_written(tmp_path: Path) -> None:
+    (path := tmp_path / "a.yaml").write_text(
+        "rules:\n  - name: r\n    query: S-400\n"
+        "    labels: {urgent: 'yes', desk: \"null\", tier: '010', team: defence}\n",
+        encoding="utf-8",
+    )
+    (rule,) = load_rules([str(path)])
+    assert rule.labels == (
+        ("desk", "null"),
+        ("team", "defence"),
+        ("tier", "010"),
+        ("urgent", "yes"),
+    )
+    item = Item(id="1", feed_url="u", feed="f", source="s", title="S-400 news")
+    (hit,) = Engine([rule]).match(item)
+    assert dict(hit.labels)["urgent"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            "[desk, defence]",
+            "rule 'r': labels: expected a mapping of label names to values, got a list",
+        ),
+        ("{desk: a, desk: b}", "rule 'r': label 'desk' given twice"),
+    ],
+)
+def test_labels_shape(tmp_path: Path, labels: str, message: str) -> None:
+    (got,) = problems(tmp_path, a=f"rules:\n  - name: r\n    query: x\n    labels: {labels}\n")
+    assert got == f"{tmp_path / 'a.yaml'}:4: {message}"
+
+
+def test_deep_nesting_is_a_problem_not_a_recursion_error(tmp_path: Path) -> None:
+    fine = "(" * 50 + "S-400" + ")" * 50
+    (tmp_path / "ok.yaml").write_text(f"rules:\n  - name: r\n    query: '{fine}'\n", "utf-8")
+    assert [r.name for r in load_rules([str(tmp_path / "ok.yaml")])] == ["r"]
+    got = problems(
+        tmp_path,
+        a="rules:\n  - name: parens\n    query: '" + "(" * 600 + "x" + ")" * 600 + "'\n"
+        "  - name: nots\n    query: 'x AND " + "NOT " * 51 + "y'\n",
+    )
+    path = tmp_path / "a.yaml"
+    assert got == [
+        f"{path}:3: rule 'parens': query column 51: nested more than 50 deep "
+        "(parentheses and NOT); simplify the query",
+        f"{path}:5: rule 'nots': query column 207: nested more than 50 deep "
+        "(parentheses and NOT); simplify the query",
+    ]
+
+
+def test_a_file_nested_too_deeply_for_yaml_is_a_problem(tmp_path: Path) -> None:
+    got = problems(
+        tmp_path, a="rules: " + "[" * 5000 + "]" * 5000 + "\n", b="rules: [{name: b, query: x}]\n"
+    )
+    assert got == [f"{tmp_path / 'a.yaml'}:0: nested too deeply to read (RecursionError)"]
+
+
+def test_an_unexpected_error_names_the_file_and_keeps_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(text: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("monitor.rules.load.parse", broken)
+    (path := tmp_path / "a.yaml").write_text(
+        "rules:\n  - {name: a, keywords: [x]}\n  - {name: b, query: y}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_rules([str(path)])
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: internal error, please report it: RuntimeError: boom"
+    ]
+    assert isinstance(caught.value.__cause__, RuntimeError)  # a bug keeps its traceback

@@ -100,6 +100,43 @@ CASES = [
     ("New warship model kit", "", "excluded", False),
     ("Frigate and corvette exercise", "", "two-terms", True),
     ("Frigate exercise with frigates", "", "two-terms", False),
+    # plurals: -s, y <-> ies after a consonant, -es after s/x/z/ch/sh/o, both directions
+    ("Germany sends two Patriot batteries to Ukraine", "", "patriot-battery", True),
+    ("A Patriot battery for Poland", "", "patriot-battery", True),
+    ("Patriot batterys", "", "patriot-battery", False),  # not an English plural
+    ("Batteries of Patriot missiles", "", "patriot-battery", False),  # a phrase keeps its order
+    ("Battery fire at night", "", "battery", True),
+    ("Batteries fire at night", "", "battery", True),
+    ("Batter up", "", "battery", False),
+    ("Batters up", "", "battery", False),
+    ("Turkey S-400 deliveries", "", "delivery", True),
+    ("First S-400 delivery", "", "delivery", True),
+    ("Deliverys delayed", "", "delivery", False),
+    ("EU embargoes widen", "", "embargo", True),
+    ("Arms embargos lifted", "", "embargo", True),
+    ("Arms embargo lifted", "", "embargo", True),
+    ("New taxes on arms exports", "", "tax", True),
+    ("A tax on arms exports", "", "tax", True),
+    ("Taxis strike in Ankara", "", "tax", False),
+    ("Taxs", "", "tax", False),
+    ("North Korea missile launches", "", "missile-launch", True),
+    ("Missile launch detected", "", "missile-launch", True),
+    ("Missile launcher seized", "", "missile-launch", False),  # word boundaries hold
+    ("Missile launchers seized", "", "missile-launch", False),
+    ("Aid convoys attacked", "", "convoy", True),  # a vowel before y: plain -s
+    ("Aid convoies attacked", "", "convoy", False),
+    ("A close ally of Erdogan", "", "allies", True),  # plural term, singular text
+    ("NATO allies meet", "", "allies", True),
+    ("Allied forces advance", "", "allies", False),
+    ("Torpedo test fails", "", "torpedoes", True),
+    ("Torpedos fired", "", "torpedoes", False),  # the term is -oes: its singular is torpedo
+    ("Torpedoed talks", "", "torpedoes", False),
+    ("Two Virginia classes of submarine", "", "class", True),
+    ("Virginia clas submarine", "", "class", False),  # -ss words never lose an s
+    # ... and designators are unaffected: their plural is -s only
+    ("S-400 batteries deployed", "", "s400", True),
+    ("S-400es deployed", "", "s400", False),
+    ("F-35ies", "", "f35", False),
 ]
 
 
