@@ -3,10 +3,15 @@
 Near-duplicate search must stay cheap at 100,000 stories: comparing a new
 title with every story (the naive baseline in ``bench/stories.py``) costs
 milliseconds. Instead each story's title tokens go into an inverted index;
-a new item's candidates are the stories sharing its *rarest* tokens (posting
-lists are visited shortest first, within a budget, so "turkey" or "russia"
-never cost a scan of half the window), plus the stories with the same exact
-lead key. Only the few best candidates are confirmed with rapidfuzz.
+a new item's candidates are nominated by its *rarest* tokens (posting lists
+are visited shortest first, within a budget of ``POSTING_BUDGET`` ids, so
+"turkey" or "russia" never cost a scan of half the window); the common tokens
+over the budget then only add to the counts of the ids already nominated (a set
+intersection that costs the nominees, not the posting list). A title whose rare
+tokens alone cannot reach the share of tokens a copy needs (a third) is
+nominated through its common tokens instead: the stories in two of its three
+rarest common posting lists. The stories with the same exact lead key are
+candidates too. Only the few best candidates are confirmed with rapidfuzz.
 
 Memory is bounded by the window: :meth:`StoryIndex.evict` drops stories not
 seen since the cutoff.
@@ -15,6 +20,7 @@ seen since the cutoff.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -64,26 +70,41 @@ class StoryIndex:
             self._entries[n].last_seen = last_seen
             heapq.heappush(self._ages, (last_seen, n))
 
-    def find(self, sig: Signature) -> str | None:
-        """The id of the story ``sig`` is a copy of, or None."""
+    def find(self, sig: Signature, since: float = -math.inf) -> str | None:
+        """The id of the story ``sig`` is a copy of (among those seen at or after
+        ``since``), or None."""
         best, best_score = None, self.threshold
         for n in self._candidates(sig):
             entry = self._entries[n]
+            if entry.last_seen < since:
+                continue
             score = similarity(sig, entry.signature)
             if score >= best_score:
                 best, best_score = entry.story_id, score
         return best
 
     def _candidates(self, sig: Signature) -> list[int]:
-        counts: Counter[int] = Counter()
         lists = sorted((p for t in sig.tokens if (p := self._postings.get(t)) is not None), key=len)
-        budget = POSTING_BUDGET
-        for posting in lists:
-            if len(posting) > budget and counts:
+        counts: Counter[int] = Counter()
+        budget, within = POSTING_BUDGET, 0
+        for posting in lists:  # the rare words nominate
+            if len(posting) > budget:
                 break
             counts.update(posting)
             budget -= len(posting)
+            within += 1
+        common = lists[within:]
         need = max(1, len(sig.tokens) // 3)
+        if within < need and len(common) >= max(2, need):
+            pool = set(counts) | _in_two(common[:3])  # a copy made of common words
+        elif counts:
+            pool = set(counts)
+        else:
+            pool = set(common[0]) if common else set()  # one word, and a common one
+            common = common[1:]
+            counts.update(pool)
+        for posting in common:  # the common words confirm
+            counts.update(pool.intersection(posting))
         found = [n for n, c in counts.items() if c >= need]  # few pass: skip the full sort
         if len(found) > CONFIRM:
             found = heapq.nlargest(CONFIRM, found, key=counts.__getitem__)
@@ -106,6 +127,15 @@ class StoryIndex:
                 _discard(self._leads, entry.signature.lead_key, n)
             dropped.append(entry.story_id)
         return dropped
+
+
+def _in_two(postings: list[set[int]]) -> set[int]:
+    """The ids in at least two of ``postings`` (two or three sets)."""
+    first, second, *third = postings
+    out = first & second
+    for other in third:
+        out |= (first & other) | (second & other)
+    return out
 
 
 def _discard(index: dict[str, set[int]], key: str, n: int) -> None:

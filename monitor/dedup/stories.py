@@ -8,6 +8,9 @@ starts a new story. A story keeps its first item (what alerts show), every
 rule it matched (with the first evidence per rule), the outlets that carried
 it and how many copies were seen.
 
+A story joins only within its window: one last seen longer ago than the
+window is never joined, even before :meth:`StoryBook.evict` drops it.
+
 Stories are persisted in the store on every change, so a restart keeps them;
 on start the stories of the window are loaded back into the index. Memory is
 bounded by the window: older stories are evicted from the index and the store.
@@ -95,8 +98,12 @@ class StoryBook:
         item = match.item
         sig = signature(item.title, item.summary)
         keys = exact_keys(item)
-        found = self.store.story_for_keys(keys) or self.index.find(sig)
+        cutoff = now - self.window
+        found = self.store.story_for_keys(keys)
         row = self.store.story(found) if found else None
+        if row is None or row.last_seen < cutoff:  # not evicted yet, but out of the window
+            found = self.index.find(sig, since=cutoff)
+            row = self.store.story(found) if found else None
         if row is None:
             story = Story(story_id(item), item, _first_hits(match.hits), (item.source,),
                           created=now, last_seen=now)  # fmt: skip
@@ -120,7 +127,8 @@ class StoryBook:
         return len(dropped)
 
     def _save(self, story: Story, sig: Signature, keys: tuple[str, ...]) -> None:
-        title_sig = json.dumps([sig.title, list(sig.tokens)], ensure_ascii=False)
+        title = [sig.title, list(sig.tokens), sorted(sig.names)]
+        title_sig = json.dumps(title, ensure_ascii=False)
         lead_sig = json.dumps([sig.lead, sig.lead_key], ensure_ascii=False)
         row = StoryRow(story.story_id, story.created, story.last_seen, title_sig, lead_sig,
                        json.dumps(_encode(story), ensure_ascii=False))  # fmt: skip
@@ -143,9 +151,12 @@ def _join(story: Story, match: Match, now: float) -> Story:
 
 
 def _signature(row: StoryRow) -> Signature:
-    title, tokens = json.loads(row.title_sig)
+    title, tokens, *names = json.loads(row.title_sig)
     lead, lead_key = json.loads(row.lead_sig)
-    return Signature(title, tuple(tokens), lead, lead_key)
+    if not names:  # stored before names were kept: derive them from the story's item
+        item = _decode(row).item
+        return signature(item.title, item.summary)
+    return Signature(title, tuple(tokens), lead, lead_key, frozenset(names[0]))
 
 
 def _encode(story: Story) -> dict[str, Any]:
