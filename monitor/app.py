@@ -120,9 +120,10 @@ class App:
             )  # fmt: skip
             self.ready.set()
             try:
-                await (poller.run_once() if once else poller.run(stop))
-                await self._drain(bus)
-                if left := await dispatcher.drain(self.drain_timeout):
+                await (poller.run_once(stop) if once else poller.run(stop))
+                deadline = time.monotonic() + self.drain_timeout  # one budget for both drains
+                await self._drain(bus, self.drain_timeout)
+                if left := await dispatcher.drain(max(0.0, deadline - time.monotonic())):
                     log.info("alerts_pending count=%d (sent on the next start)", left)
             finally:
                 for task in stages:
@@ -130,10 +131,10 @@ class App:
                 await asyncio.gather(*stages, return_exceptions=True)
         log.info("stopped")
 
-    async def _drain(self, bus: Bus) -> None:
+    async def _drain(self, bus: Bus, timeout: float) -> None:
         """Let what was published flow through to the sinks, in stage order."""
         try:
-            async with asyncio.timeout(self.drain_timeout):
+            async with asyncio.timeout(timeout):
                 await bus.drain(ITEMS)
                 await bus.drain(MATCHES)
         except TimeoutError:
@@ -155,6 +156,8 @@ class App:
                 await self._reload_rules()
 
     async def _reload_rules(self) -> None:
+        """Swap in the rules as the files are now; on any failure count it, say why
+        (once per distinct error) and keep the rules that run."""
         try:
             engine = await asyncio.to_thread(self.rule_watcher.reload)
         except ConfigError as exc:
@@ -162,6 +165,13 @@ class App:
             if self.rule_watcher.first_report(str(exc)):
                 for problem in exc.problems:
                     log.error("rules_reload_failed problem=%s", problem)
+                log.warning("rules_kept rules=%d", len(self.engine.rules))
+            return
+        except Exception as exc:  # a bug, or e.g. RecursionError on a hostile file
+            self.metrics.rule_reloads.labels("failed").inc()
+            error = f"{type(exc).__name__}: {exc}"
+            if self.rule_watcher.first_report(error):
+                log.error("rules_reload_failed error=%s", error, exc_info=exc)
                 log.warning("rules_kept rules=%d", len(self.engine.rules))
             return
         self.engine = engine  # the rules stage picks it up with its next item
@@ -219,6 +229,7 @@ class App:
             m.watch(m.bus_depth.labels(topic), partial(bus.depth, topic))
             if self.settings.bus.kind == "memory":
                 m.watch(m.bus_consumer_lag.labels(topic, stage), partial(bus.depth, topic))
+                m.bus_queue_capacity.labels(topic).set(self.settings.bus.queue_size)
         m.watch(m.alerts_pending, partial(_pending, outbox))
 
     def _http(self, store: Store, bus: Bus) -> HttpServer:
@@ -253,10 +264,13 @@ async def _pump(
     bus: Bus, topic: str, group: str, handle: Callable[[Record], Awaitable[None]]
 ) -> None:
     """Consume ``topic``: handle each message, then ack it. A message whose
-    handling fails is logged, skipped and acked: one bad record never stops
-    a stage. But while the store or the bus is failing (a full disk, a broker
-    away) the message is handled again with backoff, never acked unhandled:
-    the stage stalls, the bus pushes back, nothing is lost."""
+    handling fails is dead-lettered (reason ``handler_error``: counted, and kept
+    in the dead-letter topic on Kafka) and the stage goes on: one bad record
+    never stops a stage, and none is lost unseen. But while the store or the
+    bus is failing (a full disk, a broker away) the message is handled again
+    with backoff, never acked unhandled: the stage stalls, the bus pushes back,
+    nothing is lost."""
+    traced = ""  # the last handler error logged with its traceback
     async for message in bus.consume(topic, group):
         delay, last = STALL_BACKOFF, ""
         while True:
@@ -269,12 +283,19 @@ async def _pump(
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_STALL_BACKOFF)
                 continue
-            except Exception:
-                log.exception("stage_error topic=%s group=%s key=%s", topic, group, message.key)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "stage_error topic=%s group=%s key=%s error=%s", topic, group,
+                    message.key[:200], error, exc_info=exc if error != traced else None,
+                )  # fmt: skip
+                traced = error
+                await message.dead_letter("handler_error", error)
+                break
             if last:
                 log.info("stage_resumed topic=%s group=%s", topic, group)
+            await message.ack()
             break
-        await message.ack()
 
 
 async def run_until_signalled(app: App, *, once: bool = False) -> None:

@@ -43,6 +43,9 @@ DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered")
 DELIVERY_REASONS = ("timeout", "connect", "tls", "http_429", "http_4xx", "http_5xx",
                     "smtp_4xx", "smtp_5xx", "smtp_auth", "other")  # fmt: skip
 RELOAD_RESULTS = ("ok", "failed")
+# why a bus record was dead-lettered: unreadable (undecodable, unknown_schema), or
+# readable but the stage's handling of it raised (handler_error)
+BUS_DEAD_LETTER_REASONS = ("undecodable", "unknown_schema", "handler_error")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
@@ -178,20 +181,29 @@ class Metrics:
         )
         self.bus_dead_letters = Counter(
             "newsmon_bus_dead_letters_total",
-            "Records a stage could not read, sent to the dead-letter topic, by reason",
+            "Records a stage could not read or handle, by reason (undecodable, unknown_schema,"
+            " handler_error); kafka: sent to the dead-letter topic, memory: logged",
             ["topic", "reason"],
             registry=r,
         )
         self.bus_consumer_lag = Gauge(
             "newsmon_bus_consumer_lag_messages",
-            "Messages in a topic a stage has not yet consumed (kafka: per consumer group;"
-            " memory: the topic's queue depth)",
+            "Messages of a topic its stage has not finished (kafka: end offsets less where the"
+            " stage would resume, over the partitions this process holds; memory: the topic's"
+            " queue depth, at most its capacity)",
             ["topic", "stage"],
             registry=r,
         )
         self.bus_publish_retries = Counter(
             "newsmon_bus_publish_retries_total",
             "Publishes retried because the broker did not take them",
+            ["topic"],
+            registry=r,
+        )
+        self.bus_queue_capacity = Gauge(
+            "newsmon_bus_queue_capacity_messages",
+            "Memory bus: messages a topic's queue holds before publishers wait, the ceiling"
+            " of its depth and lag (not exported on kafka, whose topics have none)",
             ["topic"],
             registry=r,
         )
@@ -211,10 +223,14 @@ class Metrics:
             self.matches.labels(name)
 
     def init_stages(self, stages: Mapping[str, str]) -> None:
-        """``stages``: topic -> the stage consuming it; their depth and lag start at 0."""
+        """``stages``: topic -> the stage consuming it; their depth, lag, dead letters
+        and publish retries start at 0."""
         for topic, stage in stages.items():
             self.bus_depth.labels(topic)
             self.bus_consumer_lag.labels(topic, stage)
+            self.bus_publish_retries.labels(topic)
+            for reason in BUS_DEAD_LETTER_REASONS:
+                self.bus_dead_letters.labels(topic, reason)
 
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
         """Report ``read()`` as ``gauge``'s value at each scrape, until :meth:`unwatch`."""

@@ -7,8 +7,10 @@ each record travels as an envelope::
 
     {"type": "item", "v": 1, "data": {...}}
 
-``decode`` refuses unknown types and versions with ``ValueError`` so a
-consumer can dead-letter them instead of guessing.
+``decode`` refuses unknown types and versions, and any envelope that is not
+exactly what ``encode`` writes (a field missing, unknown or of the wrong type, a
+time that is not ISO 8601 text, JSON nested too deep), with ``ValueError``
+and nothing else, so a consumer can dead-letter it instead of guessing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
+Fields = dict[str, tuple[type, ...]]  # field name -> the JSON types it may have
+_STR, _OPT_STR = (str,), (str, type(None))
 
 
 def utcnow() -> datetime:
@@ -32,10 +36,37 @@ def iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
+def parse_iso(text: object) -> datetime | None:
+    """An ISO 8601 time as UTC; None for None or ""; ``ValueError`` for anything else."""
+    if text is None or text == "":
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    if not isinstance(text, str):
+        raise ValueError(f"expected an ISO 8601 time, got {type(text).__name__}")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except OverflowError as exc:  # e.g. year 1 at +01:00: before datetime.min in UTC
+        raise ValueError(f"time out of range: {text[:40]!r}") from exc
+
+
+def _checked(
+    d: object, what: str, required: Fields, optional: Fields | None = None
+) -> dict[str, Any]:
+    """``d`` if it is an object with every ``required`` field, no field it does not
+    know, and each of the types listed for it (exactly: ``True`` is not an int);
+    else ``ValueError`` naming the first problem."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} is {type(d).__name__}, not an object")
+    optional = optional or {}
+    for key, value in d.items():
+        types = required.get(key) or optional.get(key)
+        if types is None:
+            raise ValueError(f"{what} has an unknown field {str(key)[:40]!r}")
+        if type(value) not in types:
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ValueError(f"{what}.{key} is {type(value).__name__}, expected {expected}")
+    if missing := [key for key in required if key not in d]:
+        raise ValueError(f"{what} lacks {', '.join(missing)}")
+    return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +100,16 @@ class Item:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Item:
-        d = dict(d)
-        d["published"] = parse_iso(d.get("published"))
-        d["seen"] = parse_iso(d.get("seen")) or utcnow()
-        return cls(**d)
+    def from_dict(cls, d: object) -> Item:
+        f = dict(_checked(d, "item", _ITEM_REQUIRED, _ITEM_OPTIONAL))
+        f["published"] = parse_iso(f.get("published"))
+        f["seen"] = parse_iso(f.get("seen")) or utcnow()
+        return cls(**f)
+
+
+_ITEM_REQUIRED: Fields = {"id": _STR, "feed_url": _STR, "feed": _STR, "source": _STR, "title": _STR}
+_ITEM_OPTIONAL: Fields = {"summary": _STR, "link": _OPT_STR, "published": _OPT_STR,
+                          "seen": _OPT_STR, "language": _OPT_STR, "guid": _OPT_STR}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +150,34 @@ class Match:
         return {"item": self.item.to_dict(), "hits": [_hit_dict(h) for h in self.hits]}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Match:
-        hits = tuple(
-            RuleHit(
-                rule=h["rule"],
-                severity=h["severity"],
-                labels=tuple((str(k), str(v)) for k, v in h.get("labels", ())),
-                evidence=tuple(Evidence(**e) for e in h.get("evidence", ())),
-            )
-            for h in d["hits"]
-        )
-        return cls(item=Item.from_dict(d["item"]), hits=hits)
+    def from_dict(cls, d: object) -> Match:
+        f = _checked(d, "match", {"item": (dict,), "hits": (list,)})
+        return cls(item=Item.from_dict(f["item"]), hits=tuple(_hit(h) for h in f["hits"]))
+
+
+_HIT_REQUIRED: Fields = {"rule": _STR, "severity": _STR}
+_HIT_OPTIONAL: Fields = {"labels": (list,), "evidence": (list,)}
+_NUMBER = (int, float)
+_EVIDENCE: Fields = {"field": _STR, "text": _STR, "start": (int,), "end": (int,), "score": _NUMBER}
+_HIT_EVIDENCE: Fields = {"term": _STR, **_EVIDENCE}
+
+
+def _hit(d: object) -> RuleHit:
+    h = _checked(d, "hit", _HIT_REQUIRED, _HIT_OPTIONAL)
+    labels = []
+    for pair in h.get("labels", ()):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(x) is str for x in pair)):
+            raise ValueError("hit.labels holds something other than [name, value] strings")
+        labels.append((pair[0], pair[1]))
+    evidence = tuple(_evidence(e, None) for e in h.get("evidence", ()))
+    return RuleHit(h["rule"], h["severity"], tuple(labels), evidence)
+
+
+def _evidence(d: object, term: str | None) -> Evidence:
+    """Evidence from its dict: with its ``term`` (a hit's), or under ``term`` (an alert's)."""
+    e = _checked(d, "evidence", _HIT_EVIDENCE if term is None else _EVIDENCE)
+    return Evidence(e["term"] if term is None else term, e["field"], e["text"], e["start"],
+                    e["end"], float(e["score"]))  # fmt: skip
 
 
 def _hit_dict(hit: RuleHit) -> dict[str, Any]:
@@ -191,29 +244,48 @@ class Alert:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Alert:
+    def from_dict(cls, d: object) -> Alert:
+        f = _checked(d, "alert", _ALERT_REQUIRED, _ALERT_OPTIONAL)
+        matched: dict[str, Any] = f.get("matched", {})
+        if not all(isinstance(ev, list) for ev in matched.values()):
+            raise ValueError("alert.matched holds something other than lists of evidence")
+        if not all(type(x) is str for x in (*f["rules"], *f.get("duplicates", ()))):
+            raise ValueError("alert.rules and alert.duplicates hold strings only")
         return cls(
-            alert_id=d["alert_id"],
-            story_id=d["story_id"],
-            receiver=d["receiver"],
-            rules=tuple(d["rules"]),
-            severity=d["severity"],
-            title=d["title"],
-            link=d.get("link"),
-            source=d["source"],
-            published=parse_iso(d.get("published")),
+            alert_id=f["alert_id"],
+            story_id=f["story_id"],
+            receiver=f["receiver"],
+            rules=tuple(f["rules"]),
+            severity=f["severity"],
+            title=f["title"],
+            link=f.get("link"),
+            source=f["source"],
+            published=parse_iso(f.get("published")),
             matched=tuple(
-                (term, tuple(Evidence(term=term, **e) for e in ev))
-                for term, ev in d.get("matched", {}).items()
+                (term, tuple(_evidence(e, term) for e in ev)) for term, ev in matched.items()
             ),
-            duplicates=tuple(d.get("duplicates", ())),
-            summary=d.get("summary", ""),
-            item_id=d.get("item_id", ""),
-            feed_url=d.get("feed_url", ""),
-            created=parse_iso(d.get("created")) or utcnow(),
-            item_seen=parse_iso(d.get("item_seen")),
+            duplicates=tuple(f.get("duplicates", ())),
+            summary=f.get("summary", ""),
+            item_id=f.get("item_id", ""),
+            feed_url=f.get("feed_url", ""),
+            created=parse_iso(f.get("created")) or utcnow(),
+            item_seen=parse_iso(f.get("item_seen")),
         )
 
+
+_ALERT_REQUIRED: Fields = {
+    "alert_id": _STR,
+    "story_id": _STR,
+    "receiver": _STR,
+    "rules": (list,),
+    "severity": _STR,
+    "title": _STR,
+    "source": _STR,
+}
+_ALERT_OPTIONAL: Fields = {
+    "link": _OPT_STR, "published": _OPT_STR, "matched": (dict,), "duplicates": (list,),
+    "summary": _STR, "item_id": _STR, "feed_url": _STR, "created": _OPT_STR, "item_seen": _OPT_STR,
+}  # fmt: skip
 
 Record = Item | Match | Alert
 _TYPES: dict[str, type[Item] | type[Match] | type[Alert]] = {
@@ -230,20 +302,34 @@ def encode(record: Record) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _show(value: object) -> str:
+    """A bounded repr of a scalar; a container by its type alone."""
+    if value is None or type(value) in (str, int, float, bool):
+        return repr(value)[:40]
+    return type(value).__name__
+
+
 def decode(raw: bytes) -> Record:
-    """Inverse of :func:`encode`; ``ValueError`` on anything it does not know."""
+    """Inverse of :func:`encode`; ``ValueError``, and only that, on anything else."""
     try:
         envelope = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
         raise ValueError(f"not a JSON envelope: {exc}") from exc
+    except RecursionError:
+        raise ValueError("not a JSON envelope: nested too deeply") from None
     if not isinstance(envelope, dict):
         raise ValueError("envelope is not an object")
     kind, version = envelope.get("type"), envelope.get("v")
-    if kind not in _TYPES:
-        raise ValueError(f"unknown record type {kind!r}")
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"unknown schema version {version!r} for {kind}")
+    if type(kind) is not str or kind not in _TYPES:
+        raise ValueError(f"unknown record type {_show(kind)}")
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise ValueError(f"unknown schema version {_show(version)} for {kind}")
+    if set(envelope) != {"type", "v", "data"}:
+        raise ValueError(f"envelope fields are {sorted(envelope)[:5]}, not type, v and data")
     try:
         return _TYPES[kind].from_dict(envelope["data"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise ValueError(f"bad {kind} record: {exc}") from exc
+    except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        # what the type checks above should already have refused: still a bad record
+        raise ValueError(f"bad {kind} record: {type(exc).__name__}: {exc}") from exc

@@ -184,9 +184,10 @@ def _seek(consumer: Any, parts: list[TopicPartition], since_ms: int) -> dict[Top
 
 
 def _item(raw: bytes | None) -> Item | None:
+    """The item in ``raw``; None for anything else (counted as unreadable)."""
     try:
         record = decode(raw or b"")
-    except ValueError:
+    except Exception:  # decode promises ValueError; a replay never stops on one record
         return None
     return record if isinstance(record, Item) else None
 

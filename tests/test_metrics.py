@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from feedserver import FeedServer, feed, status
 from prometheus_client import CollectorRegistry
 from test_daemon import EXPECTED, serve_samples
@@ -23,6 +25,7 @@ from monitor.metrics import (
     Metrics,
     delivery_reason,
 )
+from monitor.rules.engine import Engine
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import ParsePool
 from monitor.sources.poller import Poller
@@ -189,3 +192,58 @@ async def test_a_run_counts_items_matches_stories_alerts_and_their_latencies(
     assert value("newsmon_item_age_seconds_bucket", {"le": "604800.0"}) == 0
     assert value("newsmon_matches_total", {"rule": "s400"}) == 2
     assert value("newsmon_rules_loaded") == len(app.engine.rules)
+
+
+async def test_a_rule_reload_that_raises_anything_is_counted_and_watching_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once, any error but ConfigError out of a reload ended the reload task for good."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    good = (ROOT / "rules" / "defense.yaml").read_text(encoding="utf-8")
+    (rules / "desk.yaml").write_text(good, encoding="utf-8")
+    config = tmp_path / "newsmon.yaml"
+    config.write_text(
+        "feeds:\n  - {url: 'http://127.0.0.1:9/feed.xml', name: f}\n"
+        f"rules: ['{rules}/*.yaml']\n"
+        f"state: {{path: {tmp_path}/state.db}}\n"
+        "http: {enabled: false}\n"
+        f"receivers:\n  - {{name: desk-file, kind: file, path: {tmp_path}/alerts.jsonl}}\n",
+        encoding="utf-8",
+    )
+    app = App(load_config(config, receivers=schemas()), registry=CollectorRegistry())
+    value = app.metrics.registry.get_sample_value
+    engine, reload = app.engine, app.rule_watcher.reload
+    broken = True
+
+    def flaky_reload() -> Engine:  # a loader bug: what no rule file should be able to cause
+        if broken:
+            app.rule_watcher._stamp = app.rule_watcher.stamp()
+            raise RecursionError("maximum recursion depth exceeded")
+        return reload()
+
+    app.rule_watcher.reload = flaky_reload  # type: ignore[method-assign]
+    watcher = asyncio.create_task(app._watch_rules(interval=0.05))
+    try:
+        (rules / "desk.yaml").write_text(good + "\n# edited\n", encoding="utf-8")
+        await until(lambda: value("newsmon_rule_reloads_total", {"result": "failed"}) == 1)
+        assert app.engine is engine  # the old rules stay live
+        app.request_reload()  # SIGHUP: the same error again, counted, not traced again
+        await until(lambda: value("newsmon_rule_reloads_total", {"result": "failed"}) == 2)
+        assert not watcher.done()
+        broken = False
+        app.request_reload()
+        await until(lambda: value("newsmon_rule_reloads_total", {"result": "ok"}) == 1)
+        assert app.engine is not engine
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    failed = [r for r in caplog.records if r.getMessage().startswith("rules_reload_failed")]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    assert "RecursionError" in failed[0].getMessage()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)

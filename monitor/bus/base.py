@@ -3,9 +3,12 @@
 A stage publishes records to a topic and consumes the topic before it as an
 async iterator of :class:`Message`; it calls ``ack()`` only once its own
 output is durable (published, or written to the store), so an at-least-once
-bus can commit then. ``drain(topic)`` waits until everything published to a
-topic so far has been acked: ``run --once`` and shutdown use it to let work
-flow through before stopping.
+bus can commit then. A message the stage cannot handle is given up on with
+``dead_letter(reason, detail)`` instead: counted in
+``newsmon_bus_dead_letters_total``, kept in the dead-letter topic where the
+bus has one (Kafka), and then done with like an acked one. ``drain(topic)``
+waits until everything published to a topic so far has been acked: ``run
+--once`` and shutdown use it to let work flow through before stopping.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class Message(Protocol):
     value: Record
 
     async def ack(self) -> None: ...
+
+    async def dead_letter(self, reason: str, detail: str = "") -> None:
+        """Give the message up: count it under ``reason``, keep it where the bus can
+        (Kafka: the dead-letter topic, with ``detail``), and treat it as acked."""
 
 
 class Bus(Protocol):
@@ -66,7 +73,7 @@ def open_bus(config: BusConfig, metrics: Metrics | None = None) -> Bus:
     if config.kind == "memory":
         from monitor.bus.memory import MemoryBus
 
-        return MemoryBus(maxsize=config.queue_size)
+        return MemoryBus(maxsize=config.queue_size, metrics=metrics)
     if config.kind == "kafka":
         from monitor.bus.kafka import KafkaBus
 

@@ -19,15 +19,19 @@ Keys decide partitions, and so what one consumer sees in order:
 Values are the versioned JSON envelope of :mod:`monitor.model`; headers carry
 ``newsmon-schema`` (the schema version), ``newsmon-type`` and ``newsmon-origin``
 (this process's id, so ``drain`` can tell its own records). Dead letters keep
-the original key, value and headers, plus ``newsmon-error`` (the reason code),
-``newsmon-error-detail`` and ``newsmon-source`` (topic/partition/offset).
+the original key, value and headers, plus ``newsmon-error`` (the reason code:
+``undecodable``, ``unknown_schema``, or ``handler_error`` for a record the stage
+failed on), ``newsmon-error-detail`` and ``newsmon-source`` (topic/partition/offset).
 
 Each stage consumes as consumer group ``<group_id>.<stage>``; running N daemons
 with one ``group_id`` splits each stage's partitions between them. Offsets are
 committed only up to what the stage acked (see :mod:`monitor.bus.kafka_consumer`).
 ``drain(topic)`` waits until what *this process* published to ``topic`` was acked
 by this process's consumer, for the partitions it holds; the rest is left to
-Kafka (the group members holding those partitions, or the next start).
+Kafka (the group members holding those partitions, or the next start). What it
+tracks for that (and reports as ``depth``) is pruned to what this process can
+see acked: records on partitions another member holds, and records below where
+this process took a partition over (the group processed those), are dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
@@ -42,7 +47,6 @@ from typing import Any
 
 from monitor.bus.kafka_admin import BrokerProbe, TopicSpec, ensure_topics
 from monitor.bus.kafka_consumer import (
-    DEAD_LETTER_REASONS,
     ORIGIN_HEADER,
     SCHEMA_HEADER,
     ConsumerSettings,
@@ -52,12 +56,13 @@ from monitor.bus.kafka_consumer import (
 from monitor.bus.kafka_producer import Headers, Producer
 from monitor.config import BusConfig
 from monitor.errors import BusError
-from monitor.metrics import Metrics
+from monitor.metrics import BUS_DEAD_LETTER_REASONS, Metrics
 from monitor.model import SCHEMA_VERSION, Record, encode
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER = "dead-letter"
+PRUNE_INTERVAL = 1.0  # seconds: how often publishing prunes what drain and depth track
 _TYPE_NAMES = {"Item": b"item", "Match": b"match", "Alert": b"alert"}
 
 
@@ -87,6 +92,8 @@ class KafkaBus:
         self._consumers: list[ConsumerThread] = []
         self._pending: dict[str, set[tuple[int, int]]] = {}  # published here, not yet acked
         self._early: dict[str, set[tuple[int, int]]] = {}  # acked before publish returned
+        self._publishing: dict[str, int] = {}  # publish_many calls under way, per topic
+        self._pruned: dict[str, float] = {}  # when _pending was last pruned, per topic
         self._changed = asyncio.Event()
         self._closed = False
 
@@ -105,7 +112,7 @@ class KafkaBus:
         if self.metrics is not None:  # labels are the short topic names, as for depth and lag
             for topic in ("items", "matches"):
                 self.metrics.bus_publish_retries.labels(topic)
-                for reason in DEAD_LETTER_REASONS:
+                for reason in BUS_DEAD_LETTER_REASONS:
                     self.metrics.bus_dead_letters.labels(topic, reason)
         return self
 
@@ -144,13 +151,22 @@ class KafkaBus:
             raise BusError("bus is closed")
         name = self.topic(topic)
         batch = [(key.encode(), encode(value), self._headers(value)) for key, value in records]
+        self._publishing[name] = self._publishing.get(name, 0) + 1
+        try:
+            sent = await self._producer.send_many(name, batch)
+        finally:
+            self._publishing[name] -= 1
         pending = self._pending.setdefault(name, set())
         early = self._early.get(name)
-        for at in await self._producer.send_many(name, batch):
+        for at in sent:
             if early is not None and at in early:
                 early.discard(at)  # its consumer acked it before the broker's answer came
             else:
                 pending.add(at)
+        if not self._publishing[name]:
+            self._early.pop(name, None)  # no publish left for an early ack to match
+        if time.monotonic() - self._pruned.get(name, 0.0) >= PRUNE_INTERVAL:
+            self._prune(name)
 
     def _headers(self, value: Record) -> Headers:
         return [
@@ -194,23 +210,36 @@ class KafkaBus:
         if pending is not None and at in pending:
             pending.discard(at)
             self._changed.set()
-        elif (early := self._early.get(name)) is not None:
-            early.add(at)
-        else:
-            self._early[name] = {at}
+        elif self._publishing.get(name):  # its publish may not have returned yet
+            self._early.setdefault(name, set()).add(at)
+
+    def _prune(self, name: str) -> set[tuple[int, int]]:
+        """What this process published to ``name`` and will see acked: once every
+        consumer of it knows its assignment, records on partitions held by other
+        members of the group, or below the offset this process took a partition
+        over at (processed before), are dropped. Unconsumed topics keep all."""
+        self._pruned[name] = time.monotonic()
+        pending = self._pending.setdefault(name, set())
+        threads = [t for t in self._consumers if t.topic == name]
+        if not pending or not threads or not all(t.assignment_known for t in threads):
+            return pending
+        held: set[int] = set().union(*(t.assigned for t in threads))
+        starts: dict[int, int] = {}
+        for thread in threads:
+            starts.update(thread.starts)
+        gone = {at for at in pending if at[0] not in held or at[1] < starts.get(at[0], -1)}
+        if gone:
+            pending -= gone
+            self._changed.set()
+        return pending
 
     async def drain(self, topic: str) -> None:
         name = self.topic(topic)
         snapshot = set(self._pending.get(name, ()))
         while snapshot:
-            snapshot &= self._pending.get(name, set())
-            threads = [t for t in self._consumers if t.topic == name]
-            if not snapshot or not threads:
+            snapshot &= self._prune(name)  # the rest is for other members to process
+            if not snapshot or not any(t.topic == name for t in self._consumers):
                 return
-            if all(t.assignment_known for t in threads):
-                held = set().union(*(t.assigned for t in threads))
-                if not any(partition in held for partition, _ in snapshot):
-                    return  # held by other members of the group: theirs to process
             self._changed.clear()
             try:
                 async with asyncio.timeout(0.1):
@@ -219,12 +248,12 @@ class KafkaBus:
                 pass
 
     def depth(self, topic: str) -> int:
-        return len(self._pending.get(self.topic(topic), ()))
+        return len(self._prune(self.topic(topic)))
 
     async def ready(self) -> bool:
         if self._closed or not self._probe.ok:
             return False
-        return not any(t.error for t in self._consumers)
+        return not any(t.error or not t.is_alive() for t in self._consumers)
 
     def _dead_letter_for(self, source: str, topic: str) -> Any:
         """Dead-letter a record of ``source`` (the topic's full name; ``topic`` is

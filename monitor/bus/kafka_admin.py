@@ -2,8 +2,10 @@
 
 ``ensure_topics`` creates the bus topics that are missing, with the partitions,
 replication factor and retention of the config, and reports the ones that exist
-with other settings (a topic's partition count is not changed behind the
-operator's back: it would move keys between partitions). ``BrokerProbe`` asks a
+with other settings: partitions, replication factor and ``retention.ms`` (a
+shorter retention quietly shortens what ``newsmon replay --since`` can reach).
+Nothing is changed behind the operator's back: a partition count change would
+move keys between partitions, a retention change would delete or keep data. ``BrokerProbe`` asks a
 bootstrap server for its API versions every second with a short deadline, so
 readiness goes false within seconds when the broker stops answering (down,
 paused, partitioned), whatever the clients' own, longer, retry timers do.
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from monitor.errors import BusError
@@ -91,7 +93,55 @@ def _differences(admin: KafkaAdminClient, specs: Sequence[TopicSpec]) -> list[st
                 f"topic {spec.name} has replication factor {replicas}, config says"
                 f" {spec.replication_factor}"
             )
+    return problems + _retention_differences(admin, specs)
+
+
+def _retention_differences(admin: KafkaAdminClient, specs: Sequence[TopicSpec]) -> list[str]:
+    resources = [ConfigResource("TOPIC", s.name) for s in specs]
+    try:  # "all": a retention set at creation may be reported as a default (Tansu)
+        described = admin.describe_configs(resources, config_filter="all")
+    except KafkaError as exc:
+        names = ", ".join(s.name for s in specs)
+        return [f"cannot check the retention of topics {names}: {exc}"]
+    configs = described.get("topic", {}) if isinstance(described, dict) else {}
+    problems = []
+    for spec in specs:
+        entry = (configs.get(spec.name) or {}).get("retention.ms") or {}
+        try:
+            found = int(entry["value"])
+        except (KeyError, TypeError, ValueError):
+            continue  # not reported: nothing to compare
+        if (problem := retention_problem(spec, found)) is not None:
+            problems.append(problem)
     return problems
+
+
+def retention_problem(spec: TopicSpec, found_ms: int) -> str | None:
+    """What to tell the operator when a topic keeps records ``found_ms`` (-1: forever)
+    and the config says ``spec.retention_ms``; None when they agree."""
+    if found_ms == spec.retention_ms:
+        return None
+    text = (
+        f"topic {spec.name} has retention.ms {found_ms} ({duration(found_ms)}), config says"
+        f" {spec.retention_ms} ({duration(spec.retention_ms)})"
+    )
+    if 0 <= found_ms < spec.retention_ms or spec.retention_ms < 0 <= found_ms:
+        return (
+            f"{text}: records older than {duration(found_ms)} are deleted, so `newsmon replay"
+            " --since` reaches back no further (kept as is: raise it with kafka-configs.sh"
+            " --alter --add-config retention.ms=...)"
+        )
+    return f"{text} (kept as is)"
+
+
+def duration(ms: int) -> str:
+    """``604800000`` -> ``7d``; ``-1`` -> ``forever``."""
+    if ms < 0:
+        return "forever"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms / 1000:g}s"
 
 
 def _api_versions_request(correlation_id: int) -> bytes:

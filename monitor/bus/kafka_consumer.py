@@ -15,14 +15,23 @@ Offsets (at-least-once):
   the thread pauses its partitions and keeps polling, so a slow stage (a sink
   honouring Retry-After) never makes the consumer miss ``max_poll_interval``.
 * A record that is not a readable envelope (not JSON, unknown type or schema
-  version) is handed to ``dead_letter`` and counts as processed once the
-  dead-letter topic has it; it never stops the consumer.
+  version, any field wrong) is handed to ``dead_letter`` and counts as processed
+  once the dead-letter topic has it; so does a message the stage could not
+  handle (``KafkaMessage.dead_letter``). Neither ever stops the consumer.
+* Lag, reported every few seconds from this thread: per assigned partition, its
+  end offset (``end_offsets``: paused partitions are not fetched, so their fetch
+  high watermark would freeze) less the offset the stage would resume from (the
+  first delivered offset not yet acked, else the position), summed.
+* The thread outlives any error: a client error or a bug is logged once, shown
+  as ``error`` (readiness reports it) and the loop goes on after a backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -39,8 +48,9 @@ from monitor.model import SCHEMA_VERSION, Record, decode
 log = logging.getLogger(__name__)
 
 SCHEMA_HEADER = "newsmon-schema"
-DEAD_LETTER_REASONS = ("undecodable", "unknown_schema")  # what classify() may answer
 ORIGIN_HEADER = "newsmon-origin"
+LAG_INTERVAL = 2.0  # seconds between two lag reports (one ListOffsets request each)
+MAX_BACKOFF = 10.0
 
 
 class PartitionOffsets:
@@ -69,24 +79,35 @@ class PartitionOffsets:
 
 
 class KafkaMessage:
-    __slots__ = ("_acked", "_offsets", "_on_ack", "key", "offset", "origin", "partition", "value")
+    __slots__ = ("_acked", "_offsets", "_on_ack", "_record", "dead", "key", "offset", "origin",
+                 "partition", "value")  # fmt: skip
 
     def __init__(
         self, key: str, value: Record, partition: int, offset: int, origin: bytes | None,
-        offsets: PartitionOffsets, on_ack: Callable[[KafkaMessage], None],
+        offsets: PartitionOffsets, on_ack: Callable[[KafkaMessage], None], record: Any,
     ) -> None:  # fmt: skip
         self.key = key
         self.value = value
         self.partition = partition
         self.offset = offset
         self.origin = origin
+        self.dead: tuple[str, str] | None = None  # (reason, detail) once dead-lettered
         self._offsets = offsets
         self._on_ack = on_ack
+        self._record = record  # the record as read: what a dead letter keeps
         self._acked = False
 
     async def ack(self) -> None:
         if not self._acked:
             self._acked = True
+            self._on_ack(self)
+
+    async def dead_letter(self, reason: str, detail: str = "") -> None:
+        """Send the record as read to the dead-letter topic; it counts as processed
+        (committed past) once stored there."""
+        if not self._acked:
+            self._acked = True
+            self.dead = (reason, detail)
             self._on_ack(self)
 
 
@@ -102,10 +123,11 @@ DeadLetter = Callable[[Any, str, str, Callable[[], None]], None]  # record, reas
 
 
 def classify(record: Any, headers: dict[str, bytes]) -> tuple[Record | None, str, str]:
-    """The record's value, or None with a bounded reason code and the detail."""
+    """The record's value, or None with a bounded reason code and the detail.
+    Never raises: whatever a record holds, it is a value or a dead letter."""
     version = headers.get(SCHEMA_HEADER)
     if version is not None and version != str(SCHEMA_VERSION).encode():
-        return None, "unknown_schema", f"schema header {version!r}"
+        return None, "unknown_schema", f"schema header {version[:40]!r}"
     if record.value is None:
         return None, "undecodable", "empty value"
     try:
@@ -114,6 +136,8 @@ def classify(record: Any, headers: dict[str, bytes]) -> tuple[Record | None, str
         detail = str(exc)
         reason = "unknown_schema" if detail.startswith("unknown") else "undecodable"
         return None, reason, detail
+    except Exception as exc:  # decode promises ValueError; a bug must not stop the stage
+        return None, "undecodable", f"{type(exc).__name__}: {exc}"
 
 
 class ConsumerThread(threading.Thread):
@@ -127,6 +151,9 @@ class ConsumerThread(threading.Thread):
         self.settings = settings
         self.assigned: frozenset[int] = frozenset()
         self.assignment_known = False
+        # partition -> the first offset delivered since it was assigned: what is
+        # below it was processed by the group before (replaced whole, never mutated)
+        self.starts: dict[int, int] = {}
         self.error: str | None = None
         self._loop, self._deliver, self._on_ack = loop, deliver, on_ack
         self._dead_letter, self._on_lag = dead_letter, on_lag
@@ -134,12 +161,13 @@ class ConsumerThread(threading.Thread):
         self._done: deque[tuple[PartitionOffsets, int]] = deque()  # dead letters stored
         self._dead_in_flight = 0  # dead letters handed over, not yet stored
         self._offsets: dict[TopicPartition, PartitionOffsets] = {}
-        self._fetched: dict[TopicPartition, int] = {}
         self._stopping = threading.Event()
         self._consumer: Any = None
         self._paused = False
         self._commit_failing = False
         self._last_commit = self._last_lag = time.monotonic()
+        self._traced: str | None = None  # the last unexpected error logged with its traceback
+        self._unexpected_at = -math.inf  # when _step last raised other than a KafkaError
 
     def acked(self, message: KafkaMessage) -> None:
         """Called on the event loop; the thread applies it on its next turn."""
@@ -151,16 +179,29 @@ class ConsumerThread(threading.Thread):
     def run(self) -> None:
         delay = 0.2
         while not self._stopping.is_set() and self._consumer is None:
+            consumer = None
             try:
-                self._consumer = KafkaConsumer(**self.settings.kafka)
-                self._consumer.subscribe([self.topic], listener=_Listener(self))
-            except KafkaError as exc:
+                consumer = KafkaConsumer(**self.settings.kafka)
+                consumer.subscribe([self.topic], listener=_Listener(self))
+                self._consumer = consumer
+            except Exception as exc:  # KafkaError, or anything else: try again
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        consumer.close(autocommit=False)
                 self._failing(exc)
                 self._stopping.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, MAX_BACKOFF)
+        delay = 0.2
         try:
             while not self._stopping.is_set():
-                self._step()
+                try:
+                    self._step()
+                except Exception as exc:  # a bug, or a client fault it does not translate
+                    self._unexpected(exc)
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, MAX_BACKOFF)
+                else:
+                    delay = 0.2
         finally:
             self._close()
 
@@ -181,13 +222,18 @@ class ConsumerThread(threading.Thread):
             self._failing(exc)
             self._stopping.wait(1.0)
             return
-        if self.error is not None and not self._commit_failing:
-            log.info("consume_recovered topic=%s", self.topic)
-            self.error = None
         batch = self._read(records)
         if batch:
             self._loop.call_soon_threadsafe(self._deliver, batch)
         self._report_lag()
+        if (
+            self.error is not None
+            and not self._commit_failing
+            # after an unexpected error, steps with every periodic part (commit, lag) clean
+            and time.monotonic() - self._unexpected_at > 2 * LAG_INTERVAL
+        ):
+            log.info("consume_recovered topic=%s", self.topic)
+            self.error = self._traced = None
 
     def _read(self, records: dict[TopicPartition, list[Any]]) -> list[KafkaMessage]:
         batch: list[KafkaMessage] = []
@@ -195,6 +241,8 @@ class ConsumerThread(threading.Thread):
         for tp, recs in records.items():
             offsets = self._offsets.setdefault(tp, PartitionOffsets())
             delivered, partition = offsets.delivered.append, tp.partition
+            if recs and partition not in self.starts:
+                self.starts = {**self.starts, partition: recs[0].offset}
             for record in recs:
                 delivered(record.offset)
                 headers = dict(record.headers) if record.headers else {}
@@ -204,9 +252,7 @@ class ConsumerThread(threading.Thread):
                     continue
                 key = record.key.decode("utf-8", "replace") if record.key else ""
                 add(KafkaMessage(key, value, partition, record.offset,
-                                 headers.get(ORIGIN_HEADER), offsets, on_ack))  # fmt: skip
-            if recs:
-                self._fetched[tp] = recs[-1].offset + 1
+                                 headers.get(ORIGIN_HEADER), offsets, on_ack, record))  # fmt: skip
         return batch
 
     def _stored(self, offsets: PartitionOffsets, offset: int) -> Callable[[], None]:
@@ -222,8 +268,14 @@ class ConsumerThread(threading.Thread):
             offsets.ack(offset)
         while self._acks:
             message = self._acks.popleft()
-            if message._offsets.live:  # not from a revoked assignment
+            if not message._offsets.live:  # from a revoked assignment: its new owner redoes it
+                continue
+            if message.dead is None:
                 message._offsets.ack(message.offset)
+            else:
+                reason, detail = message.dead
+                done = self._stored(message._offsets, message.offset)
+                self._dead_letter(message._record, reason, detail, done)
 
     def commit(self) -> None:
         self._apply_acks()
@@ -261,15 +313,36 @@ class ConsumerThread(threading.Thread):
             self._paused = False
 
     def _report_lag(self) -> None:
-        if time.monotonic() - self._last_lag < 2.0:
+        """Records of the assigned partitions the stage has not finished: the end
+        offset less where the stage would resume. Asked of the broker (a paused
+        partition's fetch high watermark is frozen); the high watermark is a floor,
+        for brokers whose ListOffsets answer lags behind (Tansu, batched records)."""
+        if time.monotonic() - self._last_lag < LAG_INTERVAL:
             return
         self._last_lag = time.monotonic()
-        lag = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is not None and tp in self._fetched:
-                lag += max(0, high - self._fetched[tp])
+        try:
+            lag = self._lag()
+        except KafkaError as exc:  # e.g. a partition revoked meanwhile, the broker away
+            log.debug("lag_unknown topic=%s error=%s", self.topic, exc)
+            return
         self._on_lag(lag)
+
+    def _lag(self) -> int:
+        consumer = self._consumer
+        assigned = list(consumer.assignment())
+        ends = consumer.end_offsets(assigned, timeout_ms=2000) if assigned else {}
+        deadline, lag = time.monotonic() + 1.0, 0  # bounds the waits for positions
+        for tp in assigned:
+            end = max(ends.get(tp) or 0, consumer.highwater(tp) or 0)
+            po = self._offsets.get(tp)
+            if po is not None and po.delivered:
+                done: int | None = po.delivered[0]
+            else:  # all delivered is acked, or nothing fetched yet: where fetching resumes
+                wait = max(0, int((deadline - time.monotonic()) * 1000))
+                done = consumer.position(tp, timeout_ms=wait)
+            if done is not None:
+                lag += max(0, end - done)
+        return lag
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         """On kafka-python's IO thread, mid-rebalance: commit what is acked without
@@ -284,7 +357,8 @@ class ConsumerThread(threading.Thread):
         for tp in partitions:
             if (gone := self._offsets.pop(tp, None)) is not None:
                 gone.live = False
-            self._fetched.pop(tp, None)
+        gone_partitions = {tp.partition for tp in partitions}
+        self.starts = {p: at for p, at in self.starts.items() if p not in gone_partitions}
         self.assignment_known = False
 
     def _revoke_committed(self, offsets: Any, result: Any) -> None:
@@ -293,6 +367,7 @@ class ConsumerThread(threading.Thread):
 
     def assigned_to(self, partitions: frozenset[TopicPartition]) -> None:
         self.assigned = frozenset(tp.partition for tp in partitions)
+        self.starts = {}  # set again by the first records of each partition
         self.assignment_known = True
         self._paused = False
         log.info("partitions_assigned topic=%s partitions=%s", self.topic, sorted(self.assigned))
@@ -303,10 +378,20 @@ class ConsumerThread(threading.Thread):
             log.warning("consume_error topic=%s error=%s", self.topic, text)
         self.error = text
 
+    def _unexpected(self, exc: Exception) -> None:
+        """Not a KafkaError the step expects: logged with its traceback once."""
+        text = f"{type(exc).__name__}: {exc}"
+        if text != self._traced:
+            log.error("consume_error topic=%s error=%s", self.topic, text, exc_info=exc)
+            self._traced = text
+        self.error = text
+        self._unexpected_at = time.monotonic()
+
     def _close(self, dead_letter_wait: float = 5.0) -> None:
         if self._consumer is None:
             return
         deadline = time.monotonic() + dead_letter_wait
+        self._apply_acks()  # dead letters the stage asked for go out now, and are waited for
         while self._dead_in_flight > len(self._done) and time.monotonic() < deadline:
             time.sleep(0.02)  # let dead letters in flight be stored, so they are committed
         try:

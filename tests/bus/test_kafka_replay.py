@@ -1,23 +1,28 @@
-"""`newsmon replay` over 10,000 retained items finds what live processing found."""
+"""`newsmon replay` over 10,000 retained items finds what live processing found,
+and counts the records it cannot read instead of stopping on them."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer, feed
+from kafka import KafkaProducer
 from test_daemon import ROOT, newsmon, write_config
-from test_kafka import kafka_config
+from test_kafka import kafka_config, poison_published_as_a_number
 from test_kafka_daemon import bus_yaml, offsets
 
 from monitor.bus.kafka import KafkaBus
 from monitor.dedup.fingerprint import story_id
 from monitor.model import Item
+from monitor.replay import replay
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
 
@@ -100,3 +105,29 @@ async def test_replay_finds_the_matches_live_processing_found(
     assert f"replay: {N:,} items" in stdout
     assert f"{N // 20:,} stories alerted, {N // 20:,} duplicates absorbed" in stdout
     assert "\r[" not in stdout + stderr  # no progress bar when stdout is not a terminal
+
+
+async def test_replay_counts_records_it_cannot_read_and_goes_on(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Once, an envelope with ``"published": 1`` stopped a replay with AttributeError."""
+    bus_config = kafka_config(kafka_bootstrap, topic_prefix, partitions=1)
+    sample = items()[:20]  # two copies of one story among them
+    async with KafkaBus(bus_config) as bus:
+        await bus.publish_many("items", [(i.id, i) for i in sample[:10]])
+        raw = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        raw.send(f"{topic_prefix}.items", key=b"number", value=poison_published_as_a_number())
+        raw.send(f"{topic_prefix}.items", key=b"nested", value=b"[" * 10_000 + b"]" * 10_000)
+        raw.flush()
+        raw.close()
+        await bus.publish_many("items", [(i.id, i) for i in sample[10:]])
+    engine = Engine(load_rules(rule_files([f"{ROOT}/rules/*.yaml"])))
+    out = io.StringIO()
+    now = datetime.now(UTC)
+    summary = await asyncio.to_thread(
+        replay, bus_config, engine, now - timedelta(hours=1), now + timedelta(minutes=1), out,
+        bar=False,
+    )  # fmt: skip
+    assert (summary.items, summary.unreadable) == (22, 2)
+    assert (summary.matched, summary.stories, summary.duplicates) == (2, 1, 1)
+    assert len(out.getvalue().splitlines()) == 1
