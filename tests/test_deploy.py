@@ -18,6 +18,7 @@ import yaml
 from prometheus import binary
 from prometheus_client import CollectorRegistry
 
+from monitor.config import DeliveryConfig
 from monitor.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,14 +126,25 @@ def test_dockerfile_copies_only_files_that_exist() -> None:
             assert (ROOT / source).exists(), source
 
 
-def test_the_compose_config_of_newsmon_is_valid(tmp_path: Path) -> None:
-    shutil.copy(DEPLOY / "newsmon.compose.yaml", tmp_path / "newsmon.yaml")
-    (tmp_path / "rules").symlink_to(ROOT / "rules")  # where compose mounts them, beside it
+@pytest.mark.parametrize("config", ["newsmon.compose.yaml", "systemd/newsmon.yaml"])
+def test_the_shipped_deploy_configs_are_valid(tmp_path: Path, config: str) -> None:
+    """Each as installed: /etc/newsmon/newsmon.yaml with the rule files in rules/ beside it."""
+    shutil.copy(DEPLOY / config, tmp_path / "newsmon.yaml")
+    (tmp_path / "rules").symlink_to(ROOT / "rules")
     check = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "check", "-c", str(tmp_path / "newsmon.yaml")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+
+
+def test_the_systemd_config_writes_only_where_the_sandbox_lets_it() -> None:
+    """ProtectSystem=strict: the state file and file receivers under StateDirectory."""
+    doc = yaml.safe_load((DEPLOY / "systemd" / "newsmon.yaml").read_text(encoding="utf-8"))
+    writes = [doc["state"]["path"]] + [r["path"] for r in doc["receivers"] if r["kind"] == "file"]
+    assert writes and all(path.startswith("/var/lib/newsmon/") for path in writes), writes
+    unit = (DEPLOY / "systemd" / "newsmon.service").read_text(encoding="utf-8")
+    assert "StateDirectory=newsmon" in unit and "deploy/systemd/newsmon.yaml" in unit
 
 
 def dashboard_panels() -> list[dict[str, Any]]:
@@ -209,7 +221,8 @@ def test_systemd_unit_is_sandboxed_and_drains_on_sigterm() -> None:
     assert u["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP reloads the rules
     assert u["KillSignal"] == ["SIGTERM"]  # newsmon drains to the sinks, then exits 0
     assert u["KillMode"] == ["mixed"]  # parse workers are not killed under the drain
-    assert float(u["TimeoutStopSec"][0]) > 30  # above the daemon's 30 s drain bound
+    # above the daemon's 30 s drain, then a send in flight (its delivery timeout)
+    assert float(u["TimeoutStopSec"][0]) > 30 + DeliveryConfig().timeout
 
 
 def test_systemd_unit_passes_systemd_analyze(tmp_path: Path) -> None:
