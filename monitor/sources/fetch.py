@@ -33,7 +33,7 @@ from types import MappingProxyType, TracebackType
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.http_exceptions import ContentEncodingError, DecompressSizeError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -331,6 +331,7 @@ _REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ((aiohttp.ClientSSLError, ssl.SSLError), "tls"),
     ((aiohttp.ClientConnectorError,), "connect"),
     ((aiohttp.InvalidURL,), "bad_url"),
+    ((DecompressSizeError,), "too_large"),  # one chunk inflating past aiohttp's own bound
     ((ContentEncodingError,), "bad_encoding"),
     ((aiohttp.ClientPayloadError, aiohttp.ClientResponseError), "protocol"),
     ((aiohttp.ClientConnectionError, OSError), "connect"),
