@@ -7,10 +7,11 @@ a new item's candidates are nominated by its *rarest* tokens (posting lists
 are visited shortest first, within a budget of ``POSTING_BUDGET`` ids, so
 "turkey" or "russia" never cost a scan of half the window); the common tokens
 over the budget then only add to the counts of the ids already nominated (a set
-intersection that costs the nominees, not the posting list). A title whose rare
-tokens alone cannot reach the share of tokens a copy needs (a third) is
-nominated through its common tokens instead: the stories in two of its three
-rarest common posting lists. The stories with the same exact lead key are
+intersection that costs the nominees, not the posting list); when some story
+shares two rare words, only such stories are counted so (a copy shares nearly
+all of them). A title whose rare tokens alone cannot reach the share of tokens
+a copy needs (a third) is nominated through its common tokens instead: the
+stories in two of its three rarest common posting lists. The stories with the same exact lead key are
 candidates too. Only the few best candidates are confirmed with rapidfuzz.
 
 Memory is bounded by the window: :meth:`StoryIndex.evict` drops stories not
@@ -97,12 +98,14 @@ class StoryIndex:
         need = max(1, len(sig.tokens) // 3)
         if within < need and len(common) >= max(2, need):
             pool = set(counts) | _in_two(common[:3])  # a copy made of common words
-        elif counts:
-            pool = set(counts)
-        else:
+        elif not counts:
             pool = set(common[0]) if common else set()  # one word, and a common one
             common = common[1:]
             counts.update(pool)
+        elif max(counts.values()) < 2:
+            pool = set(counts)
+        else:  # a copy shares more than one rare word: only such stories need confirming
+            pool = {n for n, c in counts.items() if c >= 2}
         for posting in common:  # the common words confirm
             counts.update(pool.intersection(posting))
         found = [n for n, c in counts.items() if c >= need]  # few pass: skip the full sort
