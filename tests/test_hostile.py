@@ -20,7 +20,7 @@ from feedserver import (
     rss,
     status,
 )
-from rss import peak_rss_bytes, reset_peak_rss
+from rss import descendants_peak_rss, peak_rss_bytes, reset_peak_rss
 
 from monitor.alerts.sinks import schemas
 from monitor.app import App
@@ -94,6 +94,7 @@ async def test_daemon_survives_hostile_feeds(tmp_path: Path) -> None:
         daemon = asyncio.create_task(app.run(stop))
         await asyncio.sleep(7)
         assert not daemon.done(), "the daemon must stay up"
+        workers = descendants_peak_rss()  # forkserver and live parse workers, after the attacks
         stop.set()
         await asyncio.wait_for(daemon, 30)
 
@@ -111,6 +112,12 @@ async def test_daemon_survives_hostile_feeds(tmp_path: Path) -> None:
     titles = [json.loads(line)["title"] for line in lines]
     assert "S-400 story 1" in titles and "S-400 in a feed with a huge author" in titles
     assert peak_rss_bytes() < 300 * 1024 * 1024
+    assert workers, "parse workers were measured"
+    print(
+        f"peak RSS: test process {peak_rss_bytes() / 2**20:.0f} MiB, parse workers "
+        f"{', '.join(f'{peak / 2**20:.0f}' for peak in sorted(workers.values()))} MiB"
+    )
+    assert max(workers.values()) < 300 * 1024 * 1024
 
 
 def big_author_feed() -> Handler:
