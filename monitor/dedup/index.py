@@ -11,8 +11,9 @@ intersection that costs the nominees, not the posting list); when some story
 shares two rare words, only such stories are counted so (a copy shares nearly
 all of them). A title whose rare tokens alone cannot reach the share of tokens
 a copy needs (a third) is nominated through its common tokens instead: the
-stories in two of its three rarest common posting lists. The stories with the same exact lead key are
-candidates too. Only the few best candidates are confirmed with rapidfuzz.
+stories in two of its three rarest common posting lists. The stories with the
+same exact lead key are candidates too. Only the few best candidates are
+confirmed with rapidfuzz.
 
 Memory is bounded by the window: :meth:`StoryIndex.evict` drops stories not
 seen since the cutoff.
