@@ -40,8 +40,8 @@ from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
 from monitor.rules.reload import RuleWatcher
 from monitor.sources.fetch import Fetcher
-from monitor.sources.parse import ParsePool
 from monitor.sources.poller import Poller
+from monitor.sources.pool import ParsePool
 from monitor.store import Store, retention_cutoff
 
 log = logging.getLogger(__name__)

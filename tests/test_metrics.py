@@ -27,8 +27,8 @@ from monitor.metrics import (
 )
 from monitor.rules.engine import Engine
 from monitor.sources.fetch import Fetcher
-from monitor.sources.parse import ParsePool
 from monitor.sources.poller import Poller
+from monitor.sources.pool import ParsePool
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,13 @@ def test_every_feed_failure_reason_in_the_code_is_pre_initialised() -> None:
     the 'failing by reason' panel and its alert blind to it until it first happens."""
     sources = "\n".join(
         (ROOT / "monitor" / f).read_text(encoding="utf-8")
-        for f in ("sources/fetch.py", "sources/parse.py", "sources/poller.py", "errors.py")
+        for f in (
+            "sources/fetch.py",
+            "sources/parse.py",
+            "sources/pool.py",
+            "sources/poller.py",
+            "errors.py",
+        )
     )
     raised = set(re.findall(r'(?:Error|__init__)\(\s*"([a-z][a-z0-9_]*)"', sources))
     mapped = set(re.findall(r'\),\s*"([a-z][a-z0-9_]*)"\),', sources))  # fetch.py's _REASONS

@@ -15,10 +15,9 @@ that were made safe first (:func:`harden`):
   characters feedparser's author/e-mail regex backtracks on (feedparser #562:
   O(n²), 24 s for a 100 KB ``<author>``) is cut to ``MAX_TOKEN`` bytes. Both
   scans are linear (anchored with a look-behind, so no retry inside a run).
-* **Time and memory.** :class:`ParsePool` runs parse + normalise in worker
-  processes, kills a worker that overruns its deadline and caps its address
-  space; it admits only a few bodies at a time (workers + a short queue), and
-  the fetcher waits for that admission before it lets its slot go.
+* **Time and memory.** :class:`~monitor.sources.pool.ParsePool` runs
+  :func:`parse_and_normalise` in worker processes under a deadline and an
+  address-space cap (``pool.py``: the I/O edge of this pure module).
 
 ``parse_feed`` passes feedparser a stream, never a string: a bytes body such as
 ``b"/etc/passwd"`` would otherwise be opened as a local file.
@@ -26,20 +25,12 @@ that were made safe first (:func:`harden`):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
-import os
 import re
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache, partial
-from multiprocessing import get_context
-from types import TracebackType
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import feedparser
@@ -52,7 +43,6 @@ from monitor.sources.normalise import ParsedFeed, normalise
 __all__ = [
     "MAX_TOKEN",
     "Hardened",
-    "ParsePool",
     "ParsedFeed",
     "harden",
     "parse_and_normalise",
@@ -246,215 +236,3 @@ def _shorten(run: bytes, limit: int) -> bytes:
     while tail < len(run) and run[tail] & 0xC0 == 0x80:
         tail += 1
     return run[:head] + run[tail:]
-
-
-def _init_worker(memory_limit: int, owner: int) -> None:
-    """Worker initializer: cap the address space so a blow-up fails, not the host,
-    and exit when the daemon (``owner``) does, however it ended."""
-    import resource
-    import threading
-
-    if memory_limit > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
-
-
-def _exit_with(owner: int) -> None:
-    """Block until process ``owner`` ends, then end this one.
-
-    A ProcessPoolExecutor worker (and the forkserver it came from) outlives a
-    daemon killed with SIGKILL: it waits on a queue whose write end it holds
-    itself. Orphans would keep the daemon's stdout/stderr open and pile up."""
-    import os
-    import select
-    import time
-
-    try:
-        fd = os.pidfd_open(owner)
-    except (AttributeError, OSError):  # not Linux 5.3+: look once a second
-        while True:
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:
-                pass
-            time.sleep(1.0)
-    select.select([fd], [], [])
-    os._exit(1)
-
-
-def _ready() -> None:
-    """A worker's first job: it has started and imported this module."""
-
-
-START_TIMEOUT = 60.0  # seconds a new worker process may take to start (not a parse's deadline)
-
-
-class _Worker:
-    """One worker process in its own executor, so that killing a runaway parse
-    touches no other feed's job."""
-
-    __slots__ = ("broken", "executor", "started")
-
-    def __init__(self, executor: ProcessPoolExecutor) -> None:
-        self.executor = executor
-        self.started = False  # it has run a job: its start-up is behind it
-        self.broken = False  # killed or dead: to be replaced before its next job
-
-
-class ParsePool:
-    """Parse + normalise in worker processes, each body under a deadline.
-
-    Usage::
-
-        async with ParsePool(workers=2, timeout=10.0) as pool:
-            async with pool.admission() as admit:     # optional: bounds bodies in memory
-                result = await fetcher.fetch(url, admit=admit)
-                parsed = await pool.parse(result.body, result.headers, feed, seen=now)
-
-    A job waits for an idle worker first; its ``timeout`` starts only then (and
-    after a new worker's start-up), so a queue of bodies never times out an
-    ordinary one. Each worker is a process of its own: a body that overruns
-    ``timeout`` gets ``ParseError("parse_timeout")`` and only its worker is
-    killed and replaced; a dead worker gives ``ParseError("parse_crash")``. No
-    other job is ever cancelled or failed by that.
-
-    :meth:`admission` bounds the bodies waiting for the pool: at most
-    ``workers + queue`` callers are admitted at once (one being parsed per
-    worker, ``queue`` waiting). The fetcher asks for admission once a body is
-    read and keeps its fetch slot until it is given, so while parsing is behind,
-    fetching pauses: bodies in memory stay under ``fetch.concurrency + workers +
-    queue``, whatever the number of feeds. Admission is asked only for a
-    complete body, so a feed that drips its body slowly never holds a place.
-    """
-
-    def __init__(
-        self,
-        workers: int = 2,
-        timeout: float = 10.0,
-        max_field_bytes: int = 64 * 1024,
-        memory_limit: int = 1 << 30,
-        queue: int | None = None,
-    ) -> None:
-        self.workers = max(1, workers)
-        self.queue = 2 * self.workers if queue is None else max(0, queue)
-        self.timeout = timeout
-        self.max_field_bytes = max_field_bytes
-        self.memory_limit = memory_limit
-        self._idle: asyncio.Queue[_Worker] | None = None
-        self._live: set[_Worker] = set()
-        self._room: asyncio.Semaphore | None = None
-
-    async def __aenter__(self) -> ParsePool:
-        self._idle = asyncio.Queue()
-        for _ in range(self.workers):
-            self._idle.put_nowait(self._new_worker())
-        self._room = asyncio.Semaphore(self.workers + self.queue)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._idle = None
-        for worker in list(self._live):
-            self._retire(worker)
-
-    @asynccontextmanager
-    async def admission(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-        """Yields ``admit``: awaiting it (once or more) takes one of the
-        ``workers + queue`` places for a body, held until the block ends."""
-        room = self._room
-        held = False
-
-        async def admit() -> None:
-            nonlocal held
-            if not held and room is not None:
-                await room.acquire()
-                held = True
-
-        try:
-            yield admit
-        finally:
-            if held and room is not None:
-                room.release()
-
-    async def parse(
-        self, body: bytes, headers: Mapping[str, str], feed: FeedConfig, *, seen: datetime
-    ) -> ParsedFeed:
-        """Parse and normalise one body off the event loop."""
-        job = partial(parse_and_normalise, body, dict(headers), feed, seen, self.max_field_bytes)
-        return await self.run(job)
-
-    async def run(self, job: partial[ParsedFeed]) -> ParsedFeed:
-        """Run a picklable job in a worker under the deadline (tests use it too)."""
-        idle = self._idle
-        if idle is None:
-            raise RuntimeError("ParsePool used outside 'async with'")
-        worker = await idle.get()
-        try:
-            return await self._call(worker, job)
-        finally:
-            if worker.broken:
-                self._retire(worker)
-                worker = self._new_worker()
-            if self._idle is idle:  # not closed meanwhile
-                idle.put_nowait(worker)
-            else:
-                self._retire(worker)
-
-    async def _call(self, worker: _Worker, job: partial[ParsedFeed]) -> ParsedFeed:
-        try:
-            if not worker.started:  # its start-up is not the parse's time
-                async with asyncio.timeout(START_TIMEOUT):
-                    await asyncio.wrap_future(worker.executor.submit(_ready))
-                worker.started = True
-            async with asyncio.timeout(self.timeout):
-                return await asyncio.wrap_future(worker.executor.submit(job))
-        except TimeoutError as exc:
-            worker.broken = True
-            what = f"over {self.timeout:g}s" if worker.started else "worker did not start"
-            raise ParseError("parse_timeout" if worker.started else "parse_crash", what) from exc
-        except BrokenProcessPool as exc:
-            worker.broken = True
-            raise ParseError("parse_crash", str(exc)[:200]) from exc
-        except MemoryError as exc:
-            raise ParseError("parse_crash", "out of memory") from exc
-        except asyncio.CancelledError:
-            worker.broken = True  # its job may still run: never hand it to the next one
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # this task is being cancelled: let it
-            raise ParseError("parse_crash", "parse job cancelled") from None
-
-    def _new_worker(self) -> _Worker:
-        worker = _Worker(
-            ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=get_context("forkserver"),
-                initializer=_init_worker,
-                initargs=(self.memory_limit, os.getpid()),
-            )
-        )
-        self._live.add(worker)
-        return worker
-
-    def _retire(self, worker: _Worker) -> None:
-        self._live.discard(worker)
-        _kill(worker.executor)
-
-
-def _kill(executor: ProcessPoolExecutor) -> None:
-    """Stop ``executor`` and its process now; harmless if it is already shut down.
-
-    ProcessPoolExecutor cannot cancel a running call; terminating its process is
-    the only way to stop a runaway parse."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        with contextlib.suppress(Exception):  # already gone
-            process.terminate()
-    with contextlib.suppress(Exception):
-        executor.shutdown(wait=False, cancel_futures=True)

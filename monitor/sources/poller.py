@@ -31,7 +31,7 @@ from monitor.errors import FeedError, FetchError, ParseError, StoreError
 from monitor.metrics import Metrics
 from monitor.model import Item
 from monitor.sources.fetch import Fetcher, FetchResult, NotStarted
-from monitor.sources.parse import ParsePool
+from monitor.sources.pool import ParsePool
 from monitor.sources.schedule import Outcome, first_delay, max_age, plan
 from monitor.store import FeedState, Store
 

@@ -22,7 +22,8 @@ from aiohttp import web
 from monitor.config import FeedConfig, FetchConfig
 from monitor.errors import ParseError
 from monitor.sources.fetch import Fetcher, FetchResult
-from monitor.sources.parse import ParsedFeed, ParsePool, parse_and_normalise
+from monitor.sources.parse import ParsedFeed, parse_and_normalise
+from monitor.sources.pool import ParsePool
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "feedparser-tests"
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE")

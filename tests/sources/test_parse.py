@@ -15,7 +15,8 @@ import pytest
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.model import Item
-from monitor.sources.parse import ParsedFeed, ParsePool, parse_and_normalise, parse_feed
+from monitor.sources.parse import ParsedFeed, parse_and_normalise, parse_feed
+from monitor.sources.pool import ParsePool
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ATTACKS = sorted((FIXTURES / "xml-attacks").glob("*.xml"))
@@ -356,7 +357,7 @@ async def test_admission_not_taken_is_not_held() -> None:
 
 
 async def test_killing_a_pool_twice_is_harmless() -> None:
-    from monitor.sources.parse import _kill
+    from monitor.sources.pool import _kill
 
     async with ParsePool(workers=1) as pool:
         await pool.run(partial(time.sleep, 0))

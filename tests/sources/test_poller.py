@@ -23,8 +23,9 @@ from monitor.config import FeedConfig, FetchConfig, ScheduleConfig, Secret
 from monitor.metrics import Metrics
 from monitor.model import Item
 from monitor.sources.fetch import Fetcher
-from monitor.sources.parse import ParsedFeed, ParsePool
+from monitor.sources.parse import ParsedFeed
 from monitor.sources.poller import Poller
+from monitor.sources.pool import ParsePool
 from monitor.store import FeedState, Store
 
 FAST = ScheduleConfig(interval=0.2, min_interval=0.2, max_interval=1.0, jitter=0.0, max_backoff=1.0)
