@@ -51,13 +51,14 @@ EXPECTED_REASONS = {
 }
 
 
-def config(tmp: Path, server: FeedServer, feeds: dict[str, str]) -> Path:
+def config(tmp: Path, servers: list[FeedServer], feeds: dict[str, str]) -> Path:
     lines = ["feeds:"]
     lines += [f"  - {{url: '{url}', name: {name}}}" for name, url in feeds.items()]
     lines += [
         f"rules: ['{ROOT}/rules/*.yaml']",
         f"state: {{path: {tmp}/state.db}}",
-        f"fetch: {{allow_networks: ['127.0.0.1:{server.port}'], timeout: 2s, max_bytes: 1MiB}}",
+        f"fetch: {{allow_networks: {[f'127.0.0.1:{s.port}' for s in servers]}, timeout: 2s,"
+        " max_bytes: 1MiB}",
         "schedule: {interval: 1s, min_interval: 1s, max_interval: 2s, max_backoff: 2s, jitter: 0}",
         "http: {enabled: false}",
         f"receivers: [{{name: desk, kind: file, path: {tmp}/alerts.jsonl}}]",
@@ -69,11 +70,13 @@ def config(tmp: Path, server: FeedServer, feeds: dict[str, str]) -> Path:
 
 async def test_daemon_survives_hostile_feeds(tmp_path: Path) -> None:
     reset_peak_rss()
-    async with FeedServer() as server, FeedServer() as private:
+    # the good feed is another outlet (its own host): the hostile ones share theirs,
+    # and with it the per-host fetch limit (2), as they would on the internet
+    async with FeedServer() as server, FeedServer() as private, FeedServer() as outlet:
         private.add("/", status(200))
         loop_url = server.url("/redirect-loop")
         feeds = {
-            "good": server.add("/good", counting_feed("S-400 story")),
+            "good": outlet.add("/good", counting_feed("S-400 story")),
             "big-author": server.add("/big-author", big_author_feed()),
             "status-500": server.add("/500", status(500)),
             "hang": server.add("/hang", hang),
@@ -89,7 +92,7 @@ async def test_daemon_survives_hostile_feeds(tmp_path: Path) -> None:
         }
         for attack in ATTACKS:
             feeds[f"attack-{attack.stem}"] = server.add(f"/{attack.name}", rss(attack.read_bytes()))
-        app = App(load_config(config(tmp_path, server, feeds), receivers=schemas()))
+        app = App(load_config(config(tmp_path, [server, outlet], feeds), receivers=schemas()))
         stop = asyncio.Event()
         daemon = asyncio.create_task(app.run(stop))
         await asyncio.sleep(7)
@@ -98,7 +101,7 @@ async def test_daemon_survives_hostile_feeds(tmp_path: Path) -> None:
         stop.set()
         await asyncio.wait_for(daemon, 30)
 
-        good_polls = len(server.hits("/good"))
+        good_polls = len(outlet.hits("/good"))
         assert good_polls >= 4, f"the good feed kept its 1 s schedule: {good_polls} polls in 7 s"
         assert private.requests == [], "nothing reached the private listener"
 
