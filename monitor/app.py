@@ -23,13 +23,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from monitor import routetree
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router, alerts_for
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus
-from monitor.config import Settings
+from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
 from monitor.errors import BusError, ConfigError, StoreError
@@ -192,7 +191,7 @@ class App:
         await _pump(bus, ITEMS, STAGES[ITEMS], handle)
 
     def _dispatcher(self, outbox: Outbox) -> Dispatcher:
-        limits = {r.name: routetree.rate(r.options["rate_limit"])
+        limits = {r.name: rate(r.options["rate_limit"])
                   for r in self.settings.receivers if "rate_limit" in r.options}  # fmt: skip
         return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics, limits)
 

@@ -39,7 +39,8 @@ from typing import Any
 
 import yaml
 
-from monitor import yamlfile as y
+from monitor.config import values
+from monitor.config import yamlfile as yf
 from monitor.errors import ConfigError, Problem
 from monitor.model import SEVERITIES
 from monitor.rules.query import And, Form, Not, Or, Query, QueryError, Term, leaves, parse
@@ -90,9 +91,9 @@ def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
     problems: list[Problem] = []
     failures: list[Exception] = []
     entities: dict[tuple[str, ...], Entity] = {}
-    specs: list[tuple[y.YamlFile, yaml.Node]] = []
+    specs: list[tuple[yf.YamlFile, yaml.Node]] = []
     for path in paths:
-        f = y.YamlFile(path, env={}, problems=problems)
+        f = yf.YamlFile(path, env={}, problems=problems)
         try:
             specs.extend(_read_pack(f, entities))
         except Exception as exc:
@@ -103,7 +104,7 @@ def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
         try:
             rule = _rule(f, node, entities)
         except Exception as exc:
-            failures.append(_unexpected(f, y.line(node), exc))
+            failures.append(_unexpected(f, yf.line(node), exc))
             continue
         if rule is None:
             continue
@@ -122,8 +123,8 @@ def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
 
 
 def _read_pack(
-    f: y.YamlFile, entities: dict[tuple[str, ...], Entity]
-) -> list[tuple[y.YamlFile, yaml.Node]]:
+    f: yf.YamlFile, entities: dict[tuple[str, ...], Entity]
+) -> list[tuple[yf.YamlFile, yaml.Node]]:
     """Add the file's entities; returns its rule nodes (checked once all entities are known)."""
     root = f.compose("rule file")
     if root is None:
@@ -134,7 +135,7 @@ def _read_pack(
     return [(f, entry) for entry in _entries(f, top.get("rules"), "rules")]
 
 
-def _unexpected(f: y.YamlFile, line: int, exc: Exception) -> Exception:
+def _unexpected(f: yf.YamlFile, line: int, exc: Exception) -> Exception:
     """Report an exception nothing expected as a problem of the file; returns it."""
     if isinstance(exc, RecursionError):
         f.problem(line, "nested too deeply to read (RecursionError)")
@@ -146,32 +147,36 @@ def _unexpected(f: y.YamlFile, line: int, exc: Exception) -> Exception:
 
 
 def _entries(
-    f: y.YamlFile, found: tuple[yaml.Node, yaml.Node] | None, what: str
+    f: yf.YamlFile, found: tuple[yaml.Node, yaml.Node] | None, what: str
 ) -> list[yaml.Node]:
-    if found is None or y.is_null(found[1]):
+    if found is None or yf.is_null(found[1]):
         return []
     if not isinstance(found[1], yaml.SequenceNode):
-        f.problem(y.line(found[1]), f"'{what}' must be a list, got a {y.kind(found[1])}")
+        f.problem(yf.line(found[1]), f"'{what}' must be a list, got a {yf.kind(found[1])}")
         return []
     return list(found[1].value)
 
 
 def _fuzzy_setting(value: Any) -> bool | float:
-    if isinstance(y.plain(value), bool) or str(y.plain(value)).lower() in ("on", "off"):
-        return y.boolean(value)
-    result: float = y.real(50, 100)(value)
+    if isinstance(values.plain(value), bool) or str(values.plain(value)).lower() in ("on", "off"):
+        return values.boolean(value)
+    result: float = values.real(50, 100)(value)
     return result
 
 
-_ENTITY: dict[str, y.Conv] = {"name": y.string, "aliases": y.strings, "weak": y.strings}
-_ENTITY |= {"variants": y.strings, "fuzzy": _fuzzy_setting}
+_ENTITY: dict[str, values.Conv] = {
+    "name": values.string,
+    "aliases": values.strings,
+    "weak": values.strings,
+}
+_ENTITY |= {"variants": values.strings, "fuzzy": _fuzzy_setting}
 
 
-def _add_entity(f: y.YamlFile, node: yaml.Node, entities: dict[tuple[str, ...], Entity]) -> None:
+def _add_entity(f: yf.YamlFile, node: yaml.Node, entities: dict[tuple[str, ...], Entity]) -> None:
     data = f.fields(node, "entity", _ENTITY)
     if "name" not in data:
         if isinstance(node, yaml.MappingNode):
-            f.problem(y.line(node), "entity needs a 'name'")
+            f.problem(yf.line(node), "entity needs a 'name'")
         return
     name = data["name"].strip()
     strong = [name, *data.get("aliases", ())]
@@ -180,13 +185,13 @@ def _add_entity(f: y.YamlFile, node: yaml.Node, entities: dict[tuple[str, ...], 
         forms += [Form(f"{t}{variant}") for t in strong if _ends_in_number(t)]
     for form in (Form(name), *forms):
         if not tokens(form.text):
-            f.problem(y.line(node), f"entity {name!r}: {form.text!r} has no letters or digits")
+            f.problem(yf.line(node), f"entity {name!r}: {form.text!r} has no letters or digits")
             return
     key = tokens(name)
     if (other := entities.get(key)) is not None:
-        f.problem(y.line(node), f"entity {name!r} already defined at {other.file}:{other.line}")
+        f.problem(yf.line(node), f"entity {name!r} already defined at {other.file}:{other.line}")
         return
-    entities[key] = Entity(name, tuple(forms), data.get("fuzzy", True), f.file, y.line(node))
+    entities[key] = Entity(name, tuple(forms), data.get("fuzzy", True), f.file, yf.line(node))
 
 
 def _ends_in_number(text: str) -> bool:
@@ -194,30 +199,30 @@ def _ends_in_number(text: str) -> bool:
     return bool(words) and is_designator(words[-1])
 
 
-def _labels(f: y.YamlFile, node: yaml.Node, label: str) -> tuple[tuple[str, str], ...]:
+def _labels(f: yf.YamlFile, node: yaml.Node, label: str) -> tuple[tuple[str, str], ...]:
     """A rule's labels from their node: string names to string values, each
     other value reported at its own line with how YAML read it."""
     if not isinstance(node, yaml.MappingNode):
-        f.problem(y.line(node), f"{label}: labels: expected a mapping of label names to "
-                                f"values, got a {y.kind(node)}")  # fmt: skip
+        f.problem(yf.line(node), f"{label}: labels: expected a mapping of label names to "
+                                f"values, got a {yf.kind(node)}")  # fmt: skip
         return ()
     out: dict[str, str] = {}
     for knode, vnode in node.value:
         if not _is_text(knode):
-            f.problem(y.line(knode), f"{label}: label name {_reading(knode)}; quote it")
+            f.problem(yf.line(knode), f"{label}: label name {_reading(knode)}; quote it")
         elif knode.value in out:
-            f.problem(y.line(knode), f"{label}: label {knode.value!r} given twice")
+            f.problem(yf.line(knode), f"{label}: label {knode.value!r} given twice")
         elif not isinstance(vnode, yaml.ScalarNode):
-            f.problem(y.line(vnode), f"{label}: label {knode.value!r}: expected a text value, "
-                                     f"got a {y.kind(vnode)}")  # fmt: skip
+            f.problem(yf.line(vnode), f"{label}: label {knode.value!r}: expected a text value, "
+                                     f"got a {yf.kind(vnode)}")  # fmt: skip
         elif not vnode.value and not _is_text(vnode):
-            f.problem(y.line(vnode), f"{label}: label {knode.value!r} has no value; "
+            f.problem(yf.line(vnode), f"{label}: label {knode.value!r} has no value; "
                                      f"write {knode.value}: \"...\"")  # fmt: skip
         elif not _is_text(vnode):
-            f.problem(y.line(vnode), f"{label}: label {knode.value!r}: value {_reading(vnode)}; "
+            f.problem(yf.line(vnode), f"{label}: label {knode.value!r}: value {_reading(vnode)}; "
                                      f"quote it: {knode.value}: \"{vnode.value}\"")  # fmt: skip
-        elif (value := f.expand(vnode.value, y.line(vnode))) is not y.MISSING:
-            out[knode.value] = str(y.plain(value))
+        elif (value := f.expand(vnode.value, yf.line(vnode))) is not values.MISSING:
+            out[knode.value] = str(values.plain(value))
     return tuple(sorted(out.items()))
 
 
@@ -228,7 +233,7 @@ def _is_text(node: yaml.Node) -> bool:
 def _reading(node: yaml.Node) -> str:
     """How YAML reads a node that is not a string, for a message."""
     if not isinstance(node, yaml.ScalarNode):
-        return f"is a {y.kind(node)}, not text"
+        return f"is a {yf.kind(node)}, not text"
     try:
         value = yaml.constructor.SafeConstructor().construct_object(node)
     except yaml.YAMLError:
@@ -240,11 +245,12 @@ def _reading(node: yaml.Node) -> str:
     return f"{node.value!r} is read as {shown}, not as text"
 
 
-_RULE: dict[str, y.Conv] = {
-    "name": y.string, "query": y.string, "keywords": y.strings, "exclude": y.strings,
-    "fields": y.choice(*FIELDS), "severity": y.choice(*SEVERITIES),
-    "labels": y.string,  # never converted: _rule reads labels from their node (_labels)
-    "fuzzy": y.boolean, "threshold": y.real(50, 100), "min_terms": y.integer(1, 50),
+_RULE: dict[str, values.Conv] = {
+    "name": values.string, "query": values.string, "keywords": values.strings,
+    "exclude": values.strings,
+    "fields": values.choice(*FIELDS), "severity": values.choice(*SEVERITIES),
+    "labels": values.string,  # never converted: _rule reads labels from their node (_labels)
+    "fuzzy": values.boolean, "threshold": values.real(50, 100), "min_terms": values.integer(1, 50),
 }  # fmt: skip
 
 
@@ -258,19 +264,19 @@ def _split(node: yaml.Node, key: str) -> tuple[yaml.Node, list[yaml.Node]]:
 
 
 def _rule(
-    f: y.YamlFile, node: yaml.Node, entities: Mapping[tuple[str, ...], Entity]
+    f: yf.YamlFile, node: yaml.Node, entities: Mapping[tuple[str, ...], Entity]
 ) -> Rule | None:
     before = len(f.problems)
     node, label_nodes = _split(node, "labels")
     data = f.fields(node, "rule", _RULE)
     if "name" not in data and isinstance(node, yaml.MappingNode):
-        f.problem(y.line(node), "rule needs a non-empty 'name'")
+        f.problem(yf.line(node), "rule needs a non-empty 'name'")
     label = f"rule {data.get('name', '?')!r}"
     for extra in label_nodes[1:]:
-        f.problem(y.line(extra), f"{label}: duplicate key 'labels'")
+        f.problem(yf.line(extra), f"{label}: duplicate key 'labels'")
     labels = _labels(f, label_nodes[0], label) if label_nodes else ()
     if ("query" in data) == ("keywords" in data) and isinstance(node, yaml.MappingNode):
-        f.problem(y.line(node), f"{label}: needs either 'query' or 'keywords'")
+        f.problem(yf.line(node), f"{label}: needs either 'query' or 'keywords'")
     if len(f.problems) > before or not isinstance(node, yaml.MappingNode):
         return None
     query_node = next(v for k, v in node.value if k.value in ("query", "keywords"))
@@ -278,15 +284,15 @@ def _rule(
         query = _query(data)
         query = resolve(query, entities, data.get("fuzzy", True), data.get("threshold"))
     except QueryError as exc:
-        f.problem(y.line(query_node), f"{label}: query {exc}")
+        f.problem(yf.line(query_node), f"{label}: query {exc}")
         return None
     except ValueError as exc:
-        f.problem(y.line(query_node), f"{label}: {exc}")
+        f.problem(yf.line(query_node), f"{label}: {exc}")
         return None
     return Rule(
         name=data["name"].strip(), query=query, fields=data.get("fields", "any"),
         severity=data.get("severity", "medium"), labels=labels,
-        min_terms=data.get("min_terms", 1), file=f.file, line=y.line(node),
+        min_terms=data.get("min_terms", 1), file=f.file, line=yf.line(node),
     )  # fmt: skip
 
 

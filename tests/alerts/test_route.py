@@ -13,9 +13,9 @@ from helpers import alert
 from monitor.alerts.route import Routed, Router, _window_end, due_time, group_key, unmuted
 from monitor.alerts.sinks import schemas
 from monitor.config import RouteConfig, TimeInterval, load_config
+from monitor.config.routes import matcher
 from monitor.errors import ConfigError
 from monitor.model import RuleHit
-from monitor.routetree import matcher
 
 
 def hit(rule: str, severity: str = "medium", **labels: str) -> RuleHit:

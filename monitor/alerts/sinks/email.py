@@ -43,10 +43,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from monitor import yamlfile as y
 from monitor.alerts import render
 from monitor.alerts.deliver import classify_smtp
-from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal
+from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal, values
 from monitor.errors import ConfigError, DeliveryError, Problem
 from monitor.model import Alert
 
@@ -56,10 +55,10 @@ SCHEMA = ReceiverSchema(
     required=frozenset({"host", "from", "to"}),
     optional=frozenset({"port", "tls", "cafile", "username", "password", "timeout"}),
     convs={
-        "port": y.integer(1, 65535),
-        "tls": y.choice("starttls", "tls", "none"),
-        "to": y.strings,
-        "timeout": y.duration,
+        "port": values.integer(1, 65535),
+        "tls": values.choice("starttls", "tls", "none"),
+        "to": values.strings,
+        "timeout": values.duration,
     },
 )
 PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -255,7 +254,7 @@ def _cafile_problem(cafile: str) -> str | None:
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
     o = receiver.options
-    tls = y.choice("starttls", "tls", "none")(o.get("tls", "starttls"))
+    tls = values.choice("starttls", "tls", "none")(o.get("tls", "starttls"))
     cafile = reveal(o["cafile"]) if o.get("cafile") else None
     if cafile and not Path(cafile).is_absolute():
         cafile = str(base_dir / cafile)
@@ -265,13 +264,13 @@ def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
         raise ConfigError([Problem(receiver.file, receiver.line, message)])
     config = EmailConfig(
         host=reveal(o["host"]),
-        port=y.integer(1, 65535)(o.get("port", PORTS[tls])),
+        port=values.integer(1, 65535)(o.get("port", PORTS[tls])),
         sender=reveal(o["from"]),
-        to=y.strings(o["to"]),
+        to=values.strings(o["to"]),
         tls=tls,
         cafile=cafile,
         username=reveal(o["username"]) if o.get("username") else None,
         password=o.get("password"),
-        timeout=y.duration(o.get("timeout", 20.0)),
+        timeout=values.duration(o.get("timeout", 20.0)),
     )
     return EmailSink(config)

@@ -1,7 +1,7 @@
 """The config's ``feeds:`` section, and the feed include files it may name.
 
 :class:`FeedSection` walks the section's nodes (through a
-:class:`~monitor.yamlfile.YamlFile`, so problems carry their lines); an entry is
+:class:`~monitor.config.yamlfile.YamlFile`, so problems carry their lines); an entry is
 a URL, a ``{url, name, interval}`` mapping, or an include: ``file:`` (one
 ``URL [name]`` a line) or ``opml:``. :func:`parse_feed_list` and
 :func:`parse_opml` are the pure parsers of those files: every entry as an
@@ -19,20 +19,9 @@ from xml.parsers import expat
 
 import yaml
 
-from monitor.yamlfile import (
-    MISSING,
-    Secret,
-    YamlFile,
-    duration,
-    hint,
-    kind,
-    line,
-    plain,
-    seconds,
-    show,
-    shown_url,
-    string,
-)
+from monitor.config.secrets import Secret, shown_url
+from monitor.config.values import MISSING, duration, hint, plain, seconds, show, string
+from monitor.config.yamlfile import YamlFile, kind, line
 
 
 class Entry(NamedTuple):
@@ -103,7 +92,7 @@ _FEED_KEYS = {"url", "name", "interval"}
 
 
 class Feed(NamedTuple):
-    """One checked feed; ``monitor.config`` turns it into a ``FeedConfig``."""
+    """One checked feed; ``monitor.config.load`` turns it into a ``FeedConfig``."""
 
     url: str  # as written: ${VAR} unexpanded, userinfo as ***@ (the feed's identity)
     name: str  # defaults to that URL (never an expanded secret)

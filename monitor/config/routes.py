@@ -33,7 +33,8 @@ from typing import Any
 
 import yaml
 
-from monitor import yamlfile as y
+from monitor.config import values
+from monitor.config import yamlfile as yf
 
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"(.*)"|(.*?))\s*')
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\S+)\s*")
@@ -83,72 +84,74 @@ class TimeInterval:
 
 def rate(value: Any) -> tuple[int, float]:
     """``20/m``, ``1/s``, ``100/1h`` -> (count, per seconds)."""
-    v = y.plain(value)
+    v = values.plain(value)
     m = _RATE.fullmatch(v) if isinstance(v, str) else None
     if m is None or int(m[1]) < 1:
-        raise y.Invalid(f"expected a rate such as '20/m' or '100/1h', got {y.show(value)}")
+        raise values.Invalid(
+            f"expected a rate such as '20/m' or '100/1h', got {values.show(value)}"
+        )
     per = m[2] if m[2][0].isdigit() else "1" + m[2]
-    return int(m[1]), y.duration(per)
+    return int(m[1]), values.duration(per)
 
 
 def matcher(value: Any) -> Matcher:
-    v = y.string(value)
+    v = values.string(value)
     m = _MATCHER.fullmatch(v)
     if m is None:
-        raise y.Invalid(f"expected a matcher such as 'severity=~\"high|critical\"', got {v!r}")
+        raise values.Invalid(f"expected a matcher such as 'severity=~\"high|critical\"', got {v!r}")
     found = Matcher(m[1], m[2], m[3] if m[3] is not None else m[4])
     if found.op in ("=~", "!~"):
         try:
             re.compile(found.value)
         except re.error as exc:
-            raise y.Invalid(f"bad regex {found.value!r}: {exc}") from None
+            raise values.Invalid(f"bad regex {found.value!r}: {exc}") from None
     return found
 
 
 def _times(value: Any) -> tuple[tuple[int, int], ...]:
     out = []
-    for text in y.strings(value):
+    for text in values.strings(value):
         m = _TIME.fullmatch(text)
         if m is None or int(m[1]) > 24 or int(m[3]) > 24 or int(m[2]) > 59 or int(m[4]) > 59:
-            raise y.Invalid(f"expected times such as '22:00-07:00', got {text!r}")
+            raise values.Invalid(f"expected times such as '22:00-07:00', got {text!r}")
         out.append((int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])))
     return tuple(out)
 
 
 def _weekdays(value: Any) -> tuple[int, ...]:
     out: list[int] = []
-    for text in y.strings(value):
+    for text in values.strings(value):
         first, _, last = text.lower().partition("-")
         if first[:3] not in _DAYS or (last and last[:3] not in _DAYS):
-            raise y.Invalid(f"expected weekdays such as 'mon-fri' or 'sat', got {text!r}")
+            raise values.Invalid(f"expected weekdays such as 'mon-fri' or 'sat', got {text!r}")
         a, b = _DAYS.index(first[:3]), _DAYS.index((last or first)[:3])
         out.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
     return tuple(sorted(set(out)))
 
 
 def _location(value: Any) -> str:
-    v = y.string(value)
+    v = values.string(value)
     try:
         zoneinfo.ZoneInfo(v)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise y.Invalid(f"unknown time zone {v!r} (expected e.g. 'Europe/Istanbul')") from None
+        raise values.Invalid(f"unknown time zone {v!r} (expected e.g. 'Europe/Istanbul')") from None
     return v
 
 
-_INTERVAL = {"name": y.string, "times": _times, "weekdays": _weekdays, "location": _location}
+_INTERVAL = {"name": values.string, "times": _times, "weekdays": _weekdays, "location": _location}
 
 
-def time_intervals(f: y.YamlFile, entry: tuple[int, yaml.Node] | None) -> tuple[TimeInterval, ...]:
+def time_intervals(f: yf.YamlFile, entry: tuple[int, yaml.Node] | None) -> tuple[TimeInterval, ...]:
     if entry is None:
         return ()
     if not isinstance(node := entry[1], yaml.SequenceNode):
-        f.problem(y.line(node), f"time_intervals: expected a list, got a {y.kind(node)}")
+        f.problem(yf.line(node), f"time_intervals: expected a list, got a {yf.kind(node)}")
         return ()
     out = []
     for item in node.value:
         got = f.fields(item, "time_intervals", _INTERVAL)
         if "name" not in got:
-            f.problem(y.line(item), "time_intervals: each needs a 'name'")
+            f.problem(yf.line(item), "time_intervals: each needs a 'name'")
             continue
         out.append(TimeInterval(**got))
     return tuple(out)
@@ -157,7 +160,7 @@ def time_intervals(f: y.YamlFile, entry: tuple[int, yaml.Node] | None) -> tuple[
 class RouteSection:
     """Reads the ``route:`` tree, checking receivers and interval names exist."""
 
-    def __init__(self, f: y.YamlFile, receivers: set[str], intervals: set[str]) -> None:
+    def __init__(self, f: yf.YamlFile, receivers: set[str], intervals: set[str]) -> None:
         self.f, self.receivers, self.intervals = f, receivers, intervals
 
     def read(self, entry: tuple[int, yaml.Node] | None) -> RouteConfig | None:
@@ -176,47 +179,49 @@ class RouteSection:
         return RouteConfig(
             receiver=self.conv(keys, got, "receiver", self.receiver, what),
             matchers=tuple(self.conv(keys, got, "matchers", _matchers, what) or ()),
-            continue_=bool(self.conv(keys, got, "continue", y.boolean, what)),
+            continue_=bool(self.conv(keys, got, "continue", values.boolean, what)),
             group_wait=self.conv(keys, got, "group_wait", _seconds_or_zero, what),
             group_interval=self.conv(keys, got, "group_interval", _seconds_or_zero, what),
             mute_time_intervals=self.conv(keys, got, "mute_time_intervals", self.mutes, what),
             group_by=self.conv(keys, got, "group_by", _group_by, what),
             routes=self.children(keys.get("routes"), what),
-            line=y.line(node),
+            line=yf.line(node),
         )
 
     def children(self, entry: tuple[yaml.Node, yaml.Node] | None, what: str) -> tuple[Any, ...]:
         if entry is None:
             return ()
         if not isinstance(seq := entry[1], yaml.SequenceNode):
-            self.f.problem(y.line(seq), f"{what}.routes: expected a list, got a {y.kind(seq)}")
+            self.f.problem(yf.line(seq), f"{what}.routes: expected a list, got a {yf.kind(seq)}")
             return ()
         kids = (self.node(child, f"{what}.routes[{i}]") for i, child in enumerate(seq.value))
         return tuple(kid for kid in kids if kid is not None)
 
     def conv(
         self, keys: dict[str, tuple[yaml.Node, yaml.Node]], got: dict[str, Any], key: str,
-        conv: y.Conv, what: str,
+        conv: values.Conv, what: str,
     ) -> Any:  # fmt: skip
-        if key not in got or got[key] is y.MISSING:
+        if key not in got or got[key] is values.MISSING:
             return None
         try:
             return conv(got[key])
-        except y.Invalid as exc:
-            self.f.problem(y.line(keys[key][1]), f"{what}.{key}: {exc}")
+        except values.Invalid as exc:
+            self.f.problem(yf.line(keys[key][1]), f"{what}.{key}: {exc}")
             return None
 
     def receiver(self, value: Any) -> str:
-        name = y.string(value)
+        name = values.string(value)
         if name not in self.receivers:
-            raise y.Invalid(f"no receiver named {name!r}{y.hint(name, self.receivers)}")
+            raise values.Invalid(f"no receiver named {name!r}{values.hint(name, self.receivers)}")
         return name
 
     def mutes(self, value: Any) -> tuple[str, ...]:
-        names = y.strings(value) if value != [] else ()
+        names = values.strings(value) if value != [] else ()
         for name in names:
             if name not in self.intervals:
-                raise y.Invalid(f"no time interval named {name!r}{y.hint(name, self.intervals)}")
+                raise values.Invalid(
+                    f"no time interval named {name!r}{values.hint(name, self.intervals)}"
+                )
         return names
 
 
@@ -226,12 +231,12 @@ def _matchers(value: Any) -> tuple[Matcher, ...]:
 
 
 def _group_by(value: Any) -> tuple[str, ...]:
-    labels = y.strings(value) if value != [] else ()
+    labels = values.strings(value) if value != [] else ()
     for label in labels:
         if label not in GROUP_BY:
-            raise y.Invalid(f"can group by {', '.join(GROUP_BY)}, not {label!r}")
+            raise values.Invalid(f"can group by {', '.join(GROUP_BY)}, not {label!r}")
     return labels
 
 
 def _seconds_or_zero(value: Any) -> float:
-    return 0.0 if y.plain(value) in (0, "0", "0s") else y.duration(value)
+    return 0.0 if values.plain(value) in (0, "0", "0s") else values.duration(value)
