@@ -11,16 +11,48 @@ at the boundary with ``raise ... from exc`` so callers only ever catch these::
     │   ├── FetchError         transport: timeout, dns, tls, connect, http_4xx,
     │   │   │                  http_5xx, too_large, redirect, bad_scheme ...
     │   │   └── BlockedAddress ssrf_blocked: the resolved address is not allowed
-    │   └── ParseError         parse_error, parse_timeout, xml_entities, too_large_field
+    │   └── ParseError         parse_error, parse_timeout, parse_crash, xml_entities
     ├── BusError               the bus cannot publish or consume (broker down ...)
     ├── StoreError             the SQLite store failed
     └── DeliveryError          a sink could not deliver; ``retryable`` says whether
                                the one retry loop may try again
+
+A failure's ``reason`` is bounded where the error is made (as Alertmanager's
+``notify.Reason``): it is one of the vocabularies below, used as is in the feed's
+state, logs and metric labels; ``detail`` is free text for people (status codes,
+exception names, what the server said). Building an error with a reason outside its
+vocabulary is a bug and raises ValueError.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+# why a feed's fetch failed (FetchError; ssrf_blocked is BlockedAddress)
+FETCH_REASONS: Final = (
+    "timeout", "dns", "tls", "connect", "http_3xx", "http_4xx", "http_5xx", "too_large",
+    "too_many_redirects", "bad_url", "bad_redirect", "bad_scheme", "insecure_redirect",
+    "ssrf_blocked", "bad_encoding", "protocol",
+)  # fmt: skip
+# why a fetched body gave no feed (ParseError)
+PARSE_REASONS: Final = ("parse_error", "parse_timeout", "parse_crash", "xml_entities")
+# every reason a poll can fail for; "error" is a bug in newsmon, caught per poll
+FEED_REASONS: Final = (*FETCH_REASONS, *PARSE_REASONS, "error")
+# why a delivery attempt failed (DeliveryError)
+DELIVERY_REASONS: Final = (
+    "timeout", "connect", "tls", "http_429", "http_4xx", "http_5xx",
+    "smtp_4xx", "smtp_5xx", "smtp_auth", "other",
+)  # fmt: skip
+# why a bus record was given up on: unreadable (undecodable, unknown_schema), or
+# readable but the stage's handling of it raised (handler_error)
+DEAD_LETTER_REASONS: Final = ("undecodable", "unknown_schema", "handler_error")
+
+
+def _bounded(reason: str, vocabulary: tuple[str, ...], what: str) -> str:
+    if reason not in vocabulary:
+        raise ValueError(f"{what} reason {reason!r} is not one of {', '.join(vocabulary)}")
+    return reason
 
 
 class NewsmonError(Exception):
@@ -52,14 +84,13 @@ class FeedError(NewsmonError):
     the feed's state, logs and metric labels; ``detail`` is free text for people."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
+        self.reason = _bounded(reason, FEED_REASONS, "feed")
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
 class FetchError(FeedError):
-    """The HTTP fetch failed (timeout, dns, tls, connect, http_4xx, http_5xx,
-    too_large, too_many_redirects, bad_scheme, insecure_redirect ...).
+    """The HTTP fetch failed; ``reason`` is one of FETCH_REASONS.
 
     ``retry_after`` is the delay in seconds the server asked for (429/503), if any.
     """
@@ -72,7 +103,7 @@ class FetchError(FeedError):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(reason, detail)
+        super().__init__(_bounded(reason, FETCH_REASONS, "fetch"), detail)
         self.status = status
         self.retry_after = retry_after
 
@@ -85,7 +116,11 @@ class BlockedAddress(FetchError):
 
 
 class ParseError(FeedError):
-    """The body could not be parsed as a feed, or was refused as hostile."""
+    """The body could not be parsed as a feed, or was refused as hostile; ``reason``
+    is one of PARSE_REASONS."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(_bounded(reason, PARSE_REASONS, "parse"), detail)
 
 
 class BusError(NewsmonError):
@@ -97,11 +132,21 @@ class StoreError(NewsmonError):
 
 
 class DeliveryError(NewsmonError):
-    """A sink could not deliver an alert. ``retryable`` decides whether the one
-    retry loop tries again or dead-letters it."""
+    """A sink could not deliver an alert, shaped like :class:`FeedError`: ``reason`` is
+    one of DELIVERY_REASONS, ``detail`` free text (never a URL or a secret).
+    ``retryable`` decides whether the one retry loop tries again or dead-letters it;
+    ``retry_after`` is the wait the receiver asked for (429/503), in seconds."""
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        self.reason = reason
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        self.reason = _bounded(reason, DELIVERY_REASONS, "delivery")
+        self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after
-        super().__init__(reason)
+        super().__init__(f"{reason}: {detail}" if detail else reason)

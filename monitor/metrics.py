@@ -29,23 +29,14 @@ from prometheus_client import (
 )
 
 from monitor import __version__
+from monitor.errors import DEAD_LETTER_REASONS, DELIVERY_REASONS, FEED_REASONS
 
-FETCH_OUTCOMES = (
-    "ok", "not_modified", "timeout", "dns", "tls", "connect", "http_3xx", "http_4xx",
-    "http_5xx", "too_large", "too_many_redirects", "bad_url", "bad_redirect", "bad_scheme",
-    "insecure_redirect", "ssrf_blocked", "bad_encoding", "protocol", "parse_error",
-    "parse_timeout", "parse_crash", "xml_entities", "too_large_field", "error",
-)  # fmt: skip
-FAILURE_REASONS = FETCH_OUTCOMES[2:]  # every outcome but "ok" and "not_modified"
-
+# the label values each labelled series starts with: the failure vocabularies of
+# monitor.errors (bounded where each error is made), and the outcomes counted here
+FETCH_OUTCOMES = ("ok", "not_modified", *FEED_REASONS)
+FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
 DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered")
-# the reason label of failed deliveries: a sink's reason code, bounded by delivery_reason()
-DELIVERY_REASONS = ("timeout", "connect", "tls", "http_429", "http_4xx", "http_5xx",
-                    "smtp_4xx", "smtp_5xx", "smtp_auth", "other")  # fmt: skip
 RELOAD_RESULTS = ("ok", "failed")
-# why a bus record was dead-lettered: unreadable (undecodable, unknown_schema), or
-# readable but the stage's handling of it raised (handler_error)
-BUS_DEAD_LETTER_REASONS = ("undecodable", "unknown_schema", "handler_error")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
@@ -229,7 +220,7 @@ class Metrics:
             self.bus_depth.labels(topic)
             self.bus_consumer_lag.labels(topic, stage)
             self.bus_publish_retries.labels(topic)
-            for reason in BUS_DEAD_LETTER_REASONS:
+            for reason in DEAD_LETTER_REASONS:
                 self.bus_dead_letters.labels(topic, reason)
 
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
@@ -242,20 +233,3 @@ class Metrics:
         for gauge in self._watched:
             gauge.set_function(lambda: 0.0)
         self._watched.clear()
-
-
-def delivery_reason(code: str) -> str:
-    """The bounded label for a sink's reason code: the code if it is one of
-    DELIVERY_REASONS, else its class (``connect:ClientOSError`` -> ``connect``,
-    ``http_401`` -> ``http_4xx``, ``tls_verify`` -> ``tls``), else ``other``.
-    The full code is in the log and the outbox (``newsmon alerts --failed``)."""
-    head = code.split(":", 1)[0]
-    if head in DELIVERY_REASONS:
-        return head
-    if head.startswith("http_4"):
-        return "http_4xx"
-    if head.startswith("http_5"):
-        return "http_5xx"
-    if head.startswith("tls"):
-        return "tls"
-    return "other"

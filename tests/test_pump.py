@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 from monitor import app
 from monitor.bus import ITEMS
 from monitor.bus.memory import MemoryBus
-from monitor.errors import BusError, StoreError
-from monitor.metrics import BUS_DEAD_LETTER_REASONS, Metrics
+from monitor.errors import DEAD_LETTER_REASONS, BusError, StoreError
+from monitor.metrics import Metrics
 from monitor.model import Item, Record
 
 
@@ -71,7 +71,7 @@ async def test_a_record_whose_handling_fails_is_dead_lettered_and_the_rest_flow(
     assert handled == ["i0", "i2", "i4"]
     value = metrics.registry.get_sample_value
     counts = {r: value("newsmon_bus_dead_letters_total", {"topic": ITEMS, "reason": r})
-              for r in BUS_DEAD_LETTER_REASONS}  # fmt: skip
+              for r in DEAD_LETTER_REASONS}  # fmt: skip
     assert counts == {"undecodable": 0, "unknown_schema": 0, "handler_error": 2}
     errors = [r for r in caplog.records if r.getMessage().startswith("stage_error")]
     assert [r.exc_info is not None for r in errors] == [True, False]  # one traceback

@@ -18,8 +18,11 @@ raises :class:`DeliveryError`. Then, in this one place:
   retried like a retryable error. A fault in one receiver never stops its
   worker, nor any other receiver's delivery.
 
-HTTP status classification is :func:`classify_http`, used by the HTTP sinks
-through :func:`post`. On start, pending alerts are sent. The one window where
+How a receiver's answer becomes a :class:`DeliveryError` (HTTP status, SMTP
+codes) is ``sinks/base.py``: this module depends on the sinks, never the reverse.
+A failure's ``reason`` is bounded where it is made (``errors.DELIVERY_REASONS``,
+the ``reason`` label of the metrics); its ``detail`` goes to the log and the
+outbox (``newsmon alerts --failed``). On start, pending alerts are sent. The one window where
 a crash duplicates an alert: the receiver accepted it, and the process died
 before the ``sent`` mark committed (one local SQLite transaction, well under
 a millisecond after the response); the alert is sent again on restart. The
@@ -35,20 +38,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import random
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-
-import aiohttp
 
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import Sink
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StoreError
-from monitor.metrics import Metrics, delivery_reason
+from monitor.metrics import Metrics
 from monitor.model import Alert
 from monitor.store import OutboxRow
 
@@ -56,63 +55,6 @@ log = logging.getLogger(__name__)
 
 STORE_RETRY = 5.0  # seconds a receiver's worker waits while the outbox fails
 ERROR_RETRY = 5.0  # seconds it waits after an unexpected error outside a send
-
-
-def classify_http(status: int, retry_after: str | None = None) -> DeliveryError | None:
-    """None for 2xx; else the error the retry loop acts on."""
-    if 200 <= status < 300:
-        return None
-    if status == 429:
-        return DeliveryError("http_429", retryable=True, retry_after=parse_retry_after(retry_after))
-    if status >= 500 or status in (408, 425):
-        wait = parse_retry_after(retry_after) if status == 503 else None
-        return DeliveryError(f"http_{status // 100}xx", retryable=True, retry_after=wait)
-    return DeliveryError(f"http_{status}" if status in (400, 401, 403, 404, 410) else "http_4xx",
-                         retryable=False)  # fmt: skip
-
-
-def classify_smtp(code: int) -> DeliveryError:
-    """An SMTP reply code that refused the mail: 4xx transient, 5xx permanent."""
-    if 400 <= code < 500:
-        return DeliveryError("smtp_4xx", retryable=True)
-    if code in (530, 534, 535, 538):
-        return DeliveryError("smtp_auth", retryable=False)
-    return DeliveryError("smtp_5xx", retryable=False)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (now or datetime.now(UTC).timestamp()))
-
-
-async def post(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str]
-) -> None:
-    """POST ``body``; raise the classified :class:`DeliveryError` unless 2xx.
-
-    Errors never carry the URL (webhook URLs are secrets)."""
-    try:
-        async with session.post(url, data=body, headers=dict(headers)) as resp:
-            await resp.read()
-            if (error := classify_http(resp.status, resp.headers.get("Retry-After"))) is not None:
-                raise error
-    except TimeoutError:
-        raise DeliveryError("timeout", retryable=True) from None
-    except aiohttp.ClientSSLError:
-        raise DeliveryError("tls", retryable=True) from None
-    except aiohttp.ClientError as exc:
-        raise DeliveryError(f"connect:{type(exc).__name__}", retryable=True) from None
 
 
 def backoff(attempt: int, config: DeliveryConfig, rng: random.Random | None = None) -> float:
@@ -203,16 +145,17 @@ class Worker:
             async with asyncio.timeout(self.config.timeout):
                 await self.sink.send(alerts)
         except TimeoutError:
-            self.failed(batch, DeliveryError("timeout", retryable=True))
+            detail = f"no answer within {self.config.timeout:g}s"
+            self.failed(batch, DeliveryError("timeout", detail, retryable=True))
         except DeliveryError as exc:
             self.failed(batch, exc)
         except StoreError:
             raise
         except Exception as exc:  # a bug in the sink or a broken payload: retry, never die
-            reason = f"other:{type(exc).__name__}"
+            error = DeliveryError("other", type(exc).__name__, retryable=True)
             self._unexpected(exc)
-            self._last_reason = reason  # logged just now: failed() need not warn again
-            self.failed(batch, DeliveryError(reason, retryable=True))
+            self._last_reason = str(error)  # logged just now: failed() need not warn again
+            self.failed(batch, error)
         else:
             self.sent(batch, alerts, started)
 
@@ -243,12 +186,11 @@ class Worker:
 
     def failed(self, batch: list[OutboxRow], exc: DeliveryError) -> None:
         now = time.time()
-        reason = delivery_reason(exc.reason)
-        self.metrics.deliveries_failed.labels(self.name, reason).inc(len(batch))
-        if exc.reason != self._last_reason:
-            log.warning("delivery_failed receiver=%s reason=%s retryable=%s alerts=%d",
-                        self.name, exc.reason, exc.retryable, len(batch))  # fmt: skip
-            self._last_reason = exc.reason
+        self.metrics.deliveries_failed.labels(self.name, exc.reason).inc(len(batch))
+        if str(exc) != self._last_reason:
+            log.warning("delivery_failed receiver=%s reason=%s detail=%r retryable=%s alerts=%d",
+                        self.name, exc.reason, exc.detail, exc.retryable, len(batch))  # fmt: skip
+            self._last_reason = str(exc)
             self._last_error = ""  # another error came between: log the next bug afresh
         attempt = max(r.attempts for r in batch) + 1
         if exc.retry_after is not None:  # never less than backoff: Retry-After: 0 is no pause
@@ -259,13 +201,13 @@ class Worker:
         outcome = "rate_limited" if exc.reason == "http_429" else "retried"
         for row in batch:
             dead = not exc.retryable or now + delay > row.created + self.config.horizon
-            self.outbox.failed(row, dead=dead, due=now + delay, reason=exc.reason, at=now)
+            self.outbox.failed(row, dead=dead, due=now + delay, reason=str(exc), at=now)
             self.metrics.alert_deliveries.labels(
                 self.name, "dead_lettered" if dead else outcome
             ).inc()
             if dead:
-                log.error("alert_dead_lettered receiver=%s alert_id=%s reason=%s",
-                          self.name, row.alert_id, exc.reason)  # fmt: skip
+                log.error("alert_dead_lettered receiver=%s alert_id=%s reason=%s detail=%r",
+                          self.name, row.alert_id, exc.reason, exc.detail)  # fmt: skip
 
 
 class Dispatcher:

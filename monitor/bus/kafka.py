@@ -43,7 +43,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.bus.kafka_admin import BrokerProbe, TopicSpec, ensure_topics
 from monitor.bus.kafka_consumer import (
@@ -55,9 +55,11 @@ from monitor.bus.kafka_consumer import (
 )
 from monitor.bus.kafka_producer import Headers, Producer
 from monitor.config import BusConfig
-from monitor.errors import BusError
-from monitor.metrics import BUS_DEAD_LETTER_REASONS, Metrics
+from monitor.errors import DEAD_LETTER_REASONS, BusError
 from monitor.model import SCHEMA_VERSION, Record, encode
+
+if TYPE_CHECKING:
+    from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class KafkaBus:
         if self.metrics is not None:  # labels are the short topic names, as for depth and lag
             for topic in ("items", "matches"):
                 self.metrics.bus_publish_retries.labels(topic)
-                for reason in BUS_DEAD_LETTER_REASONS:
+                for reason in DEAD_LETTER_REASONS:
                     self.metrics.bus_dead_letters.labels(topic, reason)
         return self
 

@@ -8,8 +8,7 @@ the resolved address of every hop::
         result = await fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
 
 Every failure is a :class:`~monitor.errors.FetchError` whose ``reason`` is one of
-``timeout dns tls connect http_3xx http_4xx http_5xx too_large too_many_redirects
-bad_redirect bad_scheme bad_url insecure_redirect ssrf_blocked bad_encoding protocol``.
+:data:`~monitor.errors.FETCH_REASONS`.
 Its ``detail`` never holds a URL's userinfo, query or fragment (aiohttp puts the
 whole URL in its messages), nor any URL's path when the URL fetched was a
 :class:`~monitor.config.Secret`. Otherwise only :class:`NotStarted` (the stop
@@ -27,8 +26,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType, TracebackType
 
 import aiohttp
@@ -40,6 +37,7 @@ from yarl import URL
 from monitor.addresses import Allowed, is_allowed, parse_allowlist
 from monitor.config import FetchConfig, Secret, redact_urls, reveal
 from monitor.errors import BlockedAddress, FetchError
+from monitor.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -305,24 +303,8 @@ def _lowered(headers: CIMultiDictProxy[str]) -> Mapping[str, str]:
 def _status_error(resp: aiohttp.ClientResponse) -> FetchError:
     status = resp.status
     reason = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else "http_3xx"
-    retry_after = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(UTC))
+    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     return FetchError(reason, f"HTTP {status}", status=status, retry_after=retry_after)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 _REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (

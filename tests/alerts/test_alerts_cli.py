@@ -43,7 +43,7 @@ async def test_failed_alerts_are_listed_and_a_retried_one_is_sent_once(
     failed = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(failed) == 3
     assert {f["state"] for f in failed} == {"dead"}
-    assert {f["last_error"] for f in failed} == {"http_410"}
+    assert {f["last_error"] for f in failed} == {"http_4xx: HTTP 410"}
     assert newsmon("alerts", "-c", str(config), "--pending", "--json").stdout == ""
 
     table = newsmon("alerts", "-c", str(config)).stdout.splitlines()

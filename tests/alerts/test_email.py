@@ -136,7 +136,7 @@ async def test_a_cafile_gone_after_start_fails_as_tls_cafile_and_is_retried(
             enqueue(d, outbox, [alert("mail")])
             await wait_for(lambda: outbox.entries()[0].attempts >= 2)
             (entry,) = outbox.entries()
-            assert (entry.state, entry.last_error) == ("pending", "tls_cafile")
+            assert (entry.state, entry.last_error) == ("pending", "tls: cafile unusable")
             shutil.copy(cert[0], cafile)  # the rotated certificate arrives
             await settle(outbox)
         assert len(smtp.messages) == 1

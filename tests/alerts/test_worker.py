@@ -77,7 +77,7 @@ async def test_a_broken_receiver_stops_neither_itself_nor_the_others(
             while failed(metrics, "broken", "other") < 3:
                 await asyncio.sleep(0.05)
         pending = outbox.entries("pending")
-        assert [(e.receiver, e.last_error) for e in pending] == [("broken", "other:ValueError")]
+        assert [(e.receiver, e.last_error) for e in pending] == [("broken", "other: ValueError")]
         assert len(healthy.got) == 1
         await settle(outbox)  # the fourth error, then the alert goes through
     assert len(broken.got) == 1 and failed(metrics, "broken", "other") == 4

@@ -41,7 +41,6 @@ from monitor.sources.fetch import (
     Fetcher,
     NotStarted,
     _redirect_target,
-    parse_retry_after,
 )
 
 TIMEOUT = 2.0
@@ -543,17 +542,6 @@ def test_allowlist_with_and_without_port() -> None:
 def test_bad_allowlist_entries(entry: str) -> None:
     with pytest.raises(ValueError, match="bad allow_networks entry"):
         parse_allowlist([entry])
-
-
-def test_parse_retry_after() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("7", now) == 7.0
-    assert parse_retry_after(" 120 ", now) == 120.0
-    assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60.0
-    assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now) == 0.0  # past: now
-    assert parse_retry_after("soon", now) is None
-    assert parse_retry_after("-5", now) is None
-    assert parse_retry_after(None, now) is None
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -1,28 +1,23 @@
 """Sinks: one small module per kind, chosen by name from config.
 
-Every sink keeps one contract: ``async send(alerts) -> None`` (one alert, or a
-group's digest), raising ``DeliveryError(reason, retryable=..., retry_after=...)``;
-each is an async context manager. Sinks never retry: ``deliver.py`` does, for all.
-Each module declares its options (``SCHEMA``) beside its ``build`` function.
+Every sink keeps one contract (:class:`~monitor.alerts.sinks.base.Sink`):
+``async send(alerts) -> None`` (one alert, or a group's digest), raising
+``DeliveryError(reason, detail, retryable=..., retry_after=...)``; each is an async
+context manager. Sinks never retry: ``deliver.py`` does, for all, and it depends on
+sinks, never the reverse. Each module declares its options (``SCHEMA``) beside its
+``build`` function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
 
+from monitor.alerts.sinks.base import Sink
 from monitor.config import ReceiverConfig, ReceiverSchema
-from monitor.model import Alert
 
-
-class Sink(Protocol):
-    async def send(self, alerts: Sequence[Alert]) -> None: ...
-
-    async def __aenter__(self) -> Sink: ...
-
-    async def __aexit__(self, *exc: object) -> None: ...
+__all__ = ["Sink", "build", "schemas"]
 
 
 def _kinds() -> dict[str, ModuleType]:

@@ -1,13 +1,13 @@
 """The email sink: SMTP with STARTTLS (verified), optional auth, text + HTML.
 
 ``tls: starttls`` (the default) refuses a server that does not offer STARTTLS
-(``starttls_unavailable``, not retried: a downgrade is not a transient fault);
+(``other: STARTTLS not offered``, not retried: a downgrade is not a transient fault);
 ``tls: tls`` is implicit TLS (port 465); ``tls: none`` is plain SMTP (a local
 relay only). The TLS context is ``ssl.create_default_context(cafile=...)``:
 certificate and host name verified (smtplib's own default verifies nothing).
 A ``cafile`` that is missing or not PEM stops startup (a config problem, named
 ``file:line``); one that disappears later (a certificate rotation) fails the
-attempt as ``tls_cafile``, retried, so alerts wait instead of being dropped.
+attempt as ``tls: cafile unusable``, retried, so alerts wait instead of being dropped.
 Every socket operation has ``timeout``. The subject is one line, stripped of
 CR/LF and control characters; the HTML part escapes all feed text. A group of
 alerts is one digest mail. A server that refuses some recipients but takes the
@@ -44,7 +44,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from monitor.alerts import render
-from monitor.alerts.deliver import classify_smtp
+from monitor.alerts.sinks.base import classify_smtp
 from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal, values
 from monitor.errors import ConfigError, DeliveryError, Problem
 from monitor.model import Alert
@@ -138,7 +138,7 @@ def _context(config: EmailConfig) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=config.cafile)
     except OSError as exc:  # ssl.SSLError too: the cafile went missing or is not PEM
-        raise DeliveryError("tls_cafile", retryable=True) from exc
+        raise DeliveryError("tls", "cafile unusable", retryable=True) from exc
 
 
 def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) -> None:
@@ -161,14 +161,14 @@ def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) 
     except smtplib.SMTPResponseException as exc:
         raise classify_smtp(exc.smtp_code) from None
     except ssl.SSLCertVerificationError:
-        raise DeliveryError("tls_verify", retryable=False) from None
+        raise DeliveryError("tls", "certificate verify failed", retryable=False) from None
     except ssl.SSLError:
-        raise DeliveryError("tls", retryable=True) from None
+        raise DeliveryError("tls", "TLS error", retryable=True) from None
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
         reason = "timeout" if isinstance(exc, TimeoutError) else "connect"
         raise DeliveryError(reason, retryable=True) from None
-    except smtplib.SMTPException:
-        raise DeliveryError("smtp", retryable=True) from None
+    except smtplib.SMTPException as exc:
+        raise DeliveryError("other", f"SMTP: {type(exc).__name__}", retryable=True) from None
 
 
 def _transact(config: EmailConfig, smtp: smtplib.SMTP, msg: EmailMessage,
@@ -176,13 +176,13 @@ def _transact(config: EmailConfig, smtp: smtplib.SMTP, msg: EmailMessage,
     smtp.ehlo()
     if config.tls == "starttls":
         if not smtp.has_extn("starttls"):
-            raise DeliveryError("starttls_unavailable", retryable=False)
+            raise DeliveryError("other", "STARTTLS not offered", retryable=False)
         smtp.starttls(context=context)
         smtp.ehlo()
     if config.username:
         smtp.login(config.username, reveal(config.password or ""))
     if gate is not None and not gate.begin():
-        raise DeliveryError("abandoned", retryable=True)  # nobody waits: send nothing
+        raise DeliveryError("other", "abandoned", retryable=True)  # nobody waits: send nothing
     refused = smtp.send_message(msg, config.sender, list(config.to))
     if refused:
         domains = sorted({address.rpartition("@")[2] for address in refused})

@@ -26,7 +26,7 @@ class FileSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
         except OSError as exc:
-            raise DeliveryError(f"cannot open {self.path}: {exc}", retryable=True) from exc
+            raise DeliveryError("other", f"cannot open {self.path}: {exc}", retryable=True) from exc
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -38,12 +38,12 @@ class FileSink:
         line = "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in alerts)
         async with self._lock:
             if self._file is None:
-                raise DeliveryError("not_open", retryable=True)
+                raise DeliveryError("other", "sink not open", retryable=True)
             try:
                 self._file.write(line)
                 self._file.flush()
             except OSError as exc:
-                raise DeliveryError("io", retryable=True) from exc
+                raise DeliveryError("other", f"I/O error: {exc}", retryable=True) from exc
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> FileSink:

@@ -19,12 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from monitor.alerts import render
-from monitor.alerts.deliver import post
+from monitor.alerts.sinks.base import HttpSink
 from monitor.config import ReceiverConfig, ReceiverSchema, reveal
-from monitor.errors import DeliveryError
 from monitor.model import Alert
 
 SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset())
@@ -86,28 +83,17 @@ def payload(alerts: Sequence[Alert]) -> dict[str, Any]:
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
-class SlackSink:
+class SlackSink(HttpSink):
     def __init__(self, url: str) -> None:
+        super().__init__()
         self._url = url
-        self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return "SlackSink(url='***')"
 
-    async def __aenter__(self) -> SlackSink:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
     async def send(self, alerts: Sequence[Alert]) -> None:
-        if self._session is None:
-            raise DeliveryError("not_open", retryable=True)
         body = json.dumps(payload(alerts), ensure_ascii=False).encode()
-        await post(self._session, self._url, body, {"Content-Type": "application/json"})
+        await self.post(self._url, body, {"Content-Type": "application/json"})
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> SlackSink:

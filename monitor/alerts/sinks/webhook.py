@@ -15,11 +15,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
-
-from monitor.alerts.deliver import post
+from monitor.alerts.sinks.base import HttpSink
 from monitor.config import ReceiverConfig, ReceiverSchema, reveal
-from monitor.errors import DeliveryError
 from monitor.model import Alert
 
 SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset({"secret"}))
@@ -35,31 +32,20 @@ def signature(secret: str, data: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
 
 
-class WebhookSink:
+class WebhookSink(HttpSink):
     def __init__(self, name: str, url: str, secret: str | None = None) -> None:
+        super().__init__()
         self._name, self._url, self._secret = name, url, secret
-        self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"WebhookSink(name={self._name!r}, url='***')"
 
-    async def __aenter__(self) -> WebhookSink:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
     async def send(self, alerts: Sequence[Alert]) -> None:
-        if self._session is None:
-            raise DeliveryError("not_open", retryable=True)
         data = body(self._name, alerts)
         headers = {"Content-Type": "application/json", "User-Agent": "newsmon"}
         if self._secret:
             headers[SIGNATURE_HEADER] = signature(self._secret, data)
-        await post(self._session, self._url, data, headers)
+        await self.post(self._url, data, headers)
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> WebhookSink:

@@ -1,0 +1,101 @@
+"""The sink contract, and what every sink shares: outcome classification and HTTP.
+
+Every sink keeps one contract (:class:`Sink`): ``async send(alerts) -> None`` (one
+alert, or a group's digest), raising :class:`~monitor.errors.DeliveryError`; each
+is an async context manager. Sinks never retry: ``alerts/deliver.py`` does, for
+all, from what the error says. How a receiver's answer becomes that error lives
+here, in one place (Alertmanager's ``notify/util.go``):
+
+* :func:`classify_http`: 2xx ok; 429 retry after its ``Retry-After``; 5xx, 408 and
+  425 retry (503 with its ``Retry-After``); any other 4xx fails for good;
+* :func:`classify_smtp`: 4xx transient, 5xx permanent, 530/534/535/538 refused auth.
+
+:class:`HttpSink` is the base of the sinks that POST (Slack, webhook): one
+aiohttp session per sink for its lifetime, and :func:`post`, which never puts the
+URL in an error (webhook URLs are secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import aiohttp
+
+from monitor.errors import DeliveryError
+from monitor.model import Alert
+from monitor.retry_after import parse_retry_after
+
+
+class Sink(Protocol):
+    async def send(self, alerts: Sequence[Alert]) -> None: ...
+
+    async def __aenter__(self) -> Sink: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+def classify_http(status: int, retry_after: str | None = None) -> DeliveryError | None:
+    """None for 2xx; else the error the retry loop acts on."""
+    if 200 <= status < 300:
+        return None
+    detail = f"HTTP {status}"
+    if status == 429:
+        wait = parse_retry_after(retry_after)
+        return DeliveryError("http_429", detail, retryable=True, retry_after=wait)
+    if status >= 500 or status in (408, 425):
+        wait = parse_retry_after(retry_after) if status == 503 else None
+        reason = "http_5xx" if status >= 500 else "http_4xx"
+        return DeliveryError(reason, detail, retryable=True, retry_after=wait)
+    return DeliveryError("http_4xx", detail, retryable=False)
+
+
+def classify_smtp(code: int) -> DeliveryError:
+    """An SMTP reply code that refused the mail: 4xx transient, 5xx permanent."""
+    detail = f"SMTP {code}"
+    if 400 <= code < 500:
+        return DeliveryError("smtp_4xx", detail, retryable=True)
+    if code in (530, 534, 535, 538):
+        return DeliveryError("smtp_auth", detail, retryable=False)
+    return DeliveryError("smtp_5xx", detail, retryable=False)
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str]
+) -> None:
+    """POST ``body``; raise the classified :class:`DeliveryError` unless 2xx.
+
+    Errors never carry the URL (webhook URLs are secrets)."""
+    try:
+        async with session.post(url, data=body, headers=dict(headers)) as resp:
+            await resp.read()
+            if (error := classify_http(resp.status, resp.headers.get("Retry-After"))) is not None:
+                raise error
+    except TimeoutError:
+        raise DeliveryError("timeout", retryable=True) from None
+    except aiohttp.ClientSSLError as exc:
+        raise DeliveryError("tls", type(exc).__name__, retryable=True) from None
+    except aiohttp.ClientError as exc:
+        raise DeliveryError("connect", type(exc).__name__, retryable=True) from None
+
+
+class HttpSink:
+    """A sink that POSTs: one aiohttp session from ``__aenter__`` to ``__aexit__``."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpSink:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """:func:`post` through the sink's session."""
+        if self._session is None:
+            raise DeliveryError("other", "sink not open", retryable=True)
+        await post(self._session, url, body, headers)
