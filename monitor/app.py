@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from functools import partial
@@ -27,17 +27,16 @@ from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router, alerts_for
 from monitor.alerts.sinks import Sink, build
-from monitor.bus import ITEMS, MATCHES, Bus, open_bus
+from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
 from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
-from monitor.errors import BusError, ConfigError, StoreError
+from monitor.errors import StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
 from monitor.model import Alert, Item, Match, Record
 from monitor.rules.engine import Engine
-from monitor.rules.load import load_rules, rule_files
-from monitor.rules.reload import RuleWatcher
+from monitor.rules.reload import RuleReloader
 from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
@@ -45,7 +44,6 @@ from monitor.store import Store, retention_cutoff
 
 log = logging.getLogger(__name__)
 
-STALL_BACKOFF, MAX_STALL_BACKOFF = 0.5, 30.0  # a stage waiting for the store or the bus
 STAGES = {ITEMS: "rules", MATCHES: "alerts"}  # topic -> the stage (consumer group) reading it
 
 
@@ -62,11 +60,7 @@ class App:
         so a bad file stops startup before any feed is polled."""
         self.settings = settings
         self.metrics = Metrics(registry)
-        self.engine = Engine(load_rules(rule_files(settings.rules)))
-        self.metrics.init_rules(r.name for r in self.engine.rules)
-        self.metrics.rules_loaded.set(len(self.engine.rules))
-        self.rule_watcher = RuleWatcher(settings.rules)
-        self.reload_requested = asyncio.Event()  # set by SIGHUP
+        self.rules = RuleReloader(settings.rules, self.metrics)
         base = Path(settings.path).parent
         self.sinks = dict(sinks) if sinks is not None else {
             r.name: build(r, base) for r in settings.receivers
@@ -112,7 +106,7 @@ class App:
                 ),
             ]
             if not once:
-                stages.append(asyncio.create_task(self._watch_rules(), name="rule-reload"))
+                stages.append(asyncio.create_task(self.rules.watch(), name="rule-reload"))
             log.info(
                 "started feeds=%d rules=%d receivers=%s bus=%s",
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
@@ -139,45 +133,14 @@ class App:
         except TimeoutError:
             log.warning("drain_timeout items=%d matches=%d", bus.depth(ITEMS), bus.depth(MATCHES))
 
+    @property
+    def engine(self) -> Engine:
+        """The live rules (replaced by a hot reload between items)."""
+        return self.rules.engine
+
     def request_reload(self) -> None:
         """Reload the rule files now (SIGHUP), changed or not."""
-        self.reload_requested.set()
-
-    async def _watch_rules(self, interval: float = 1.0) -> None:
-        """Poll the rule files every ``interval`` s (and wake on SIGHUP); on a change,
-        swap in a new engine between items, or keep the old one and say why."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.reload_requested.wait(), interval)
-            asked = self.reload_requested.is_set()
-            self.reload_requested.clear()
-            if asked or await asyncio.to_thread(self.rule_watcher.changed):
-                await self._reload_rules()
-
-    async def _reload_rules(self) -> None:
-        """Swap in the rules as the files are now; on any failure count it, say why
-        (once per distinct error) and keep the rules that run."""
-        try:
-            engine = await asyncio.to_thread(self.rule_watcher.reload)
-        except ConfigError as exc:
-            self.metrics.rule_reloads.labels("failed").inc()
-            if self.rule_watcher.first_report(str(exc)):
-                for problem in exc.problems:
-                    log.error("rules_reload_failed problem=%s", problem)
-                log.warning("rules_kept rules=%d", len(self.engine.rules))
-            return
-        except Exception as exc:  # a bug, or e.g. RecursionError on a hostile file
-            self.metrics.rule_reloads.labels("failed").inc()
-            error = f"{type(exc).__name__}: {exc}"
-            if self.rule_watcher.first_report(error):
-                log.error("rules_reload_failed error=%s", error, exc_info=exc)
-                log.warning("rules_kept rules=%d", len(self.engine.rules))
-            return
-        self.engine = engine  # the rules stage picks it up with its next item
-        self.metrics.init_rules(r.name for r in engine.rules)
-        self.metrics.rules_loaded.set(len(engine.rules))
-        self.metrics.rule_reloads.labels("ok").inc()
-        log.info("rules_reloaded rules=%d", len(engine.rules))
+        self.rules.request()
 
     async def _rules_stage(self, bus: Bus) -> None:
         async def handle(item: Record) -> None:
@@ -188,7 +151,7 @@ class App:
             if hits:
                 await bus.publish(MATCHES, story_id(item), Match(item, hits))
 
-        await _pump(bus, ITEMS, STAGES[ITEMS], handle)
+        await pump(bus, ITEMS, STAGES[ITEMS], handle)
 
     def _dispatcher(self, outbox: Outbox) -> Dispatcher:
         limits = {r.name: rate(r.options["rate_limit"])
@@ -218,7 +181,7 @@ class App:
                 book.evict(now)
                 evicted = now
 
-        await _pump(bus, MATCHES, STAGES[MATCHES], handle)
+        await pump(bus, MATCHES, STAGES[MATCHES], handle)
 
     def _watch(self, bus: Bus, outbox: Outbox) -> None:
         """Gauges read at scrape time: each topic's depth, the outbox's pending alerts,
@@ -257,44 +220,6 @@ def _refresh(book: StoryBook, alert: Alert) -> Alert:
         return alert
     (fresh,) = alerts_for(story.as_match(), story.story_id, [alert.receiver], story.duplicates)
     return replace(fresh, created=alert.created)
-
-
-async def _pump(
-    bus: Bus, topic: str, group: str, handle: Callable[[Record], Awaitable[None]]
-) -> None:
-    """Consume ``topic``: handle each message, then ack it. A message whose
-    handling fails is dead-lettered (reason ``handler_error``: counted, and kept
-    in the dead-letter topic on Kafka) and the stage goes on: one bad record
-    never stops a stage, and none is lost unseen. But while the store or the
-    bus is failing (a full disk, a broker away) the message is handled again
-    with backoff, never acked unhandled: the stage stalls, the bus pushes back,
-    nothing is lost."""
-    traced = ""  # the last handler error logged with its traceback
-    async for message in bus.consume(topic, group):
-        delay, last = STALL_BACKOFF, ""
-        while True:
-            try:
-                await handle(message.value)
-            except (StoreError, BusError) as exc:
-                if str(exc) != last:
-                    log.warning("stage_stalled topic=%s group=%s error=%s", topic, group, exc)
-                    last = str(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_STALL_BACKOFF)
-                continue
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                log.error(
-                    "stage_error topic=%s group=%s key=%s error=%s", topic, group,
-                    message.key[:200], error, exc_info=exc if error != traced else None,
-                )  # fmt: skip
-                traced = error
-                await message.dead_letter("handler_error", error)
-                break
-            if last:
-                log.info("stage_resumed topic=%s group=%s", topic, group)
-            await message.ack()
-            break
 
 
 async def run_until_signalled(app: App, *, once: bool = False) -> None:

@@ -56,7 +56,23 @@ def _bounded(reason: str, vocabulary: tuple[str, ...], what: str) -> str:
 
 
 class NewsmonError(Exception):
-    """Base class of every error newsmon raises on purpose."""
+    """Base class of every error newsmon raises on purpose.
+
+    Errors cross process boundaries (a parse worker raises, the daemon catches), so
+    each pickles as its class, message and attributes, whatever its ``__init__``
+    takes: unpickling never calls ``__init__`` again."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(
+    cls: type[NewsmonError], args: tuple[object, ...], state: dict[str, object]
+) -> NewsmonError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import string
 from pathlib import Path
 
 import pytest
+import support.config
 from feedserver import FeedServer, rss, status
 from prometheus_client import CollectorRegistry
 
@@ -63,20 +64,11 @@ def series(registry: CollectorRegistry) -> set[Series]:
     }
 
 
-def write_config(tmp: Path, server: FeedServer, feeds: dict[str, str]) -> Path:
+def write_config(tmp: Path, feeds: dict[str, str]) -> Path:
     (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
-    lines = "".join(f"  - {{url: '{url}', name: {name}}}\n" for name, url in feeds.items())
-    path = tmp / "newsmon.yaml"
-    path.write_text(
-        f"feeds:\n{lines}"
-        "rules: [rules.yaml]\n"
-        "state: {path: state.db}\n"
-        f"fetch: {{allow_networks: ['127.0.0.1/32:{server.port}'], timeout: 20s}}\n"
-        "http: {enabled: false}\n"
-        "receivers:\n  - {name: desk-file, kind: file, path: alerts.jsonl}\n",
-        encoding="utf-8",
+    return support.config.write_config(
+        tmp, feeds, rules="[rules.yaml]", fetch="{allow_networks: ['127.0.0.1/32'], timeout: 20s}"
     )
-    return path
 
 
 async def test_ten_thousand_distinct_items_add_no_series(
@@ -86,7 +78,7 @@ async def test_ten_thousand_distinct_items_add_no_series(
     titles = {n: title(n, rng) for n in range(TOTAL)}
     feeds = serve(feed_server, range(FIRST), titles)
     feeds["gone"] = feed_server.add("/gone.xml", status(404))  # a failing feed, both times
-    settings = load_config(write_config(tmp_path, feed_server, feeds), receivers=schemas())
+    settings = load_config(write_config(tmp_path, feeds), receivers=schemas())
     app = App(settings, registry=CollectorRegistry())
     registry = app.metrics.registry
     value = registry.get_sample_value

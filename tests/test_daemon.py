@@ -2,92 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import signal
-import sys
 from pathlib import Path
 
 from feedserver import FeedServer, feed
+from support.config import ROOT, write_config
+from support.daemon import Daemon, newsmon, until
+from support.samples import EXPECTED, LAST_MODIFIED, read_alerts, serve_samples
 
-ROOT = Path(__file__).resolve().parents[1]
-FEEDS = ROOT / "examples" / "feeds"
-
-EXPECTED = {  # title -> rules, for the three bundled sample feeds and rules/defense.yaml
-    "First S-400 components land at Mürted air base near Ankara": ["s400"],
-    "Pentagon moves to suspend Turkey from the F-35 programme": ["f35"],
-    "Washington weighs CAATSA sanctions over Ankara's missile purchase": ["sanctions"],
-    "Erdoğan says S-400 deliveries will be complete by April": ["s400", "turkey-leadership"],
-    "Why technology transfer was the sticking point": ["technology-transfer"],
-    "The Patriot missile offer that came too late": ["patriot"],
-}
-
-
-def write_config(tmp: Path, server: FeedServer, feeds: dict[str, str], extra: str = "") -> Path:
-    lines = ["feeds:"]
-    lines += [f"  - {{url: '{url}', name: {name}}}" for name, url in feeds.items()]
-    lines += [
-        f"rules: ['{ROOT}/rules/*.yaml']",
-        f"state: {{path: {tmp}/state.db}}",
-        f"fetch: {{allow_networks: ['127.0.0.1:{server.port}'], timeout: 5s}}",
-        "http: {enabled: false}",
-        "receivers:",
-        f"  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}",
-        extra,
-    ]
-    path = tmp / "newsmon.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-SAMPLES = {"wire": "defence-wire.xml", "atom": "world-atom.xml", "rdf": "analysis-rdf.xml"}
-LAST_MODIFIED = "Fri, 12 Jul 2019 10:00:00 GMT"
-
-
-def serve_samples(server: FeedServer, *, validators: bool = True) -> dict[str, str]:
-    """The bundled sample feeds at /wire.xml, /atom.xml and /rdf.xml."""
-    return {
-        name: server.add(
-            f"/{name}.xml",
-            feed(
-                (FEEDS / file).read_bytes(),
-                etag=f'"{name}-v1"' if validators else None,
-                last_modified=LAST_MODIFIED if validators else None,
-            ),
-        )
-        for name, file in SAMPLES.items()
-    }
-
-
-async def newsmon(
-    *args: str, timeout: float = 60, env: dict[str, str] | None = None
-) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-def alerts(tmp: Path) -> list[dict[str, object]]:
-    path = tmp / "alerts.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+alerts = read_alerts
 
 
 async def test_once_writes_exactly_the_expected_alerts(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    config = write_config(tmp_path, serve_samples(feed_server))
     code, _, err = await newsmon("run", "-c", str(config), "--once")
     assert code == 0, err
     got = alerts(tmp_path)
@@ -108,7 +37,7 @@ async def test_once_writes_exactly_the_expected_alerts(
 async def test_second_poll_is_conditional_and_a_restart_alerts_nothing_again(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    config = write_config(tmp_path, serve_samples(feed_server))
     assert (await newsmon("run", "-c", str(config), "--once"))[0] == 0
     assert len(alerts(tmp_path)) == len(EXPECTED)
     feed_server.requests.clear()
@@ -132,24 +61,10 @@ async def test_second_poll_is_conditional_and_a_restart_alerts_nothing_again(
 async def test_run_until_sigterm_drains_and_exits_zero(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor.cli",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        while len(alerts(tmp_path)) < len(EXPECTED):
-            await asyncio.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert "stopped" in err.decode()
+    config = write_config(tmp_path, serve_samples(feed_server))
+    async with Daemon(config) as daemon:  # SIGTERM on the way out; it must exit 0
+        await until(lambda: len(alerts(tmp_path)) >= len(EXPECTED), "every alert")
+    assert "stopped" in daemon.log()
 
 
 async def test_a_broken_feed_does_not_fail_the_run(tmp_path: Path, feed_server: FeedServer) -> None:
@@ -158,7 +73,7 @@ async def test_a_broken_feed_does_not_fail_the_run(tmp_path: Path, feed_server: 
     feeds["garbage"] = feed_server.add(
         "/garbage.xml", feed(b"<html><body>not a feed</body></html>")
     )
-    config = write_config(tmp_path, feed_server, feeds)
+    config = write_config(tmp_path, feeds)
     code, _, err = await newsmon("run", "-c", str(config), "--once")
     assert code == 0, err
     assert len(alerts(tmp_path)) == len(EXPECTED)
@@ -183,7 +98,7 @@ async def test_check_reports_every_mistake_with_file_and_line(tmp_path: Path) ->
 async def test_check_accepts_a_valid_config_and_reports_rule_errors(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    config = write_config(tmp_path, feed_server, serve_samples(feed_server))
+    config = write_config(tmp_path, serve_samples(feed_server))
     code, out, err = await newsmon("check", "-c", str(config))
     assert code == 0, err
     assert "ok: 3 feeds" in out
@@ -223,7 +138,7 @@ async def test_secret_in_a_feed_url_is_never_shown(tmp_path: Path, feed_server: 
     feeds = serve_samples(feed_server)
     feeds["wire"] += "?key=${NEWSMON_FEED_KEY}"
     feeds["atom"] = feeds["atom"].replace("http://", "http://reader:${NEWSMON_FEED_KEY}@")
-    config = write_config(tmp_path, feed_server, feeds, extra="log: {level: debug}")
+    config = write_config(tmp_path, feeds, log="{level: debug}")
     code, _, err = await newsmon("run", "-c", str(config), "--once", env=env)
     assert code == 0, err
     assert [r.query for r in feed_server.hits("/wire.xml")] == [f"key={secret}"]  # fetched
@@ -247,31 +162,14 @@ async def test_shipped_example_config_is_valid() -> None:
     assert "ok: 6 feeds" in out
 
 
-def test_no_secret_in_check_dump(tmp_path: Path) -> None:
+async def test_no_secret_in_check_dump(tmp_path: Path) -> None:
     config = tmp_path / "s.yaml"
     config.write_text(
         "receivers:\n  - {name: hook, kind: file, path: '${NEWSMON_TEST_SECRET}'}\n",
         encoding="utf-8",
     )
     env = dict(os.environ, NEWSMON_TEST_SECRET="hunter2-very-secret")
-
-    async def go() -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "check",
-            "-c",
-            str(config),
-            "--dump",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        out, err = await proc.communicate()
-        return proc.returncode or 0, out.decode(), err.decode()
-
-    code, out, err = asyncio.run(go())
+    code, out, err = await newsmon("check", "-c", str(config), "--dump", env=env)
     assert code == 0, err
     assert "hunter2" not in out + err
     assert "***" in out

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer, feed, status
 from prometheus_client import CollectorRegistry
-from test_daemon import EXPECTED, serve_samples
+from support.config import ROOT, write_config
+from support.samples import EXPECTED, serve_samples
 
 from monitor.alerts.sinks import schemas
 from monitor.app import App
@@ -31,7 +32,6 @@ from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 BOUNDED_LABELS = {"reason", "outcome", "receiver", "rule", "topic", "stage", "result",
                   "version", "python"}  # fmt: skip
 EMPTY_RSS = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
@@ -153,27 +153,10 @@ async def test_poller_counts_healthy_and_failing_feeds_as_they_change(
             assert value("newsmon_feed_fetched_bytes_total") == 2 * len(EMPTY_RSS)
 
 
-def write_config(tmp: Path, server: FeedServer) -> Path:
-    feeds = "".join(
-        f"  - {{url: '{url}', name: {name}}}\n" for name, url in serve_samples(server).items()
-    )
-    path = tmp / "newsmon.yaml"
-    path.write_text(
-        f"feeds:\n{feeds}"
-        f"rules: ['{ROOT}/rules/*.yaml']\n"
-        f"state: {{path: {tmp}/state.db}}\n"
-        f"fetch: {{allow_networks: ['127.0.0.1/32:{server.port}'], timeout: 5s}}\n"
-        "http: {enabled: false}\n"
-        f"receivers:\n  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 async def test_a_run_counts_items_matches_stories_alerts_and_their_latencies(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    settings = load_config(write_config(tmp_path, feed_server), receivers=schemas())
+    settings = load_config(write_config(tmp_path, serve_samples(feed_server)), receivers=schemas())
     app = App(settings, registry=CollectorRegistry())
     await asyncio.wait_for(app.run(asyncio.Event(), once=True), 60)
     value = app.metrics.registry.get_sample_value
@@ -212,17 +195,17 @@ async def test_a_rule_reload_that_raises_anything_is_counted_and_watching_goes_o
     )
     app = App(load_config(config, receivers=schemas()), registry=CollectorRegistry())
     value = app.metrics.registry.get_sample_value
-    engine, reload = app.engine, app.rule_watcher.reload
+    engine, reload = app.engine, app.rules.watcher.reload
     broken = True
 
     def flaky_reload() -> Engine:  # a loader bug: what no rule file should be able to cause
         if broken:
-            app.rule_watcher._stamp = app.rule_watcher.stamp()
+            app.rules.watcher._stamp = app.rules.watcher.stamp()
             raise RecursionError("maximum recursion depth exceeded")
         return reload()
 
-    app.rule_watcher.reload = flaky_reload  # type: ignore[method-assign]
-    watcher = asyncio.create_task(app._watch_rules(interval=0.05))
+    app.rules.watcher.reload = flaky_reload  # type: ignore[method-assign]
+    watcher = asyncio.create_task(app.rules.watch(interval=0.05))
     try:
         (rules / "desk.yaml").write_text(good + "\n# edited\n", encoding="utf-8")
         await until(lambda: value("newsmon_rule_reloads_total", {"result": "failed"}) == 1)

@@ -13,22 +13,23 @@ import asyncio
 import json
 import re
 import resource
-import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import support.config
 from feedserver import FeedServer, rss, status
 from kafka_broker import Broker, external
-from prometheus import api, binary, free_port, prometheus, wait_for_samples
-from test_daemon import EXPECTED, alerts, serve_samples
+from prometheus import api, binary, prometheus, wait_for_samples
+from support.config import ROOT, file_receiver
+from support.daemon import Daemon
+from support.net import free_port
+from support.samples import EXPECTED, serve_samples
+from support.samples import read_alerts as alerts
 
-ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "newsmon.json"
 ALERT_RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 # Grafana's variables as "All" instances and a 1 s scrape resolve them
@@ -65,46 +66,20 @@ def rule_names() -> set[str]:
     return set(re.findall(r"^\s*- alert: (\w+)$", text, re.MULTILINE))
 
 
-def write_config(tmp: Path, server: FeedServer, http_port: int, extra: str = "") -> Path:
+def write_config(tmp: Path, server: FeedServer, http_port: int) -> Path:
     feeds = {name: server.add(f"/{name}.xml", rss(EMPTY_RSS)) for name in ("wire", "atom", "rdf")}
     feeds["gone"] = server.add("/gone.xml", status(404))
-    lines = "".join(f"  - {{url: '{url}', name: {name}}}\n" for name, url in feeds.items())
-    path = tmp / "newsmon.yaml"
-    path.write_text(
-        f"feeds:\n{lines}"
-        f"rules: ['{ROOT}/rules/*.yaml']\n"
-        f"state: {{path: {tmp}/state.db}}\n"
-        f"fetch: {{allow_networks: ['127.0.0.1/32:{server.port}'], timeout: 5s}}\n"
-        "schedule: {interval: 1s, min_interval: 1s, max_interval: 2s, max_backoff: 2s}\n"
-        f"http: {{listen: '127.0.0.1:{http_port}'}}\n"
-        "delivery: {backoff: 10m, max_backoff: 1h}  # one failed attempt each, then wait\n"
-        "receivers:\n"
-        f"  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}\n"
-        f"  - {{name: pager, kind: webhook, url: '{server.add('/pager', status(503))}'}}\n"
-        f"  - {{name: archive, kind: webhook, url: '{server.add('/archive', status(404))}'}}\n"
-        f"{extra}",
-        encoding="utf-8",
-    )
-    return path
-
-
-@asynccontextmanager
-async def daemon(
-    config: Path, log: Path | None = None
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`newsmon run -c config`; SIGTERM on the way out, and it must exit 0."""
-    with open(log or config.with_suffix(".log"), "wb") as err:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor.cli", "run", "-c", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
-        try:
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), 90)
-    assert code == 0, (log or config.with_suffix(".log")).read_text(encoding="utf-8")[-3000:]
+    return support.config.write_config(
+        tmp, feeds,
+        schedule="{interval: 1s, min_interval: 1s, max_interval: 2s, max_backoff: 2s}",
+        http=f"{{listen: '127.0.0.1:{http_port}'}}",
+        delivery="{backoff: 10m, max_backoff: 1h}  # one failed attempt each, then wait",
+        receivers=[
+            file_receiver(tmp),
+            f"{{name: pager, kind: webhook, url: '{server.add('/pager', status(503))}'}}",
+            f"{{name: archive, kind: webhook, url: '{server.add('/archive', status(404))}'}}",
+        ],
+    )  # fmt: skip
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -159,7 +134,7 @@ async def test_dashboard_and_alert_rules_on_real_prometheus(
     config = write_config(tmp_path, feed_server, port)
     (tmp_path / "prom").mkdir()
     with prometheus(tmp_path / "prom", f"127.0.0.1:{port}", rules=ALERT_RULES) as base:
-        async with daemon(config):
+        async with Daemon(config):
             await until_status(port, "/readyz", 200)
             # scraped at 0 before any item flows, so every counter's rise is inside the data
             await wait_for_samples(
@@ -225,17 +200,10 @@ async def until_active(base: str, names: set[str], timeout: float = 60) -> set[t
 def quiet_config(tmp: Path, server: FeedServer, port: int, extra: str = "") -> Path:
     """One feed without items, polled once an hour: the store is left alone once it is polled."""
     url = server.add("/quiet.xml", rss(EMPTY_RSS))
-    path = tmp / "newsmon.yaml"
-    path.write_text(
-        f"feeds:\n  - {{url: '{url}', name: quiet, interval: 1h}}\n"
-        f"rules: ['{ROOT}/rules/*.yaml']\n"
-        f"state: {{path: {tmp}/state.db}}\n"
-        f"fetch: {{allow_networks: ['127.0.0.1/32:{server.port}'], timeout: 5s}}\n"
-        f"http: {{listen: '127.0.0.1:{port}'}}\n"
-        f"receivers:\n  - {{name: desk-file, kind: file, path: {tmp}/alerts.jsonl}}\n{extra}",
-        encoding="utf-8",
+    feeds = [f"{{url: '{url}', name: quiet, interval: 1h}}"]
+    return support.config.write_config(
+        tmp, feeds, http=f"{{listen: '127.0.0.1:{port}'}}", extra=extra
     )
-    return path
 
 
 async def until_polled(port: int) -> None:
@@ -249,17 +217,19 @@ async def test_readyz_turns_false_while_the_store_is_unwritable(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     port = free_port()
-    async with daemon(quiet_config(tmp_path, feed_server, port)) as proc:
+    async with Daemon(quiet_config(tmp_path, feed_server, port)) as daemon:
         await until_status(port, "/readyz", 200)
         await until_polled(port)
-        soft, hard = resource.prlimit(proc.pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (0, hard))  # no file may grow: disk full
+        soft, hard = resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(
+            daemon.pid, resource.RLIMIT_FSIZE, (0, hard)
+        )  # no file may grow: disk full
         try:
             body = await until_status(port, "/readyz", 503)
             assert body == "not ready: store\n"
             assert (await get(port, "/healthz")) == (200, "ok\n")  # alive all the same
         finally:
-            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+            resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE, (soft, hard))
         assert await until_status(port, "/readyz", 200) == "ready\n"
 
 
@@ -276,7 +246,7 @@ async def test_readyz_turns_false_while_the_kafka_broker_is_paused(
             " group_id: ready, partitions: 1, session_timeout: 6s, heartbeat_interval: 1s,"
             " max_poll_interval: 10s, commit_interval: 200ms}\n"
         )
-        async with daemon(quiet_config(tmp_path, feed_server, port, bus)):
+        async with Daemon(quiet_config(tmp_path, feed_server, port, bus)):
             await until_status(port, "/readyz", 200)
             broker.pause()
             try:

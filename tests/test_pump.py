@@ -8,9 +8,10 @@ import asyncio
 
 import pytest
 from prometheus_client import CollectorRegistry
+from support import records
 
-from monitor import app
 from monitor.bus import ITEMS
+from monitor.bus import stage as stage_loop
 from monitor.bus.memory import MemoryBus
 from monitor.errors import DEAD_LETTER_REASONS, BusError, StoreError
 from monitor.metrics import Metrics
@@ -18,14 +19,14 @@ from monitor.model import Item, Record
 
 
 def item(n: int) -> Item:
-    return Item(id=f"i{n}", feed_url="https://f.example/rss", feed="f", source="F", title=f"t{n}")
+    return records.item(n, id=f"i{n}", title=f"t{n}")
 
 
 @pytest.mark.parametrize("failure", [StoreError("disk full"), BusError("broker away")])
 async def test_a_failing_store_or_bus_stalls_the_stage_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
-    monkeypatch.setattr(app, "STALL_BACKOFF", 0.01)
+    monkeypatch.setattr(stage_loop, "STALL_BACKOFF", 0.01)
     attempts: list[str] = []
     handled: list[str] = []
 
@@ -37,7 +38,7 @@ async def test_a_failing_store_or_bus_stalls_the_stage_and_loses_nothing(
         handled.append(record.id)
 
     async with MemoryBus() as bus:
-        stage = asyncio.create_task(app._pump(bus, ITEMS, "rules", handle))
+        stage = asyncio.create_task(stage_loop.pump(bus, ITEMS, "rules", handle))
         for n in range(3):
             await bus.publish(ITEMS, f"i{n}", item(n))
         await asyncio.wait_for(bus.drain(ITEMS), 10)
@@ -61,7 +62,7 @@ async def test_a_record_whose_handling_fails_is_dead_lettered_and_the_rest_flow(
         handled.append(record.id)
 
     async with MemoryBus(metrics=metrics) as bus:
-        stage = asyncio.create_task(app._pump(bus, ITEMS, "rules", handle))
+        stage = asyncio.create_task(stage_loop.pump(bus, ITEMS, "rules", handle))
         for n in range(5):
             await bus.publish(ITEMS, f"i{n}", item(n))
         await asyncio.wait_for(bus.drain(ITEMS), 10)

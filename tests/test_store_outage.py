@@ -17,8 +17,10 @@ from pathlib import Path
 
 from aiohttp import web
 from feedserver import FeedServer
-from prometheus import free_port
-from test_observability import daemon, until_status
+from support.config import write_config
+from support.daemon import Daemon
+from support.net import free_port
+from test_observability import until_status
 
 
 def word(n: int) -> str:
@@ -66,33 +68,27 @@ async def test_full_disk_stalls_the_daemon_and_loses_nothing(
         'rules:\n  - {name: s400, keywords: ["S-400"], severity: high}\n', encoding="utf-8"
     )
     out = tmp_path / "alerts.jsonl"
-    config = tmp_path / "newsmon.yaml"
-    config.write_text(
-        f"feeds: ['{url}']\n"
-        "rules: [rules.yaml]\n"
-        f"state: {{path: {tmp_path}/state.db}}\n"
-        "schedule: {interval: 1s, min_interval: 1s, max_interval: 1s, max_backoff: 1s}\n"
-        "fetch: {allow_networks: ['127.0.0.1/32']}\n"
-        "delivery: {backoff: 0.5s, max_backoff: 1s}\n"
-        f"http: {{listen: '127.0.0.1:{port}'}}\n"
-        f"receivers:\n  - {{name: desk-file, kind: file, path: {out}}}\n",
-        encoding="utf-8",
-    )
-    async with daemon(config) as proc:
+    config = write_config(
+        tmp_path, [url], rules="[rules.yaml]", http=f"{{listen: '127.0.0.1:{port}'}}",
+        fetch="{allow_networks: ['127.0.0.1/32']}",
+        schedule="{interval: 1s, min_interval: 1s, max_interval: 1s, max_backoff: 1s}",
+        delivery="{backoff: 0.5s, max_backoff: 1s}",
+    )  # fmt: skip
+    async with Daemon(config) as daemon:
         async with asyncio.timeout(60):
             while len(alerted(out)) < 2:
                 await asyncio.sleep(0.2)
-        soft, hard = resource.prlimit(proc.pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (0, hard))
+        soft, hard = resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE, (0, hard))
         try:
             assert await until_status(port, "/readyz", 503) == "not ready: store\n"
             during = feed.served
             async with asyncio.timeout(60):
                 while feed.served < during + 4:  # polls go on: new stories arrive
                     await asyncio.sleep(0.2)
-            assert proc.returncode is None
+            assert daemon.running
         finally:
-            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+            resource.prlimit(daemon.pid, resource.RLIMIT_FSIZE, (soft, hard))
         await until_status(port, "/readyz", 200)
         async with asyncio.timeout(60):
             while len(set(alerted(out))) < feed.served:

@@ -1,20 +1,31 @@
-"""Hot reload of rule files: notice a change, build a new engine or say why not.
+"""Hot reload of rule files: notice a change, swap in a new engine or say why not.
 
 :class:`RuleWatcher` remembers (path, mtime, size) of every file the config's
 rule globs match; ``changed()`` is true when a file was edited, added or
 removed. ``reload()`` loads and compiles all of them into a new
 :class:`~monitor.rules.engine.Engine`, or raises ConfigError with every
 problem as ``file:line: message``; the caller keeps the engine it has.
-The daemon (``monitor.app``) polls ``changed()`` every second and on SIGHUP.
+
+:class:`RuleReloader` is the daemon's loop over it: it polls ``changed()`` every
+second and wakes on :meth:`~RuleReloader.request` (SIGHUP); on a change it swaps
+:attr:`~RuleReloader.engine` between items, or keeps the old one, counts the
+failure and logs it once per distinct error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import Iterable
 
+from monitor.errors import ConfigError
+from monitor.metrics import Metrics
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
+
+log = logging.getLogger(__name__)
 
 Stamp = tuple[tuple[str, int, int], ...]
 
@@ -54,3 +65,60 @@ class RuleWatcher:
         fresh = error != self._reported
         self._reported = error
         return fresh
+
+
+class RuleReloader:
+    """The live engine, and the loop that replaces it when the rule files change."""
+
+    def __init__(self, patterns: Iterable[str], metrics: Metrics) -> None:
+        self.patterns = tuple(patterns)
+        self.metrics = metrics
+        self.engine = Engine(load_rules(rule_files(self.patterns)))  # ConfigError: no start
+        self.watcher = RuleWatcher(self.patterns)
+        self._requested = asyncio.Event()
+        self._counted(self.engine)
+
+    def request(self) -> None:
+        """Reload the rule files now (SIGHUP), changed or not."""
+        self._requested.set()
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the rule files every ``interval`` s, and wake on :meth:`request`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._requested.wait(), interval)
+            asked = self._requested.is_set()
+            self._requested.clear()
+            if asked or await asyncio.to_thread(self.watcher.changed):
+                await self.reload()
+
+    async def reload(self) -> None:
+        """Swap in the rules as the files are now; on any failure count it, say why
+        (once per distinct error) and keep the rules that run."""
+        try:
+            engine = await asyncio.to_thread(self.watcher.reload)
+        except ConfigError as exc:
+            self._failed(str(exc), [str(p) for p in exc.problems], None)
+            return
+        except Exception as exc:  # a bug, or e.g. RecursionError on a hostile file
+            error = f"{type(exc).__name__}: {exc}"
+            self._failed(error, [], exc)
+            return
+        self.engine = engine  # the rules stage picks it up with its next item
+        self._counted(engine)
+        self.metrics.rule_reloads.labels("ok").inc()
+        log.info("rules_reloaded rules=%d", len(engine.rules))
+
+    def _failed(self, error: str, problems: list[str], exc: Exception | None) -> None:
+        self.metrics.rule_reloads.labels("failed").inc()
+        if not self.watcher.first_report(error):
+            return
+        for problem in problems:
+            log.error("rules_reload_failed problem=%s", problem)
+        if exc is not None:
+            log.error("rules_reload_failed error=%s", error, exc_info=exc)
+        log.warning("rules_kept rules=%d", len(self.engine.rules))
+
+    def _counted(self, engine: Engine) -> None:
+        self.metrics.init_rules(r.name for r in engine.rules)
+        self.metrics.rules_loaded.set(len(engine.rules))

@@ -6,18 +6,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from support import records
 
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.outbox import Outbox
-from monitor.alerts.route import Routed, alerts_for
+from monitor.alerts.route import Routed
 from monitor.alerts.sinks import Sink
 from monitor.config import DeliveryConfig
 from monitor.metrics import Metrics
-from monitor.model import Alert, Evidence, Item, Match, RuleHit
+from monitor.model import Alert
 from monitor.store import Store
 
 FAST = DeliveryConfig(horizon=3600, timeout=5, backoff=0.5, max_backoff=2)
@@ -25,15 +25,8 @@ FAST = DeliveryConfig(horizon=3600, timeout=5, backoff=0.5, max_backoff=2)
 
 def alert(receiver: str, title: str = "Russia to share S-400 technology with Turkey",
           *, n: int = 1, link: str | None = None, summary: str = "") -> Alert:  # fmt: skip
-    item = Item(
-        id=f"g{n}", feed_url="https://wire.example/rss", feed="wire", source="Wire",
-        title=title, summary=summary, link=link or f"https://wire.example/{n}",
-        published=datetime(2019, 7, 12, 6, 5, tzinfo=UTC),
-    )  # fmt: skip
-    evidence = (Evidence("S-400", "title", "S-400", 17, 22),)
-    hit = RuleHit("s400", "high", (("desk", "defence"),), evidence)
-    (a,) = alerts_for(Match(item, (hit,)), f"story{n}", [receiver])
-    return a
+    fields = {"title": title, "summary": summary} | ({"link": link} if link else {})
+    return records.alert(receiver, n, **fields)
 
 
 @asynccontextmanager

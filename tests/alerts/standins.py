@@ -14,7 +14,6 @@ is used up it answers ``default`` (200). ``SmtpServer`` is aiosmtpd on
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import subprocess
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from support.net import free_port
 
 Answer = int | tuple[int, dict[str, str]] | str
 
@@ -119,12 +119,6 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:

@@ -3,31 +3,18 @@ daemon run, a real store and a real webhook stand-in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from feedserver import FeedServer
 from standins import HookServer
+from support.daemon import newsmon
 from test_crash import write_config
 
 
-def newsmon(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args],
-        capture_output=True, text=True, timeout=90, check=False,
-    )  # fmt: skip
-
-
 async def run_once(config: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "-c", str(config), "--once",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == 0, err.decode()
+    code, _, err = await newsmon("run", "-c", str(config), "--once", timeout=90)
+    assert code == 0, err
 
 
 async def test_failed_alerts_are_listed_and_a_retried_one_is_sent_once(
@@ -38,35 +25,35 @@ async def test_failed_alerts_are_listed_and_a_retried_one_is_sent_once(
     await run_once(config)
     assert len(hook.received("/hook")) == 3  # one attempt per story
 
-    listed = newsmon("alerts", "-c", str(config), "--failed", "--json")
-    assert listed.returncode == 0, listed.stderr
-    failed = [json.loads(line) for line in listed.stdout.splitlines()]
+    listed = await newsmon("alerts", "-c", str(config), "--failed", "--json")
+    assert listed.code == 0, listed.err
+    failed = [json.loads(line) for line in listed.out.splitlines()]
     assert len(failed) == 3
     assert {f["state"] for f in failed} == {"dead"}
     assert {f["last_error"] for f in failed} == {"http_4xx: HTTP 410"}
-    assert newsmon("alerts", "-c", str(config), "--pending", "--json").stdout == ""
+    assert (await newsmon("alerts", "-c", str(config), "--pending", "--json")).out == ""
 
-    table = newsmon("alerts", "-c", str(config)).stdout.splitlines()
+    table = (await newsmon("alerts", "-c", str(config))).out.splitlines()
     assert table[0].split()[:3] == ["ALERT_ID", "RECEIVER", "STATE"]
     assert len(table) == 4 and all(" dead " in line for line in table[1:])
 
     chosen = failed[0]["alert_id"]
-    retried = newsmon("alerts", "retry", chosen, "-c", str(config))
-    assert retried.returncode == 0, retried.stderr
-    assert f"{chosen}: queued" in retried.stdout
-    missing = newsmon("alerts", "-c", str(config), "retry", "nope")
-    assert missing.returncode == 1 and "no alert 'nope'" in missing.stderr
+    retried = await newsmon("alerts", "retry", chosen, "-c", str(config))
+    assert retried.code == 0, retried.err
+    assert f"{chosen}: queued" in retried.out
+    missing = await newsmon("alerts", "-c", str(config), "retry", "nope")
+    assert missing.code == 1 and "no alert 'nope'" in missing.err
 
     hook.default = 200
     await run_once(config)
     accepted = [json.loads(r.body)["alerts"][0]["alert_id"] for r in hook.received("/hook", 200)]
     assert accepted == [chosen]  # the re-queued one, once; the others stay dead
-    sent = newsmon("alerts", "-c", str(config), "--sent", "--json").stdout.splitlines()
+    sent = (await newsmon("alerts", "-c", str(config), "--sent", "--json")).out.splitlines()
     assert [json.loads(line)["alert_id"] for line in sent] == [chosen]
-    still = newsmon("alerts", "-c", str(config), "--failed", "--json").stdout.splitlines()
+    still = (await newsmon("alerts", "-c", str(config), "--failed", "--json")).out.splitlines()
     assert {json.loads(line)["alert_id"] for line in still} == {f["alert_id"] for f in failed[1:]}
 
 
-def test_alerts_needs_a_config() -> None:
-    result = newsmon("alerts")
-    assert result.returncode == 2 and "--config is required" in result.stderr
+async def test_alerts_needs_a_config() -> None:
+    result = await newsmon("alerts")
+    assert result.code == 2 and "--config is required" in result.err

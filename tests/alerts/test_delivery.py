@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from helpers import FAST, alert, dispatcher, enqueue, outcome, settle
-from standins import HookServer, SmtpServer, free_port
+from standins import HookServer, SmtpServer
+from support.net import free_port
 
 from monitor.alerts.sinks.base import classify_http
 from monitor.alerts.sinks.email import EmailConfig, EmailSink

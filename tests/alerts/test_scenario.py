@@ -11,6 +11,7 @@ import email.policy
 import json
 from pathlib import Path
 
+import support.config
 from feedserver import FeedServer, rss
 from prometheus_client import CollectorRegistry
 from standins import HookServer, SmtpServer
@@ -34,31 +35,25 @@ def write_config(tmp: Path, feeds: FeedServer, hook: HookServer, smtp_port: int,
     (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
     urls = {name: feeds.add(f"/{name}.xml", rss((FIXTURES / f).read_bytes()))
             for name, f in FEEDS.items()}  # fmt: skip
-    text = f"""
-feeds:
-{"".join(f"  - {{url: '{u}', name: {n}}}{chr(10)}" for n, u in urls.items())}
-rules: [rules.yaml]
-state: {{path: state.db}}
-fetch: {{allow_networks: ['127.0.0.1/32'], timeout: 5s}}
-http: {{enabled: false}}
-delivery: {{backoff: 0.5s, max_backoff: 2s, timeout: 10s}}
-receivers:
-  - {{name: slack, kind: slack, url: '{hook.url("/slack")}'}}
-  - {{name: hook, kind: webhook, url: '{hook.url("/hook")}', secret: '${{HOOK_SECRET}}'}}
-  - {{name: mail, kind: email, host: 127.0.0.1, port: {smtp_port}, from: newsmon@desk.example,
-      to: [desk@desk.example], cafile: '{cafile}', timeout: 5s}}
-route:
+    receivers = [
+        f"{{name: slack, kind: slack, url: '{hook.url('/slack')}'}}",
+        f"{{name: hook, kind: webhook, url: '{hook.url('/hook')}', secret: '${{HOOK_SECRET}}'}}",
+        f"{{name: mail, kind: email, host: 127.0.0.1, port: {smtp_port},"
+        f" from: newsmon@desk.example, to: [desk@desk.example], cafile: '{cafile}', timeout: 5s}}",
+    ]
+    route = """route:
   receiver: slack
   group_wait: 3s        # hold each story's alert so the copies that follow are counted
   group_by: [story]
   routes:
-    - {{receiver: slack, continue: true}}
-    - {{receiver: mail, continue: true}}
-    - {{receiver: hook, continue: true}}
-{extra}"""
-    path = tmp / "newsmon.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    - {receiver: slack, continue: true}
+    - {receiver: mail, continue: true}
+    - {receiver: hook, continue: true}
+"""
+    return support.config.write_config(
+        tmp, urls, rules="[rules.yaml]", receivers=receivers,
+        delivery="{backoff: 0.5s, max_backoff: 2s, timeout: 10s}", extra=route + extra,
+    )  # fmt: skip
 
 
 async def test_syndicated_copies_alert_once_per_receiver(

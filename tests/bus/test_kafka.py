@@ -12,8 +12,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from prometheus_client import CollectorRegistry
 
-from monitor.app import _pump
-from monitor.bus import ITEMS
+from monitor.bus import ITEMS, pump
 from monitor.bus.kafka import KafkaBus, consumer_kwargs
 from monitor.bus.kafka_admin import TopicSpec, duration, ensure_topics, retention_problem
 from monitor.config import BusConfig
@@ -262,7 +261,7 @@ async def test_a_record_the_stage_fails_on_is_dead_lettered_counted_and_committe
                 raise KeyError("a rule engine bug")
             handled.append(record.id)
 
-        stage = asyncio.create_task(_pump(bus, ITEMS, "rules", handle))
+        stage = asyncio.create_task(pump(bus, ITEMS, "rules", handle))
         for n in range(3):
             await bus.publish("items", f"i{n}", item(n))
         await asyncio.wait_for(bus.drain("items"), 60)

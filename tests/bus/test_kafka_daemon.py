@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from kafka import KafkaConsumer, TopicPartition
-from test_daemon import EXPECTED, alerts, newsmon, serve_samples, write_config
+from support.config import write_config
+from support.daemon import newsmon
+from support.samples import EXPECTED, serve_samples
+from support.samples import read_alerts as alerts
 from test_kafka import kafka_config
 
 from monitor.bus.kafka import consumer_kwargs
@@ -48,7 +51,7 @@ async def test_once_with_kafka_writes_exactly_the_expected_alerts(
     tmp_path: Path, feed_server: FeedServer, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     extra = bus_yaml(kafka_bootstrap, topic_prefix)
-    config = write_config(tmp_path, feed_server, serve_samples(feed_server), extra)
+    config = write_config(tmp_path, serve_samples(feed_server), extra=extra)
     code, _, err = await newsmon("run", "-c", str(config), "--once")
     assert code == 0, err
     got = alerts(tmp_path)
@@ -63,7 +66,7 @@ async def test_sigkill_before_commit_then_restart_delivers_everything_once(
     tmp_path: Path, feed_server: FeedServer, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     feeds = serve_samples(feed_server)
-    slow = write_config(tmp_path, feed_server, feeds, bus_yaml(kafka_bootstrap, topic_prefix, "1h"))
+    slow = write_config(tmp_path, feeds, extra=bus_yaml(kafka_bootstrap, topic_prefix, "1h"))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor.cli", "run", "-c", str(slow),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -78,7 +81,7 @@ async def test_sigkill_before_commit_then_restart_delivers_everything_once(
     assert items > 0
     assert offsets(bus, "items", "rules") == 0  # consumed, never committed
 
-    config = write_config(tmp_path, feed_server, feeds, bus_yaml(kafka_bootstrap, topic_prefix))
+    config = write_config(tmp_path, feeds, extra=bus_yaml(kafka_bootstrap, topic_prefix))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor.cli", "run", "-c", str(config),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer, feed
 from kafka import KafkaProducer
-from test_daemon import ROOT, newsmon, write_config
+from support.config import ROOT, write_config
+from support.daemon import newsmon
 from test_kafka import kafka_config, poison_published_as_a_number
 from test_kafka_daemon import bus_yaml, offsets
 
@@ -78,7 +79,7 @@ async def test_replay_finds_the_matches_live_processing_found(
     assert len(expected) == N // 20
 
     quiet = {"quiet": feed_server.add("/quiet.xml", feed(EMPTY))}  # keeps the daemon running
-    config = write_config(tmp_path, feed_server, quiet, bus_yaml(kafka_bootstrap, topic_prefix))
+    config = write_config(tmp_path, quiet, extra=bus_yaml(kafka_bootstrap, topic_prefix))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor.cli", "run", "-c", str(config),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import support.config
 from aiohttp import web
 from feedserver import FeedServer
 
@@ -36,21 +37,12 @@ def growing_feed() -> tuple[list[str], object]:
     return titles, handler
 
 
-def write_config(tmp: Path, server: FeedServer, url: str) -> Path:
-    path = tmp / "newsmon.yaml"
-    path.write_text(
-        "\n".join([
-            f"feeds: [{{url: '{url}', name: grow}}]",
-            "rules: ['rules/*.yaml']",
-            f"state: {{path: {tmp}/state.db}}",
-            f"fetch: {{allow_networks: ['127.0.0.1:{server.port}'], timeout: 2s}}",
-            "schedule: {interval: 1s, min_interval: 1s, max_interval: 1s, jitter: 0}",
-            "http: {enabled: false}",
-            f"receivers: [{{name: desk, kind: file, path: {tmp}/alerts.jsonl}}]",
-        ]) + "\n",
-        encoding="utf-8",
+def write_config(tmp: Path, url: str) -> Path:
+    return support.config.write_config(
+        tmp, [f"{{url: '{url}', name: grow}}"], rules="['rules/*.yaml']",
+        fetch="{allow_networks: ['127.0.0.1/32'], timeout: 2s}",
+        schedule="{interval: 1s, min_interval: 1s, max_interval: 1s, jitter: 0}",
     )  # fmt: skip
-    return path
 
 
 async def until(check: object, timeout: float = 20) -> None:
@@ -68,7 +60,7 @@ async def test_hot_reload_in_a_running_daemon(
     pack.write_text("rules:\n  - {name: gripen, query: Gripen}\n", encoding="utf-8")
     _, handler = growing_feed()
     url = feed_server.add("/grow.xml", handler)  # type: ignore[arg-type]
-    app = App(load_config(write_config(tmp_path, feed_server, url), receivers=schemas()))
+    app = App(load_config(write_config(tmp_path, url), receivers=schemas()))
     sample = app.metrics.registry.get_sample_value
 
     def matched(rule: str) -> float:
@@ -89,7 +81,7 @@ async def test_hot_reload_in_a_running_daemon(
         assert sample("newsmon_rule_reloads_total", {"result": "ok"}) == 1
 
         # an invalid change: refused with file:line, the old rules stay live
-        caplog.set_level(logging.INFO, logger="monitor.app")
+        caplog.set_level(logging.INFO, logger="monitor.rules.reload")
         pack.write_text("rules:\n  - {name: gripen, query: 'Gripen AND'}\n", encoding="utf-8")
         await until(lambda: sample("newsmon_rule_reloads_total", {"result": "failed"}) == 1)
         assert f"{pack}:2: rule 'gripen': query column 11: expected a term" in caplog.text
