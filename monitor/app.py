@@ -40,7 +40,7 @@ from monitor.rules.reload import RuleReloader
 from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
-from monitor.store import Store, retention_cutoff
+from monitor.store import StateLock, Store, retention_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class App:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         s = self.settings
         async with AsyncExitStack() as stack:
+            stack.enter_context(StateLock(s.state.path))  # one daemon per state file
             store = stack.enter_context(Store(s.state.path))
             cutoff = retention_cutoff(s.state.seen_retention_days)
             store.forget_seen_before(cutoff)
@@ -107,6 +108,7 @@ class App:
             ]
             if not once:
                 stages.append(asyncio.create_task(self.rules.watch(), name="rule-reload"))
+                stages.append(asyncio.create_task(_watch_state(store), name="state-watch"))
             log.info(
                 "started feeds=%d rules=%d receivers=%s bus=%s",
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
@@ -204,6 +206,21 @@ class App:
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks)
+
+
+async def _watch_state(store: Store, every: float = 5.0) -> None:
+    """Say once when the state file is deleted or replaced under the daemon (its
+    writes would go to a file nobody reads again; /readyz turns not ready)."""
+    intact = True
+    while True:
+        await asyncio.sleep(every)
+        if store.intact() != intact:
+            intact = not intact
+            if intact:
+                log.info("state_file_back path=%s", store.path)
+            else:
+                log.error("state_file_gone path=%s (deleted or replaced while running:"
+                          " what newsmon writes now is lost; restart it)", store.path)  # fmt: skip
 
 
 def _pending(outbox: Outbox) -> float:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,14 +24,27 @@ if TYPE_CHECKING:
 
 from monitor import __version__
 from monitor.config import Settings, check_config, load_config, settings_dump
-from monitor.errors import ConfigError, NewsmonError
+from monitor.errors import ConfigError, FeedError, NewsmonError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "check": _check, "test-rule": _test_rule, "replay": _replay,
                 "alerts": _alerts}  # fmt: skip
-    return handlers[args.command](args)
+    try:
+        code = handlers[args.command](args)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+        return code
+    except BrokenPipeError:  # `newsmon alerts | head`: the reader left; stop quietly
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE, as a Unix tool killed by it
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +128,10 @@ def _check(args: argparse.Namespace) -> int:
         rules = load_rules(rule_files(settings.rules))
     except ConfigError as exc:
         problems = [*problems, *exc.problems]
+    kinds = schemas()
     for receiver in settings.receivers:  # building a sink opens nothing
+        if receiver.kind not in kinds:
+            continue  # an unknown kind: already a problem, with a did-you-mean
         try:
             build(receiver, Path(settings.path).parent)
         except ConfigError as exc:
@@ -145,6 +162,10 @@ def _test_rule(args: argparse.Namespace) -> int:
         private = args.allow_private
         items = [i for f in args.feed for i in testrule.feed_items(f, allow_private=private)]
         items += [i for path in args.items for i in testrule.jsonl_items(path)]
+    except FeedError as exc:
+        hint = " (loopback and private addresses are refused: pass --allow-private to fetch it)"
+        print(f"newsmon: {exc}{hint if exc.reason == 'ssrf_blocked' else ''}", file=sys.stderr)
+        return 1
     except (NewsmonError, OSError, ValueError) as exc:
         print(f"newsmon: {exc}", file=sys.stderr)
         return 1
@@ -240,15 +261,23 @@ def _alert_lines(entries: Sequence[Entry], *, as_json: bool) -> list[str]:
                             "attempts": e.attempts, "due": when(e.due),
                             "last_error": e.last_error, "title": e.title},
                            ensure_ascii=False) for e in entries]  # fmt: skip
-    lines = [f"{'ALERT_ID':<20}  {'RECEIVER':<16}  {'STATE':<7}  TRIES  {'DUE':<20}  "
-             f"{'LAST_ERROR':<14}  TITLE"]  # fmt: skip
-    for e in entries:
-        lines.append(
-            f"{e.alert_id:<20}  {clip(one_line(e.receiver), 16):<16}  {e.state:<7}  "
-            f"{e.attempts:>5}  {when(e.due):<20}  {(e.last_error or '-'):<14}  "
-            f"{clip(one_line(e.title), 80)}"
-        )
-    return lines
+    head = ("ALERT_ID", "RECEIVER", "STATE", "TRIES", "DUE", "LAST_ERROR", "TITLE")
+    rows = [head] + [
+        (e.alert_id, clip(one_line(e.receiver), 24), e.state, str(e.attempts),
+         when(e.due) if e.state == "pending" else "-", clip(one_line(e.last_error or "-"), 40),
+         clip(one_line(e.title), 80))
+        for e in entries
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
+    return ["  ".join(_cells(row, widths)) for row in rows]
+
+
+def _cells(row: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """The row's cells padded to ``widths`` (TRIES, a count, right-aligned); the last
+    cell, the title, as it is."""
+    cells = enumerate(zip(row[:-1], widths, strict=True))
+    padded = [c.rjust(w) if i == 3 else c.ljust(w) for i, (c, w) in cells]
+    return [*padded, row[-1]]
 
 
 def _print_problems(exc: ConfigError) -> None:

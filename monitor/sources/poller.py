@@ -32,6 +32,7 @@ from monitor.metrics import Metrics
 from monitor.model import Item
 from monitor.sources.fetch import Fetcher, FetchResult, NotStarted
 from monitor.sources.pool import ParsePool
+from monitor.sources.report import FailureLog
 from monitor.sources.schedule import Outcome, first_delay, max_age, plan
 from monitor.store import FeedState, Store
 
@@ -68,6 +69,7 @@ class Poller:
         self._healthy: set[str] = set()  # feed urls whose last poll succeeded
         self._store_error: str | None = None
         self._bugs: dict[str, str] = {}  # feed url -> the bug its last poll hit, logged once
+        self._report = FailureLog(len(self.feeds))
         metrics.feeds_configured.set(len(self.feeds))
 
     async def run_once(self, stop: asyncio.Event | None = None) -> None:
@@ -162,27 +164,26 @@ class Poller:
         ``stop`` is set before the poll started, nothing is done and 0.0 returned."""
         state = self._store.feed_state(feed.url)
         started = self._clock()
+        failure: FeedError | None = None
         try:
             outcome, state = await self._fetch_and_publish(feed, state, stop)
         except NotStarted:
             return 0.0
         except FeedError as exc:
-            outcome = Outcome(
-                ok=False, retry_after=exc.retry_after if isinstance(exc, FetchError) else None
-            )
-            state = self._failed(feed, state, exc, started)
+            failure = exc
         except StoreError:
             raise
         except asyncio.CancelledError:
             if _cancelling():
                 raise
             # not aimed at this task (a worker pool's job was cancelled): the feed's error
-            outcome = Outcome(ok=False)
-            failed = ParseError("parse_crash", "parse job cancelled")
-            state = self._failed(feed, state, failed, started)
+            failure = ParseError("parse_crash", "parse job cancelled")
         except Exception as exc:  # a bug in fetch, parse or publish costs this poll only
-            outcome = Outcome(ok=False)
-            state = self._failed(feed, state, FeedError("error", self._log_bug(feed, exc)), started)
+            failure = FeedError("error", self._log_bug(feed, exc))
+        if failure is not None:
+            wait = failure.retry_after if isinstance(failure, FetchError) else None
+            outcome = Outcome(ok=False, retry_after=wait)
+            state = self._failed(feed, state, failure, started)
         nxt = plan(
             outcome,
             interval=state.interval,
@@ -193,7 +194,10 @@ class Poller:
         )
         state = replace(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay)
         self._store.save_feed_state(state)
-        if outcome.ok:
+        if failure is not None:
+            self._report.failed(feed, failure, state.consecutive_errors, nxt.delay)
+        elif outcome.ok:
+            self._report.ok(feed)
             self._bugs.pop(feed.url, None)  # a bug seen again after this is logged again
         return nxt.delay
 
@@ -276,10 +280,6 @@ class Poller:
         )
 
     def _failed(self, feed: FeedConfig, state: FeedState, exc: FeedError, at: float) -> FeedState:
-        if exc.reason != state.last_reason:  # log once per change of error
-            log.warning(
-                "feed_failed feed=%s reason=%s detail=%r", feed.name, exc.reason, exc.detail
-            )
         self._metrics.fetches.labels(exc.reason).inc()
         self._set_failing(feed, exc.reason)
         failed = replace(

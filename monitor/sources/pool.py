@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from multiprocessing import get_context
 from types import TracebackType
+from typing import Any
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
@@ -29,10 +31,15 @@ from monitor.sources.parse import parse_and_normalise
 
 
 def _init_worker(memory_limit: int, owner: int) -> None:
-    """Worker initializer: cap the address space so a blow-up fails, not the host,
-    and exit when the daemon (``owner``) does, however it ended."""
+    """Worker initializer: cap the address space so a blow-up fails, not the host;
+    ignore SIGINT (Ctrl-C reaches the terminal's whole process group: the daemon
+    stops its workers itself, and a worker's KeyboardInterrupt traceback would read
+    like a crash); and exit when the daemon (``owner``) does, however it ended."""
     import resource
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     if memory_limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
@@ -64,23 +71,61 @@ def _exit_with(owner: int) -> None:
     os._exit(1)
 
 
-def _ready() -> None:
-    """A worker's first job: it has started and imported this module."""
+_WARM_FEEDS = (
+    b'<rss version="2.0"><channel><title>t</title><item><title>a</title>'
+    b"<link>https://example.org/a</link><pubDate>Tue, 10 Jun 2003 04:00:00 GMT</pubDate>"
+    b"<description>&lt;p&gt;b&lt;/p&gt;</description></item></channel></rss>",
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title>'
+    b'<link href="https://example.org/a"/><updated>2003-12-13T18:30:02Z</updated>'
+    b'<summary type="html">&lt;p&gt;b&lt;/p&gt;</summary></entry></feed>',
+)
+
+
+def _ready() -> float:
+    """A worker's first job: it has started, and has parsed a tiny RSS and Atom feed,
+    so the first use of the parser (lazy imports, patterns compiled on first use:
+    over a second on a loaded machine) is not charged to a real feed's deadline.
+    Returns the worker's CPU time so far."""
+    warm = FeedConfig(url="https://example.org/feed", name="warm-up")
+    for body in _WARM_FEEDS:
+        parse_and_normalise(body, {}, warm, datetime(2003, 12, 13, tzinfo=UTC))
+    return time.process_time()
+
+
+def _timed(job: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``job`` in the worker; its result and the worker's CPU time after it."""
+    return job(), time.process_time()
 
 
 START_TIMEOUT = 60.0  # seconds a new worker process may take to start (not a parse's deadline)
+WALL_FACTOR = 10.0  # a job making no CPU progress is given up after timeout x this, wall clock
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class _Worker:
     """One worker process in its own executor, so that killing a runaway parse
     touches no other feed's job."""
 
-    __slots__ = ("broken", "executor", "started")
+    __slots__ = ("broken", "cpu", "executor", "started")
 
     def __init__(self, executor: ProcessPoolExecutor) -> None:
         self.executor = executor
         self.started = False  # it has run a job: its start-up is behind it
         self.broken = False  # killed or dead: to be replaced before its next job
+        self.cpu = 0.0  # its CPU seconds when its last job ended (idle since)
+
+    def cpu_seconds(self) -> float | None:
+        """The worker process's CPU time now (user + system, all threads), from
+        /proc; None where that cannot be read."""
+        processes = getattr(self.executor, "_processes", None) or {}
+        for pid in list(processes):
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                return None
+            return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        return None
 
 
 class ParsePool:
@@ -94,11 +139,15 @@ class ParsePool:
                 parsed = await pool.parse(result.body, result.headers, feed, seen=now)
 
     A job waits for an idle worker first; its ``timeout`` starts only then (and
-    after a new worker's start-up), so a queue of bodies never times out an
-    ordinary one. Each worker is a process of its own: a body that overruns
-    ``timeout`` gets ``ParseError("parse_timeout")`` and only its worker is
-    killed and replaced; a dead worker gives ``ParseError("parse_crash")``. No
-    other job is ever cancelled or failed by that.
+    after a new worker's start-up and warm-up), so a queue of bodies never times
+    out an ordinary one. ``timeout`` is CPU time, as ``fetch.parse_timeout`` says:
+    the worker's own, read from /proc when the job has run ``timeout`` seconds of
+    wall-clock time. A job that has not used that much CPU is waited for (the
+    machine is busy, the job is not runaway), up to ``WALL_FACTOR`` x ``timeout``
+    of wall-clock time (a job that makes no progress at all). Each worker is a
+    process of its own: a body that overruns gets ``ParseError("parse_timeout")``
+    and only its worker is killed and replaced; a dead worker gives
+    ``ParseError("parse_crash")``. No other job is ever cancelled or failed by that.
 
     :meth:`admission` bounds the bodies waiting for the pool: at most
     ``workers + queue`` callers are admitted at once (one being parsed per
@@ -190,10 +239,11 @@ class ParsePool:
         try:
             if not worker.started:  # its start-up is not the parse's time
                 async with asyncio.timeout(START_TIMEOUT):
-                    await asyncio.wrap_future(worker.executor.submit(_ready))
+                    worker.cpu = await asyncio.wrap_future(worker.executor.submit(_ready))
                 worker.started = True
-            async with asyncio.timeout(self.timeout):
-                return await asyncio.wrap_future(worker.executor.submit(job))
+            done = asyncio.wrap_future(worker.executor.submit(_timed, job))
+            result, worker.cpu = await self._bounded(worker, done)
+            return result  # type: ignore[no-any-return]
         except TimeoutError as exc:
             worker.broken = True
             what = f"over {self.timeout:g}s" if worker.started else "worker did not start"
@@ -209,6 +259,26 @@ class ParsePool:
             if task is not None and task.cancelling():
                 raise  # this task is being cancelled: let it
             raise ParseError("parse_crash", "parse job cancelled") from None
+
+    async def _bounded(self, worker: _Worker, done: asyncio.Future[Any]) -> Any:
+        """``done``'s result, or TimeoutError once the job used ``timeout`` of the
+        worker's CPU time (or ``WALL_FACTOR`` x ``timeout`` of wall-clock time)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.timeout * WALL_FACTOR
+        wait = self.timeout
+        try:
+            while True:
+                finished, _ = await asyncio.wait({done}, timeout=wait)
+                if finished:
+                    return done.result()
+                now = worker.cpu_seconds()
+                used = self.timeout if now is None else now - worker.cpu  # unknown: wall
+                wall_left = give_up - loop.time()
+                if used >= self.timeout or wall_left <= 0:
+                    raise TimeoutError
+                wait = max(min(self.timeout - used, wall_left), 0.05)
+        finally:
+            done.cancel()  # given up on (its worker is killed): no outcome left unretrieved
 
     def _new_worker(self) -> _Worker:
         worker = _Worker(

@@ -63,9 +63,10 @@ class Daemon:
 
     def __init__(
         self, config: Path, *args: str, log: Path | None = None,
-        env: Mapping[str, str] | None = None, check: bool = True,
+        env: Mapping[str, str] | None = None, check: bool = True, new_session: bool = False,
     ) -> None:  # fmt: skip
         self.config, self.args, self.env, self.check = config, args, env, check
+        self.new_session = new_session  # its own process group, as a terminal's job
         self.log_path = log or config.with_suffix(".log")
         self.proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
@@ -85,6 +86,7 @@ class Daemon:
             *command(), "run", "-c", str(self.config), *self.args,
             stdout=asyncio.subprocess.DEVNULL, stderr=self._log,
             env=dict(self.env) if self.env is not None else None,
+            start_new_session=self.new_session,
         )  # fmt: skip
 
     @property
