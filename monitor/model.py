@@ -195,13 +195,47 @@ def _evidence_dict(e: Evidence) -> dict[str, Any]:
 
 
 SEVERITIES = ("low", "medium", "high", "critical")
+EVENTS = ("created", "updated", "escalated")  # what happened to the story
+MODES = ("post", "edit", "followup")  # how a receiver is told (see Alert)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One item of a story, as an alert lists it: where it ran and how it joined."""
+
+    source: str
+    title: str
+    link: str | None = None
+    published: datetime | None = None
+    tier: str = "first"  # first | copy (the same article) | event (a rewrite)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "title": self.title, "link": self.link,
+                "published": iso(self.published), "tier": self.tier}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: object) -> Member:
+        f = _checked(d, "member", {"source": _STR, "title": _STR},
+                     {"link": _OPT_STR, "published": _OPT_STR, "tier": _STR})  # fmt: skip
+        return cls(f["source"], f["title"], f.get("link"), parse_iso(f.get("published")),
+                   f.get("tier", "first"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """What a receiver is told: one story, the rules it matched and the evidence.
+    """What a receiver is told of a story: the story as it stands, the rules it
+    matched and the evidence, and what happened to it (``event``).
 
-    ``to_dict`` is the JSONL line the file sink writes (ARCHITECTURE.md)."""
+    ``mode`` says how: ``post`` a new message (a story created, or escalated for
+    this receiver); ``edit`` bring the message already posted up to date in place
+    (receivers that can: Slack's Web API); ``followup`` tell of a significant
+    update (``changes``) beside the first message (a thread reply, a follow-up
+    mail, an event). ``thread`` is the receiver's own reference to the story's
+    first message (Slack channel and ts, an email's Message-ID), set on updates.
+
+    ``to_dict`` is the JSONL line the file sink writes (ARCHITECTURE.md); the
+    fields of the first version of newsmon are all there, so a ``created`` line
+    reads as it always did."""
 
     alert_id: str
     story_id: str
@@ -219,6 +253,14 @@ class Alert:
     feed_url: str = ""
     created: datetime = field(default_factory=utcnow)
     item_seen: datetime | None = None  # when newsmon first saw the item (end-to-end latency)
+    event: str = "created"  # one of EVENTS
+    version: int = 1  # the story's version this alert shows (one more per change)
+    outlets: tuple[str, ...] = ()  # every outlet that carried the story, the first first
+    members: tuple[Member, ...] = ()  # the story's items, in the order they joined
+    changes: tuple[str, ...] = ()  # what is new since this receiver was last told
+    mode: str = "post"  # one of MODES
+    thread: tuple[tuple[str, str], ...] = ()  # the receiver's reference to its first message
+    updated: datetime | None = None  # when the story last changed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -241,6 +283,14 @@ class Alert:
             "feed_url": self.feed_url,
             "created": iso(self.created),
             "item_seen": iso(self.item_seen),
+            "event": f"story.{self.event}",
+            "version": self.version,
+            "outlets": list(self.outlets),
+            "members": [m.to_dict() for m in self.members],
+            "changes": list(self.changes),
+            "mode": self.mode,
+            "thread": dict(self.thread),
+            "updated": iso(self.updated),
         }
 
     @classmethod
@@ -249,8 +299,20 @@ class Alert:
         matched: dict[str, Any] = f.get("matched", {})
         if not all(isinstance(ev, list) for ev in matched.values()):
             raise ValueError("alert.matched holds something other than lists of evidence")
-        if not all(type(x) is str for x in (*f["rules"], *f.get("duplicates", ()))):
-            raise ValueError("alert.rules and alert.duplicates hold strings only")
+        texts = (
+            *f["rules"],
+            *f.get("duplicates", ()),
+            *f.get("outlets", ()),
+            *f.get("changes", ()),
+        )
+        if not all(type(x) is str for x in texts):
+            raise ValueError("alert.rules, duplicates, outlets and changes hold strings only")
+        event, mode = f.get("event", "story.created").removeprefix("story."), f.get("mode", "post")
+        if event not in EVENTS or mode not in MODES:
+            raise ValueError(f"alert.event or alert.mode unknown: {_show(event)}, {_show(mode)}")
+        thread = f.get("thread", {})
+        if not all(type(v) is str for v in thread.values()):
+            raise ValueError("alert.thread holds something other than strings")
         return cls(
             alert_id=f["alert_id"],
             story_id=f["story_id"],
@@ -270,6 +332,14 @@ class Alert:
             feed_url=f.get("feed_url", ""),
             created=parse_iso(f.get("created")) or utcnow(),
             item_seen=parse_iso(f.get("item_seen")),
+            event=event,
+            version=f.get("version", 1),
+            outlets=tuple(f.get("outlets", ())),
+            members=tuple(Member.from_dict(m) for m in f.get("members", ())),
+            changes=tuple(f.get("changes", ())),
+            mode=mode,
+            thread=tuple(sorted(thread.items())),
+            updated=parse_iso(f.get("updated")),
         )
 
 
@@ -285,6 +355,8 @@ _ALERT_REQUIRED: Fields = {
 _ALERT_OPTIONAL: Fields = {
     "link": _OPT_STR, "published": _OPT_STR, "matched": (dict,), "duplicates": (list,),
     "summary": _STR, "item_id": _STR, "feed_url": _STR, "created": _OPT_STR, "item_seen": _OPT_STR,
+    "event": _STR, "version": (int,), "outlets": (list,), "members": (list,), "changes": (list,),
+    "mode": _STR, "thread": (dict,), "updated": _OPT_STR,
 }  # fmt: skip
 
 Record = Item | Match | Alert

@@ -191,3 +191,28 @@ def test_alert_from_dict_is_as_strict() -> None:
                 {**d, "created": 5}, {**d, "x": 1}):  # fmt: skip
         with pytest.raises(ValueError):
             Alert.from_dict(bad)
+
+
+def test_a_story_update_alert_round_trips_with_its_members_and_thread() -> None:
+    from support.records import alert
+
+    from monitor.model import Member
+
+    base = alert("slack")
+    update = replace(
+        base, event="updated", version=3, mode="followup", outlets=("Wire", "AP", "TASS"),
+        members=(Member("Wire", "t", "https://wire.example/1", base.published),
+                 Member("TASS", "т", None, None, "event")),
+        changes=("new rule: sanctions",), thread=(("channel", "C1"), ("ts", "1.2")),
+        updated=base.created,
+    )  # fmt: skip
+    line = update.to_dict()
+    assert (line["event"], line["thread"], line["members"][1]["tier"]) == (
+        "story.updated",
+        {"channel": "C1", "ts": "1.2"},
+        "event",
+    )
+    assert Alert.from_dict(line) == update
+    assert alert("x").to_dict()["event"] == "story.created"  # today's fields, and these
+    with pytest.raises(ValueError, match=r"event or alert\.mode"):
+        Alert.from_dict({**line, "mode": "shout"})

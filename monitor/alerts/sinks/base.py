@@ -26,9 +26,22 @@ from monitor.errors import DeliveryError
 from monitor.model import Alert
 from monitor.retry_after import parse_retry_after
 
+Receipt = Mapping[str, str]  # a receiver's reference to a message it took (Slack channel, ts)
+
 
 class Sink(Protocol):
-    async def send(self, alerts: Sequence[Alert]) -> None: ...
+    """``send`` takes one alert or a group's digest and returns, for alerts posted
+    as new messages, the receiver's reference to each (aligned with ``alerts``; None
+    where there is none, or None for all): the thread later updates of the story go
+    to. ``edits`` says whether the sink can bring a message it posted up to date in
+    place (``mode == "edit"``; others are not given such alerts). ``max_batch`` is
+    the most alerts one message shows whole (None: no bound); a larger group is sent
+    as several messages, each marked sent only once the receiver took it."""
+
+    edits: bool
+    max_batch: int | None
+
+    async def send(self, alerts: Sequence[Alert]) -> Sequence[Receipt | None] | None: ...
 
     async def __aenter__(self) -> Sink: ...
 
@@ -81,6 +94,9 @@ async def post(
 
 class HttpSink:
     """A sink that POSTs: one aiohttp session from ``__aenter__`` to ``__aexit__``."""
+
+    edits = False  # see Sink
+    max_batch: int | None = None
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None

@@ -24,6 +24,9 @@ def safe(text: str) -> str:
 
 
 class ConsoleSink:
+    edits = False  # see Sink
+    max_batch: int | None = None
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 

@@ -198,6 +198,9 @@ def _quit(smtp: smtplib.SMTP) -> None:
 
 
 class EmailSink:
+    edits = False  # see Sink
+    max_batch: int | None = None
+
     def __init__(self, config: EmailConfig) -> None:
         self.config = config
 

@@ -16,6 +16,9 @@ SCHEMA = ReceiverSchema(required=frozenset({"path"}), optional=frozenset())
 
 
 class FileSink:
+    edits = False  # see Sink
+    max_batch: int | None = None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] | None = None
