@@ -196,7 +196,7 @@ def test_alert_from_dict_is_as_strict() -> None:
 def test_a_story_update_alert_round_trips_with_its_members_and_thread() -> None:
     from support.records import alert
 
-    from monitor.model import Member
+    from monitor.model import StoryMember as Member
 
     base = alert("slack")
     update = replace(
@@ -216,3 +216,18 @@ def test_a_story_update_alert_round_trips_with_its_members_and_thread() -> None:
     assert alert("x").to_dict()["event"] == "story.created"  # today's fields, and these
     with pytest.raises(ValueError, match=r"event or alert\.mode"):
         Alert.from_dict({**line, "mode": "shout"})
+
+
+def test_a_story_travels_in_the_envelope() -> None:
+    from monitor.model import Story, StoryMember
+
+    item = Item(id="g1", feed_url="https://f.example/rss", feed="f", source="Wire", title="t",
+                published=datetime(2019, 7, 12, tzinfo=UTC))  # fmt: skip
+    hit = RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),))
+    members = (
+        StoryMember("Wire", "t", at=item.published, rules=("s400",), item_id="g1"),
+        StoryMember("TASS", "т", tier="event", entities=("S-400",), numbers=("2",)),
+    )
+    story = Story("s1", 2, item, (hit,), members, item.seen, item.seen)  # fmt: skip
+    assert decode(encode(story)) == story
+    assert story.outlets == ("Wire", "TASS") and story.severity == "high"

@@ -50,7 +50,15 @@ from __future__ import annotations
 
 from monitor.config.load import check_config, load_config, settings_dump
 from monitor.config.receivers import COMMON_RECEIVER_OPTIONS
-from monitor.config.routes import GROUP_BY, Matcher, RouteConfig, TimeInterval, rate
+from monitor.config.routes import (
+    GROUP_BY,
+    UPDATES,
+    Escalation,
+    Matcher,
+    RouteConfig,
+    TimeInterval,
+    rate,
+)
 from monitor.config.secrets import Secret, redact_urls, reveal, shown_url
 from monitor.config.settings import (
     BusConfig,
@@ -71,8 +79,10 @@ from monitor.config.settings import (
 __all__ = [
     "COMMON_RECEIVER_OPTIONS",
     "GROUP_BY",
+    "UPDATES",
     "BusConfig",
     "DeliveryConfig",
+    "Escalation",
     "FeedConfig",
     "FetchConfig",
     "HttpConfig",

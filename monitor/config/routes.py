@@ -12,13 +12,25 @@
         - matchers: ["rule=sanctions"]
           receiver: risk-email
           mute_time_intervals: [nights]     # held, then sent when the window ends
+          updates: significant              # a story's later changes: none | significant | all
+          update_interval: 10m              # at most one follow-up per story per 10 min
+          escalate: {outlets: 5, within: 1h, severity: critical, receiver: oncall}
     time_intervals:
       - {name: nights, times: ["22:00-07:00"], weekdays: ["mon-fri"], location: Europe/Istanbul}
 
-Children inherit ``receiver``, ``group_wait``, ``group_interval``, ``group_by``
-and ``mute_time_intervals`` from their parent. ``group_by: [story]`` with a
-``group_wait`` holds each story's alert that long so the copies that follow
-are counted in it, without batching different stories together. Matchers are ``label op value``
+Children inherit ``receiver``, ``group_wait``, ``group_interval``, ``group_by``,
+``mute_time_intervals``, ``updates``, ``update_interval`` and ``escalate`` from their
+parent. ``updates`` (default ``significant``): ``none`` sends a story's first alert
+only; ``significant`` also tells of a new rule, a new entity or number, or an
+escalation, as a follow-up (a Slack thread reply, a mail in the first one's thread,
+a webhook event), and keeps an editable first message (Slack's Web API) current on
+every change; ``all`` sends a follow-up for every change. ``update_interval``
+(default 10m) holds a story's follow-ups to one per interval per receiver, the
+changes collected (escalations are sent at once). ``escalate`` routes a story again
+at ``severity`` once it has run in ``outlets`` distinct outlets within ``within``.
+``group_by: [story]`` with a ``group_wait`` holds each story's alert that long so the
+copies that follow are counted in it, without batching different stories together.
+Matchers are ``label op value``
 with op ``=``, ``!=``, ``=~``, ``!~`` (regexes anchored); labels are ``rule``,
 ``severity`` and each rule's ``labels``. Receivers may also take
 ``rate_limit: 20/m`` (count per ``s``, ``m``, ``h`` or a duration).
@@ -42,9 +54,22 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ROUTE_KEYS = (
     "receiver", "matchers", "continue", "group_wait", "group_interval",
-    "mute_time_intervals", "group_by", "routes",
+    "mute_time_intervals", "group_by", "routes", "updates", "update_interval", "escalate",
 )  # fmt: skip
 GROUP_BY = ("story", "severity", "rule")
+UPDATES = ("none", "significant", "all")
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Route a story again, at ``severity``, once it has run in ``outlets`` distinct
+    outlets within ``within`` seconds ("spreading"); also to ``receiver`` if set."""
+
+    outlets: int
+    within: float
+    severity: str = "critical"
+    receiver: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +94,9 @@ class RouteConfig:
     group_by: tuple[str, ...] | None = None  # story, severity, rule; () = one group
     routes: tuple[RouteConfig, ...] = ()
     line: int = 0
+    updates: str | None = None  # none | significant | all: what a story's later changes send
+    update_interval: float | None = None  # at most one follow-up per story per this (0: any)
+    escalate: Escalation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +214,9 @@ class RouteSection:
             group_by=self.conv(keys, got, "group_by", _group_by, what),
             routes=self.children(keys.get("routes"), what),
             line=yf.line(node),
+            updates=self.conv(keys, got, "updates", values.choice(*UPDATES), what),
+            update_interval=self.conv(keys, got, "update_interval", _seconds_or_zero, what),
+            escalate=self.conv(keys, got, "escalate", self.escalation, what),
         )
 
     def children(self, entry: tuple[yaml.Node, yaml.Node] | None, what: str) -> tuple[Any, ...]:
@@ -208,6 +239,22 @@ class RouteSection:
         except values.Invalid as exc:
             self.f.problem(yf.line(keys[key][1]), f"{what}.{key}: {exc}")
             return None
+
+    def escalation(self, value: Any) -> Escalation:
+        """``{outlets: 5, within: 1h, severity: critical, receiver: oncall}``."""
+        if not isinstance(value, dict):
+            raise values.Invalid("expected a mapping such as {outlets: 5, within: 1h}")
+        known = {"outlets", "within", "severity", "receiver"}
+        if unknown := sorted(set(value) - known):
+            raise values.Invalid(f"unknown key {unknown[0]!r}{values.hint(unknown[0], known)}")
+        if "outlets" not in value or "within" not in value:
+            raise values.Invalid("needs 'outlets' and 'within', e.g. {outlets: 5, within: 1h}")
+        return Escalation(
+            outlets=values.integer(2, 10_000)(value["outlets"]),
+            within=values.duration(value["within"]),
+            severity=values.choice(*_SEVERITIES)(value.get("severity", "critical")),
+            receiver=self.receiver(value["receiver"]) if "receiver" in value else None,
+        )
 
     def receiver(self, value: Any) -> str:
         name = values.string(value)
