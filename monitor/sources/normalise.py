@@ -213,6 +213,7 @@ def canonical_link(raw: str | None, *, base: str = "", fragment: bool = False) -
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             return None
+        kept = parts.fragment if fragment else ""
         drop = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if _is_tracking(k)]
         parts = urlsplit(url_query_cleaner(url, drop, remove=True, unique=False))
         netloc = parts.netloc
@@ -220,7 +221,6 @@ def canonical_link(raw: str | None, *, base: str = "", fragment: bool = False) -
             netloc = netloc.rsplit(":", 1)[0]
     except ValueError:  # bad port, bad IPv6 literal, bad IDNA label
         return None
-    kept = parts.fragment if fragment else ""
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, kept))
 
 
