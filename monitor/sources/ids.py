@@ -14,8 +14,9 @@ counts, and what to do when two different entries share an id.
   (real feeds repeat a GUID), both are kept. The one dated earliest (else the
   last in the document: the oldest, in a newest-first feed) keeps the id, so an
   item seen before keeps its identity; each other gets ``id + "#" + sha256(title,
-  link)[:16]``, the same on every poll. Exact copies (same title and link) are
-  one item.
+  link)[:16]``, the same on every poll. Entries with the same id, title and link
+  are one item (Atom revisions of one entry, or a copy): the one kept is chosen
+  as above.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def disambiguate(items: Sequence[Item]) -> tuple[list[Item], int]:
             if index == keeper:
                 continue
             if digest in kept:
-                out[index] = None  # the same entry twice
+                out[index] = None  # the same entry again
                 continue
             kept.add(digest)
             out[index] = replace(items[index], id=f"{shared}#{digest[:16]}")
