@@ -143,3 +143,14 @@ def test_a_from_without_a_domain_and_a_bad_time_zone_are_config_problems(
     )
     late = build(settings.receivers[1], tmp_path)
     assert isinstance(late, EmailSink) and late.config.zone == ZoneInfo("Asia/Dubai")
+
+
+def test_an_escalation_mail_says_spreading_in_its_subject() -> None:
+    from dataclasses import replace
+
+    from monitor.alerts.sinks.email_compose import subject
+
+    spreading = update(created("oncall"), 5, mode="post", event="escalated", changes=("5 in 1h",))
+    assert subject([replace(spreading, severity="critical")]) == (
+        "newsmon: Spreading: [CRITICAL] Russia to share S-400 technology with Turkey"
+    )

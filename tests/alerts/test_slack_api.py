@@ -176,6 +176,8 @@ def test_http_answers_that_are_not_slack_answers() -> None:
     assert (e.reason, e.retryable) == ("other", True) and "xoxb" not in e.detail
     e = classify("chat.update", 404, {}, {})
     assert (e.reason, e.retryable) == ("http_4xx", False)
+    e = classify("chat.postMessage", 200, {}, {"ok": False, "error": "not_in_channel"})
+    assert e.detail == "Slack chat.postMessage: not_in_channel (invite the bot to the channel)"
 
 
 async def test_a_followup_to_a_deleted_message_is_posted_on_its_own(slack: SlackApi) -> None:

@@ -18,7 +18,10 @@ the :class:`DeliveryError` made here. HTTP 429 (or ``ratelimited``) ->
 auth and token errors, ``channel_not_found`` and other request errors fail for
 good (``http_4xx``), ``internal_error``, ``fatal_error``, ``service_unavailable``
 and ``request_timeout`` are retried (``http_5xx``). The detail carries Slack's
-error code and the method, never the token.
+error code, the method and a hint, never the token. A batch is sent in order and
+fails whole: a retry repeats what it had already posted, so the delivery loop
+gives posts and updates in separate batches, a group's posts ``max_batch`` at a
+time (one message each).
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ RETRYABLE_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "thread_not_found"})
+HINTS = {
+    "channel_not_found": "check the channel option",
+    "not_in_channel": "invite the bot to the channel",
+    "is_archived": "the channel is archived",
+    "invalid_blocks": "a message newsmon built was refused: please report it",
+}
 _CODE = re.compile(r"[a-z0-9_.]{1,64}")
 Thread = tuple[str, str, bool]  # channel, ts, whether the message shows a digest
 
@@ -75,10 +84,8 @@ def classify(method: str, status: int, headers: Mapping[str, str], data: object)
         return DeliveryError("other", detail + " (not a Slack answer)", retryable=True)
     if code in RETRYABLE_ERRORS:
         return DeliveryError("http_5xx", detail, retryable=True)
-    if code in AUTH_ERRORS:
-        return DeliveryError("http_4xx", detail + " (check the bot token and its scopes)",
-                             retryable=False)  # fmt: skip
-    return DeliveryError("http_4xx", detail, retryable=False)
+    hint = "check the bot token and its scopes" if code in AUTH_ERRORS else HINTS.get(code)
+    return DeliveryError("http_4xx", f"{detail} ({hint})" if hint else detail, retryable=False)
 
 
 class SlackApiSink:
