@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 
-from monitor.model import SEVERITIES, Alert, Member
+from monitor.model import SEVERITIES, Alert, StoryMember
 
 TRUNCATED = "… [truncated]"
 TITLE_MAX = 300
@@ -136,7 +136,7 @@ def outlets(alert: Alert) -> str:
     return f"Outlets: {shown}{more}"
 
 
-def member(m: Member, zone: tzinfo = UTC) -> str:
+def member(m: StoryMember, zone: tzinfo = UTC) -> str:
     """``AP · 2019-07-12 06:10 UTC · rewrite · S-400 deal signed``"""
     how = {"copy": "copy", "event": "rewrite"}.get(m.tier, "first")
     return f"{name(m.source)} · {when(m.published, zone)} · {how} · {clip(one_line(m.title), 200)}"

@@ -9,15 +9,15 @@ from datetime import timedelta
 
 from support import records
 
-from monitor.model import Alert, Member
+from monitor.model import Alert, StoryMember
 
 OUTLETS = ("Wire", "AP", "TASS", "Daily Sabah", "Defense News", "Reuters")
 
 
-def members(n: int, published_step: timedelta = timedelta(minutes=7)) -> tuple[Member, ...]:
+def members(n: int, published_step: timedelta = timedelta(minutes=7)) -> tuple[StoryMember, ...]:
     """The first ``n`` outlets' items, seven minutes apart; the first is the story's."""
     return tuple(
-        Member(source, f"{source}: Russia to share S-400 technology with Turkey",
+        StoryMember(source, f"{source}: Russia to share S-400 technology with Turkey",
                f"https://{source.lower().replace(' ', '')}.example/s400",
                records.PUBLISHED + i * published_step, "first" if i == 0 else "event")
         for i, source in enumerate(OUTLETS[:n])

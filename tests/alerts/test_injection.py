@@ -31,7 +31,7 @@ from monitor.alerts.sinks.slack import SlackSink
 from monitor.alerts.sinks.slack_api import SlackApiSink
 from monitor.app import App
 from monitor.config import load_config
-from monitor.model import Member
+from monitor.model import StoryMember
 
 HOSTILE_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Evil Wire</title>
 <item><title>&lt;!channel&gt; &lt;!here&gt; S-400 deal &lt;@U123&gt; via
@@ -167,7 +167,7 @@ def hostile_update(receiver: str, mode: str, thread: dict[str, str] | None = Non
     """A story whose members, outlets and changes all carry hostile text."""
     changes = (f"new entity: {EVIL_LINKS}", "new\r\nBcc: spy@evil.example")
     story = update(created(receiver), 3, mode=mode, thread=thread, changes=changes)
-    evil = Member(f"Evil {EVIL_LINKS}", f"<script>x</script> {EVIL_LINKS}",
+    evil = StoryMember(f"Evil {EVIL_LINKS}", f"<script>x</script> {EVIL_LINKS}",
                   "javascript:alert(1)", None, "event")  # fmt: skip
     return replace(story, members=(*story.members, evil),
                    outlets=(*story.outlets, f"Evil {EVIL_LINKS}"))  # fmt: skip

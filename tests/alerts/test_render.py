@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from lifecycle import created, update
 
 from monitor.alerts import render
-from monitor.model import Member
+from monitor.model import StoryMember
 
 NOON = datetime(2019, 7, 12, 12, 0, tzinfo=UTC)
 
@@ -55,7 +55,7 @@ def test_status_and_outlets_lines_follow_the_story() -> None:
 
 
 def test_hostile_members_and_changes_are_one_line_and_bounded() -> None:
-    hostile = Member("Evil\r\nWire\x1b[2J", "t\u202e" + "x" * 1000, None, None, "copy")
+    hostile = StoryMember("Evil\r\nWire\x1b[2J", "t\u202e" + "x" * 1000, None, None, "copy")
     alert = replace(created("x"), members=(hostile,) * 30,
                     changes=("new\nrule\x00: a",) + ("more",) * 15)  # fmt: skip
     lines = render.members(alert)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import tzinfo
 
 from monitor.alerts import render
-from monitor.model import Alert, Member
+from monitor.model import Alert, StoryMember
 
 FONT = "font-family:Arial,Helvetica,sans-serif;"
 MUTED = "color:#5f6368;font-size:13px;line-height:18px;"
@@ -59,7 +59,7 @@ def _list(lines: Sequence[str], title: str) -> str:
     )
 
 
-def _member(m: Member, zone: tzinfo) -> str:
+def _member(m: StoryMember, zone: tzinfo) -> str:
     how = {"copy": "copy", "event": "rewrite"}.get(m.tier, "first")
     head = _a(m.link, render.clip(render.one_line(m.title) or "(untitled)", 200))
     return f"{esc(render.name(m.source))} · {esc(render.when(m.published, zone))} · {how}: {head}"
