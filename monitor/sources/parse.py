@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import logging
 import re
 import warnings
 from collections.abc import Mapping
@@ -62,8 +61,6 @@ from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.sources.jsonfeed import is_json, parse_json_feed
 from monitor.sources.normalise import ParsedFeed, normalise
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_TOKEN",
@@ -87,7 +84,6 @@ _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})  # local names, lower case
 _UTF8_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 _XML_DECLARATION: re.Pattern[str] = RE_XML_DECLARATION
-_WARNED_DUPLICATES: set[str] = set()  # feeds whose duplicate ids this process logged
 
 # feedparser treats <guid> and Atom <id> as links: it resolves them against the
 # base URL and xml:base (``<guid>dw-4411</guid>`` became ``https://host/dir/dw-4411``).
@@ -161,20 +157,14 @@ def parse_and_normalise(
     feed: FeedConfig,
     seen: datetime,
     max_field_bytes: int = 64 * 1024,
+    known: bytes = b"",
 ) -> ParsedFeed:
-    """parse_feed + normalise: what one ParsePool worker runs for one body."""
+    """parse_feed + normalise: what one ParsePool worker runs for one body. Items
+    whose id digest is in ``known`` are left out (see :func:`normalise`)."""
     result = parse_feed(body, headers, max_field_bytes=max_field_bytes, base=feed.base)
-    parsed = normalise(result, feed, seen=seen, bozo=result["bozo_reason"], base=result["base"])
-    if parsed.duplicate_ids and feed.url not in _WARNED_DUPLICATES:
-        if len(_WARNED_DUPLICATES) >= 10_000:
-            _WARNED_DUPLICATES.clear()
-        _WARNED_DUPLICATES.add(feed.url)  # once per feed (and worker process)
-        log.warning(
-            "feed_duplicate_ids feed=%s count=%d (both items kept, ids disambiguated)",
-            feed.name,
-            parsed.duplicate_ids,
-        )
-    return parsed
+    return normalise(
+        result, feed, seen=seen, bozo=result["bozo_reason"], base=result["base"], known=known
+    )
 
 
 class Hardened(NamedTuple):

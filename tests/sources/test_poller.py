@@ -55,10 +55,10 @@ class BuggyStore(Store):
         super().__init__(path)
         self.buggy: set[str] = set()
 
-    def save_feed_state(self, state: FeedState) -> None:
+    def stage_feed_state(self, state: FeedState) -> None:
         if state.url in self.buggy and state.last_reason == "ok":
             raise RuntimeError(f"bug saving {state.url}")
-        super().save_feed_state(state)
+        super().stage_feed_state(state)
 
 
 @pytest.fixture
@@ -111,11 +111,11 @@ class CancellingPool(ParsePool):
     cancelled = False
 
     async def parse(self, body: bytes, headers: object, feed: FeedConfig, *,
-                    seen: datetime) -> ParsedFeed:  # type: ignore[override]  # fmt: skip
+                    seen: datetime, known: bytes = b"") -> ParsedFeed:  # type: ignore[override]  # fmt: skip
         if not self.cancelled:
             self.cancelled = True
             raise asyncio.CancelledError()
-        return await super().parse(body, headers, feed, seen=seen)  # type: ignore[arg-type]
+        return await super().parse(body, headers, feed, seen=seen, known=known)  # type: ignore[arg-type]
 
 
 async def test_a_stray_cancelled_error_is_the_feeds_parse_crash(rig: Rig) -> None:
@@ -207,10 +207,10 @@ class CountingPool(ParsePool):
                 self.admitted -= taken
 
     async def parse(self, body: bytes, headers: object, feed: FeedConfig, *,
-                    seen: datetime) -> ParsedFeed:  # type: ignore[override]  # fmt: skip
+                    seen: datetime, known: bytes = b"") -> ParsedFeed:  # type: ignore[override]  # fmt: skip
         self.unadmitted_parses += not self.admitted
         await asyncio.sleep(0.05)  # a parser that is behind the fetcher
-        return await super().parse(body, headers, feed, seen=seen)  # type: ignore[arg-type]
+        return await super().parse(body, headers, feed, seen=seen, known=known)  # type: ignore[arg-type]
 
 
 async def test_bodies_wait_for_the_parser_in_bounded_number(rig: Rig) -> None:
