@@ -40,7 +40,8 @@ from monitor.bus.memory import MemoryBus
 from monitor.config import FeedConfig, FetchConfig, ScheduleConfig
 from monitor.metrics import Metrics
 from monitor.sources.fetch import Fetcher
-from monitor.sources.parse import parse_and_normalise
+from monitor.sources.normalise import normalise
+from monitor.sources.parse import parse_and_normalise, parse_feed
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import Store
@@ -181,7 +182,11 @@ def parse_cost(rounds: int = 40) -> list[tuple[str, float]]:
 
 
 def _parsers() -> list[tuple[str, object]]:
-    return [("parse_and_normalise", parse_and_normalise)]
+    def reference(body: bytes, headers: dict[str, str], feed: FeedConfig, seen: datetime) -> object:
+        result = parse_feed(body, headers, base=feed.base, fast=False)
+        return normalise(result, feed, seen=seen, base=result["base"])
+
+    return [("fast path", parse_and_normalise), ("feedparser", reference)]
 
 
 def run(long: bool = False) -> bool:

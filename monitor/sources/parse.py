@@ -59,6 +59,7 @@ from feedparser.mixin import _FeedParserMixin
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
+from monitor.sources.fastrss import read_rss
 from monitor.sources.jsonfeed import is_json, parse_json_feed
 from monitor.sources.normalise import ParsedFeed, normalise
 
@@ -97,6 +98,7 @@ def parse_feed(
     *,
     max_field_bytes: int = 64 * 1024,
     base: str = "",
+    fast: bool = True,
 ) -> Any:
     """Parse one feed body (XML after :func:`harden`, or JSON Feed); return a
     ``feedparser.parse``-shaped dict.
@@ -105,20 +107,24 @@ def parse_feed(
     document that parses with problems but yields a feed is returned; its
     problem is in ``result["bozo_reason"]``. ``result["base"]`` is what relative
     links resolve against: the Content-Location header (resolved against
-    ``base``, the feed's URL), else ``base``."""
+    ``base``, the feed's URL), else ``base``. ``fast``: plain RSS 2.0 is read by
+    :func:`~monitor.sources.fastrss.read_rss` (feedparser reads what it refuses)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     if is_json(body, lowered.get("content-type", "")):
         result = parse_json_feed(body, max_field_bytes=max_field_bytes)
     else:
-        result = _parse_xml(body, lowered, max_field_bytes)
+        result = _parse_xml(body, lowered, max_field_bytes, fast)
     location = lowered.get("content-location", "").strip()
     result["base"] = urljoin(base, location) if location else base
     return result
 
 
-def _parse_xml(body: bytes, lowered: dict[str, str], max_field_bytes: int) -> Any:
+def _parse_xml(body: bytes, lowered: dict[str, str], max_field_bytes: int, fast: bool) -> Any:
     data, problem, had_entities = harden(body, lowered, max_field_bytes=max_field_bytes)
     headers = {k: v for k, v in lowered.items() if k != "content-location"}
+    if fast and (quick := read_rss(data, headers)) is not None:
+        quick["bozo_reason"] = problem
+        return quick
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # feedparser's own Deprecation/Runtime noise
