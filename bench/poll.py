@@ -121,6 +121,8 @@ async def daemon(feeds: LocalFeeds, rate: float, interval: float, measure: float
             wcpu = _workers_cpu(pool) - wcpu
             polls = _polls(metrics) - polls
             end = time.monotonic()
+            _LAST.clear()
+            _LAST.append(metrics)
             stop.set()
             await asyncio.wait_for(running, 120)
             consumer.cancel()
@@ -141,6 +143,9 @@ def _slips(requests: dict[int, list[float]], feeds: int, interval: float, start:
         if due < end:
             slips.append(end - due)
     return [max(0.0, s) for s in slips]
+
+
+_LAST: list[Metrics] = []  # the metrics of the last daemon run, for a closer look
 
 
 def _pool_options() -> dict[str, object]:

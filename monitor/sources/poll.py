@@ -102,7 +102,7 @@ class Polls:
             state = self._failed(feed, state, failure, started)
         nxt = plan(outcome, interval=state.interval, errors=state.consecutive_errors,
                    config=self._schedule, fixed=feed.interval, rng=self._rng)  # fmt: skip
-        self._keep(replace(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay))
+        self._keep(_evolve(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay))
         if failure is not None:
             self._health.failed(feed, failure, state.consecutive_errors, nxt.delay)
         else:
@@ -171,7 +171,7 @@ class Polls:
             log.info("feed_recovered feed=%s after_errors=%d", feed.name, state.consecutive_errors)
         self._health.set_failing(feed, None)
         self._metrics.last_success.set(at)
-        return replace(
+        return _evolve(
             state,
             etag=result.etag or state.etag,
             last_modified=result.last_modified or state.last_modified,
@@ -224,6 +224,14 @@ class Polls:
             self._store.stage_feed_error(failed, at, "error", text)  # stages the state too
         except Exception:  # the store may be what fails: the log line is the record
             log.debug("poll_crash_not_recorded feed=%s", feed.name)
+
+
+_FIELDS = tuple(FeedState.__dataclass_fields__)
+
+
+def _evolve(state: FeedState, **changes: object) -> FeedState:
+    """``dataclasses.replace`` for the poll path (twice per poll): the same, cheaper."""
+    return FeedState(*[changes[f] if f in changes else getattr(state, f) for f in _FIELDS])  # type: ignore[arg-type]
 
 
 def _cancelling() -> bool:

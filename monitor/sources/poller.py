@@ -105,18 +105,26 @@ class Poller(Polls):
     async def _loop(self, queue: PollQueue, wake: asyncio.Event, stop: asyncio.Event,
                     polls: set[asyncio.Task[None]], repeat: bool) -> None:  # fmt: skip
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            now = self._clock()
-            for index in queue.take(now):
-                task = loop.create_task(self._one(index, queue, wake, stop, repeat))
-                polls.add(task)
-                task.add_done_callback(polls.discard)
-            if queue.idle():
-                return
-            due = queue.next_due()
-            timer = None if due is None else loop.call_later(max(due - now, 0.0), wake.set)
-            await wake.wait()
-            wake.clear()
+        timer: asyncio.TimerHandle | None = None
+        armed: float | None = None  # the due time the timer wakes the loop for
+        try:
+            while not stop.is_set():
+                now = self._clock()
+                for index in queue.take(now):
+                    task = loop.create_task(self._one(index, queue, wake, stop, repeat))
+                    polls.add(task)
+                    task.add_done_callback(polls.discard)
+                if queue.idle():
+                    return
+                due = queue.next_due()
+                if due != armed or timer is None or armed is None or armed <= now:
+                    if timer is not None:
+                        timer.cancel()
+                    timer = None if due is None else loop.call_later(max(due - now, 0), wake.set)
+                    armed = due
+                await wake.wait()
+                wake.clear()
+        finally:
             if timer is not None:
                 timer.cancel()
 

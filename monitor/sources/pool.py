@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from multiprocessing import get_context
@@ -26,6 +25,7 @@ from typing import Any
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
 from monitor.sources.normalise import ParsedFeed
+from monitor.sources.bound import MAX_ITEMS
 from monitor.sources.parse import parse_and_normalise
 from monitor.sources.worker import init_worker, ready, timed
 
@@ -97,12 +97,14 @@ class ParsePool:
         max_field_bytes: int = 64 * 1024,
         memory_limit: int = 1 << 30,
         queue: int | None = None,
+        max_items: int = MAX_ITEMS,
     ) -> None:
         self.workers = max(1, workers)
         self.queue = 2 * self.workers if queue is None else max(0, queue)
         self.timeout = timeout
         self.max_field_bytes = max_field_bytes
         self.memory_limit = memory_limit
+        self.max_items = max_items  # entries read per body, the newest (fetch.max_items)
         self._idle: asyncio.Queue[_Worker] | None = None
         self._live: set[_Worker] = set()
         self._room: asyncio.Semaphore | None = None
@@ -124,24 +126,11 @@ class ParsePool:
         for worker in list(self._live):
             self._retire(worker)
 
-    @asynccontextmanager
-    async def admission(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-        """Yields ``admit``: awaiting it (once or more) takes one of the
-        ``workers + queue`` places for a body, held until the block ends."""
-        room = self._room
-        held = False
-
-        async def admit() -> None:
-            nonlocal held
-            if not held and room is not None:
-                await room.acquire()
-                held = True
-
-        try:
-            yield admit
-        finally:
-            if held and room is not None:
-                room.release()
+    def admission(self) -> Admission:
+        """An async context manager yielding ``admit``: awaiting it (once or more)
+        takes one of the ``workers + queue`` places for a body, held until the block
+        ends."""
+        return Admission(self._room)
 
     async def parse(
         self,
@@ -154,9 +143,8 @@ class ParsePool:
     ) -> ParsedFeed:
         """Parse and normalise one body off the event loop; items whose id digest is
         in ``known`` (the feed's previous body) are left out."""
-        job = partial(
-            parse_and_normalise, body, dict(headers), feed, seen, self.max_field_bytes, known
-        )
+        job = partial(parse_and_normalise, body, dict(headers), feed, seen,
+                      self.max_field_bytes, known, self.max_items)  # fmt: skip
         return await self.run(job)
 
     async def run(self, job: partial[ParsedFeed]) -> ParsedFeed:
@@ -236,6 +224,30 @@ class ParsePool:
     def _retire(self, worker: _Worker) -> None:
         self._live.discard(worker)
         _kill(worker.executor)
+
+
+class Admission:
+    """One caller's place among the bodies the pool admits (see :meth:`ParsePool.admission`);
+    a plain object rather than a generator-based context manager: one per poll."""
+
+    __slots__ = ("_held", "_room")
+
+    def __init__(self, room: asyncio.Semaphore | None) -> None:
+        self._room = room
+        self._held = False
+
+    async def __aenter__(self) -> Callable[[], Awaitable[None]]:
+        return self._admit
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._held and self._room is not None:
+            self._held = False
+            self._room.release()
+
+    async def _admit(self) -> None:
+        if not self._held and self._room is not None:
+            await self._room.acquire()
+            self._held = True
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:

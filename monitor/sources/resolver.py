@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from functools import lru_cache
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -35,6 +36,7 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+@lru_cache(maxsize=4096)
 def admits(host: str, port: int, allow: tuple[Allowed, ...]) -> bool:
     try:
         return is_allowed(ipaddress.ip_address(host), port, allow)
