@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import ingest, kafka, rules, stories
+from bench import burst, ingest, kafka, poll, rules, stories
 
 
 def main() -> int:
-    results = [ingest.run(), rules.run(), stories.run(), kafka.run()]
+    long = "--long" in sys.argv  # the polling benchmark's longer windows
+    results = [ingest.run(), rules.run(), stories.run(), kafka.run(), poll.run(long), burst.run()]
     return 0 if all(results) else 1
 
 

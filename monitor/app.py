@@ -82,8 +82,11 @@ class App:
             bus = await stack.enter_async_context(open_bus(s.bus, self.metrics))
             fetcher = await stack.enter_async_context(Fetcher(s.fetch))
             parser = await stack.enter_async_context(
-                ParsePool(timeout=s.fetch.parse_timeout, max_field_bytes=s.fetch.max_field_bytes,
-                          max_items=s.fetch.max_items)  # fmt: skip
+                ParsePool(
+                    timeout=s.fetch.parse_timeout,
+                    max_field_bytes=s.fetch.max_field_bytes,
+                    max_items=s.fetch.max_items,
+                )
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)

@@ -167,8 +167,12 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
     ),
     "state": (
         StateConfig,
-        {"path": values.string, "seen_retention_days": values.real(0, 36500, above=True),
-         "item_retention": values.duration, "max_items": values.integer(0, 100_000_000)},
+        {
+            "path": values.string,
+            "seen_retention_days": values.real(0, 36500, above=True),
+            "item_retention": values.duration,
+            "max_items": values.integer(0, 100_000_000),
+        },
     ),
     "http": (HttpConfig, {"listen": _listen, "enabled": values.boolean}),
     "fetch": (

@@ -31,6 +31,7 @@ every file of the corpora: the items normalise finds in each are the same.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.parsers.expat as expat
 from collections.abc import Mapping
@@ -193,10 +194,8 @@ def _name(name: str) -> str:
 def _value(text: str) -> str:
     """What feedparser's ``pop`` makes of a value's (stripped) text, after the steps
     particular to links and titles: UTF-8 read as Latin-1 repaired, C1 mapped."""
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return text.translate(_cp1252)
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
-from monitor.sources.normalise import ParsedFeed
 from monitor.sources.bound import MAX_ITEMS
+from monitor.sources.normalise import ParsedFeed
 from monitor.sources.parse import parse_and_normalise
 from monitor.sources.worker import init_worker, ready, timed
 

@@ -65,7 +65,9 @@ def test_a_feed_within_the_bound_is_read_whole_and_not_marked() -> None:
 
 
 def test_markup_in_cdata_and_comments_is_no_entry() -> None:
-    tricky = "<description><![CDATA[<item><title>fake</title></item>]]></description><!-- <item> -->"
+    tricky = (
+        "<description><![CDATA[<item><title>fake</title></item>]]></description><!-- <item> -->"
+    )
     cut, dropped = cut_entries(rss(6, extra=tricky), 2)
     assert dropped == 4
     parsed = parse_and_normalise(cut, {}, FEED, SEEN, max_items=2)

@@ -76,7 +76,8 @@ def test_the_fast_reader_gives_what_feedparser_gives_on_every_file() -> None:
         b"<media:title xmlns:media='http://search.yahoo.com/mrss/'>b</media:title></item>"
         b"</channel></rss>",
         b'<rss version="2.0" xml:lang="fr"><channel><item><title>a</title></item></channel></rss>',
-        b'<rss version="2.0"><channel><item><title>a</title><title>b</title></item></channel></rss>',
+        b'<rss version="2.0"><channel><item><title>a</title><title>b</title></item>'
+        b"</channel></rss>",
         b'<rss version="0.91"><channel><item><title>a</title></item></channel></rss>',
         b'<rss version="2.0"><channel><item><title>&nbsp;a</title></item></channel></rss>',
         b'<rss version="2.0"><channel><item><description type="text">a</description></item>'
