@@ -3,7 +3,8 @@
 WAL mode, one connection, short transactions. The schema is versioned in
 ``PRAGMA user_version`` and migrated forward on open (``schema.py``). One
 :class:`Store` holds every table, its methods grouped by who uses them:
-``feeds.py`` (feed state, seen items: ``monitor.sources``), ``stories.py``
+``feeds.py`` and ``items.py`` (feed state, seen items, retained items, written in
+batches: ``monitor.sources``), ``stories.py``
 (``monitor.dedup``), ``outbox.py`` (the alert outbox and sent log:
 ``monitor.alerts``), over ``db.py`` (the connection, transactions, the state
 lock and the file's identity).
@@ -15,7 +16,8 @@ call them directly. Errors from sqlite3 are translated to StoreError.
 from __future__ import annotations
 
 from monitor.store.db import StateLock, retention_cutoff
-from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState, FeedStore
+from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState
+from monitor.store.items import ItemStore
 from monitor.store.outbox import (
     OUTBOX_FIRST_DUE,
     OUTBOX_GROUP_DUE,
@@ -28,7 +30,7 @@ from monitor.store.schema import MIGRATIONS
 from monitor.store.stories import StoryRow, StoryStore
 
 
-class Store(FeedStore, StoryStore, OutboxStore):
+class Store(ItemStore, StoryStore, OutboxStore):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 

@@ -52,4 +52,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due, created, group_key)",
         "CREATE INDEX outbox_by_group ON outbox (state, group_key, due, created)",
     ),
+    (  # 4 (sources): a feed's body cut to fetch.max_items; new items kept for backtests
+        "ALTER TABLE feeds ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE retained_items (
+            seq INTEGER PRIMARY KEY, at REAL NOT NULL, feed_url TEXT NOT NULL,
+            item_id TEXT NOT NULL, envelope TEXT NOT NULL
+        )""",  # seq: publish order; rows of 1-10 KB, so a rowid table
+        "CREATE INDEX retained_items_by_time ON retained_items (at)",
+    ),
 )
