@@ -75,15 +75,32 @@ class StoryIndex:
     def find(self, sig: Signature, since: float = -math.inf) -> str | None:
         """The id of the story ``sig`` is a copy of (among those seen at or after
         ``since``), or None."""
+        found = self.best(sig, since)
+        return found[0] if found else None
+
+    def best(self, sig: Signature, since: float = -math.inf) -> tuple[str, float] | None:
+        """The id ``sig`` is most a copy of (seen at or after ``since``), and the score;
+        ties go to the id added first."""
         best, best_score = None, self.threshold
-        for n in self._candidates(sig):
+        for n in sorted(set(self._candidates(sig))):
             entry = self._entries[n]
             if entry.last_seen < since:
                 continue
             score = similarity(sig, entry.signature)
-            if score >= best_score:
+            if score > best_score or (best is None and score >= best_score):
                 best, best_score = entry.story_id, score
-        return best
+        return (best, best_score) if best is not None else None
+
+    def remove(self, story_id: str) -> None:
+        """Forget an id now (its heap entry is skipped when it comes up)."""
+        n = self._ids.pop(story_id, None)
+        if n is None:
+            return
+        entry = self._entries.pop(n)
+        for token in entry.signature.tokens:
+            _discard(self._postings, token, n)
+        if entry.signature.lead_key:
+            _discard(self._leads, entry.signature.lead_key, n)
 
     def _candidates(self, sig: Signature) -> list[int]:
         lists = sorted((p for t in sig.tokens if (p := self._postings.get(t)) is not None), key=len)
@@ -122,7 +139,7 @@ class StoryIndex:
         while self._ages and self._ages[0][0] < cutoff:
             seen, n = heapq.heappop(self._ages)
             entry = self._entries.get(n)
-            if entry is None or entry.last_seen != seen:
+            if entry is None or entry.last_seen != seen or self._ids.get(entry.story_id) != n:
                 continue  # touched since: a newer heap entry stands for it
             del self._entries[n], self._ids[entry.story_id]
             for token in entry.signature.tokens:

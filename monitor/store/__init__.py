@@ -25,7 +25,7 @@ from monitor.store.outbox import (
     OutboxStore,
 )
 from monitor.store.schema import MIGRATIONS
-from monitor.store.stories import StoryRow, StoryStore
+from monitor.store.stories import MemberRow, StoryRow, StoryStore
 
 
 class Store(FeedStore, StoryStore, OutboxStore):
@@ -40,6 +40,7 @@ __all__ = [
     "OUTBOX_GROUP_MIN_DUE",
     "OUTBOX_PENDING",
     "FeedState",
+    "MemberRow",
     "OutboxRow",
     "StateLock",
     "Store",

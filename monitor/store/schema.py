@@ -52,4 +52,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due, created, group_key)",
         "CREATE INDEX outbox_by_group ON outbox (state, group_key, due, created)",
     ),
+    (  # 4: a story's members (join order, why each joined) and its audit, beside the story
+        """CREATE TABLE story_members (
+            story_id TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL,
+            link_key TEXT, data TEXT NOT NULL, PRIMARY KEY (story_id, seq)
+        )""",  # rows of 1-3 KB: a rowid table
+        "CREATE INDEX story_members_by_item ON story_members (item_id)",
+        "CREATE INDEX story_members_by_link ON story_members (link_key)",
+    ),
 )

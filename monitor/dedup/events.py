@@ -1,0 +1,188 @@
+"""The event tier (pure, in memory): which story an independent rewrite belongs to.
+
+Every member of every story in the window is kept with its :class:`Features`. Terms are
+weighted by their rarity among the stories of the window: ``idf(t) = ln((N + PRIOR) /
+(df(t) + 1))`` where ``df`` counts the stories that have the term in any member and
+``N`` the stories (kept incrementally as members join and stories leave; ``PRIOR``
+pseudo-stories keep a young window from calling everything rare).
+
+A candidate is compared with every member of the few stories its rarest terms nominate
+(an inverted index over the stories' terms, read rarest first within
+:data:`POSTING_BUDGET` ids, the best :data:`CANDIDATES` kept), and only with members
+within :data:`EVENT_SPAN` of it on the story clock. Against one member (:func:`score`):
+
+* same language: the weighted overlap of the titles and of title + lead (shared
+  weight / the smaller side's weight), half each;
+* two languages: the weighted overlap of what crosses languages (entities, names,
+  designators, capitalised words, numbers), times :data:`CROSS_FACTOR`;
+* at least one shared entity or name (the key entities of the event);
+* the time between them raises the bar by :data:`HOURLY` per hour.
+
+A member that scores at least :data:`VETO_FLOOR` and vetoes (:mod:`~monitor.dedup.vetoes`)
+keeps the candidate out of the whole story: a story is one event, and a candidate that
+contradicts a member it resembles is another event, whichever member it resembles most.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from monitor.dedup.features import Features
+from monitor.dedup.vetoes import veto
+
+EVENT_SPAN = 12 * 3600.0  # rewrites of one event come within hours
+THRESHOLD = 0.5
+HOURLY = 0.01
+CROSS_FACTOR = 1.0
+VETO_FLOOR = 0.3
+PRIOR = 20.0
+POSTING_BUDGET = 2000
+CANDIDATES = 8
+
+
+@dataclass(slots=True)
+class _Member:
+    key: str
+    story: str
+    features: Features
+    at: float
+
+
+@dataclass(slots=True)
+class _Story:
+    members: list[_Member] = field(default_factory=list)
+    terms: Counter[str] = field(default_factory=Counter)  # term -> members having it
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The best story for a candidate: joined, or the nearest one and why not."""
+
+    story: str
+    member: str
+    score: float
+    veto: str | None  # None: join
+
+
+class EventIndex:
+    def __init__(self, threshold: float = THRESHOLD, span: float = EVENT_SPAN) -> None:
+        self.threshold = threshold
+        self.span = span
+        self._stories: dict[str, _Story] = {}
+        self._postings: dict[str, set[str]] = {}
+        self._members: dict[str, _Member] = {}
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def idf(self, term: str) -> float:
+        df = len(self._postings.get(term, ()))
+        return math.log((len(self._stories) + PRIOR) / (df + 1))
+
+    def add(self, key: str, story: str, features: Features, at: float) -> None:
+        if key in self._members:
+            return
+        member = _Member(key, story, features, at)
+        self._members[key] = member
+        entry = self._stories.setdefault(story, _Story())
+        entry.members.append(member)
+        for term in _terms(features):
+            if entry.terms[term] == 0:
+                self._postings.setdefault(term, set()).add(story)
+            entry.terms[term] += 1
+
+    def remove_story(self, story: str) -> None:
+        entry = self._stories.pop(story, None)
+        if entry is None:
+            return
+        for member in entry.members:
+            self._members.pop(member.key, None)
+        for term in entry.terms:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.discard(story)
+                if not posting:
+                    del self._postings[term]
+
+    def decide(self, features: Features, at: float, exclude: str = "") -> Decision | None:
+        """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
+        nearest: Decision | None = None
+        for story in self._candidates(features, exclude):
+            decision = self._judge(story, features, at)
+            if decision is None:
+                continue
+            if decision.veto is None and (
+                nearest is None or nearest.veto is not None or decision.score > nearest.score
+            ):
+                nearest = decision
+            elif nearest is None or (nearest.veto is not None and decision.score > nearest.score):
+                nearest = decision
+        return nearest
+
+    def _judge(self, story: str, features: Features, at: float) -> Decision | None:
+        best: tuple[float, str] | None = None
+        refused: tuple[float, str, str] | None = None
+        for member in self._stories[story].members:
+            gap = abs(at - member.at)
+            if gap > self.span:
+                continue
+            value = score(features, member.features, self.idf)
+            if value < VETO_FLOOR:
+                continue
+            reason = veto(features, member.features, self.idf)
+            if reason is not None:
+                if refused is None or value > refused[0]:
+                    refused = (value, member.key, reason)
+                continue
+            margin = value - HOURLY * gap / 3600.0
+            if best is None or margin > best[0]:
+                best = (margin, member.key)
+        if refused is not None:
+            return Decision(story, refused[1], round(refused[0], 3), refused[2])
+        if best is None:
+            return None
+        if best[0] < self.threshold:
+            return Decision(story, best[1], round(best[0], 3), "below threshold")
+        return Decision(story, best[1], round(best[0], 3), None)
+
+    def _candidates(self, features: Features, exclude: str) -> list[str]:
+        terms = [(len(p), t) for t in _terms(features) if (p := self._postings.get(t))]
+        terms.sort()
+        weights: Counter[str] = Counter()
+        budget = POSTING_BUDGET
+        for size, term in terms:
+            if size > budget:
+                break
+            budget -= size
+            w = self.idf(term)
+            for story in self._postings[term]:
+                weights[story] += w
+        weights.pop(exclude, None)
+        return [s for s, _ in heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: kv[1])]
+
+
+def _terms(features: Features) -> frozenset[str]:
+    return features.words | features.universal
+
+
+def score(a: Features, b: Features, idf: object) -> float:
+    """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes)."""
+    weight = idf if callable(idf) else None
+    assert weight is not None
+    if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
+        return 0.0
+    if a.language == b.language:
+        return 0.5 * _overlap(a.title, b.title, weight) + 0.5 * _overlap(a.words, b.words, weight)
+    return CROSS_FACTOR * _overlap(a.universal, b.universal, weight)
+
+
+def _overlap(a: frozenset[str], b: frozenset[str], weight: object) -> float:
+    assert callable(weight)
+    shared = sum(weight(t) for t in a & b)
+    if not shared:
+        return 0.0
+    smaller = min(sum(weight(t) for t in a), sum(weight(t) for t in b))
+    return shared / smaller if smaller else 0.0
