@@ -18,6 +18,10 @@ within :data:`EVENT_SPAN` of it on the story clock. Against one member (:func:`s
 * at least one shared entity or name (the key entities of the event);
 * the time between them raises the bar by :data:`HOURLY` per hour.
 
+When the story has members in the candidate's language, only they judge it (a rewrite in
+another language shares names and numbers with many stories: it is no bridge for an
+English item); else its members in other languages do.
+
 A member that scores at least :data:`VETO_FLOOR` and vetoes (:mod:`~monitor.dedup.vetoes`)
 keeps the candidate out of the whole story: a story is one event, and a candidate that
 contradicts a member it resembles is another event, whichever member it resembles most.
@@ -75,6 +79,9 @@ class EventIndex:
         self._postings: dict[str, set[str]] = {}
         self._members: dict[str, _Member] = {}
 
+    def features(self, key: str) -> Features:
+        return self._members[key].features
+
     def __len__(self) -> int:
         return len(self._stories)
 
@@ -125,10 +132,10 @@ class EventIndex:
     def _judge(self, story: str, features: Features, at: float) -> Decision | None:
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
-        for member in self._stories[story].members:
+        near = [m for m in self._stories[story].members if abs(at - m.at) <= self.span]
+        readable = [m for m in near if m.features.language == features.language]
+        for member in readable or near:  # members in its own language judge it best
             gap = abs(at - member.at)
-            if gap > self.span:
-                continue
             value = score(features, member.features, self.idf)
             if value < VETO_FLOOR:
                 continue
@@ -176,7 +183,16 @@ def score(a: Features, b: Features, idf: object) -> float:
         return 0.0
     if a.language == b.language:
         return 0.5 * _overlap(a.title, b.title, weight) + 0.5 * _overlap(a.words, b.words, weight)
-    return CROSS_FACTOR * _overlap(a.universal, b.universal, weight)
+    titles = min(_found(a.title_universal, b.universal, weight),
+                 _found(b.title_universal, a.universal, weight))
+    return CROSS_FACTOR * (0.5 * titles + 0.5 * _overlap(a.universal, b.universal, weight))
+
+
+def _found(title: frozenset[str], other: frozenset[str], weight: object) -> float:
+    """The share of a title's weight that the other item has somewhere."""
+    assert callable(weight)
+    total = sum(weight(t) for t in title)
+    return sum(weight(t) for t in title & other) / total if total else 0.0
 
 
 def _overlap(a: frozenset[str], b: frozenset[str], weight: object) -> float:

@@ -48,6 +48,7 @@ class Features:
     title: frozenset[str]
     words: frozenset[str]
     universal: frozenset[str]
+    title_universal: frozenset[str]
     entities: frozenset[str]  # entity keys: the rules' evidence and the table's names
     title_entities: frozenset[str]
     numbers: frozenset[str]
@@ -73,7 +74,8 @@ def features(match: Match) -> Features:
     entities = title_entities | lead_ev | {t.text for t in lead_terms if t.kind == "name"}
     title_bag = frozenset({_bagged(t) for t in title_terms} | title_entities)
     words = title_bag | {_bagged(t) for t in lead_terms} | entities
-    universal = entities | {_bagged(t) for t in title_terms + lead_terms if _universal(t)}
+    title_universal = title_entities | {_bagged(t) for t in title_terms if _universal(t)}
+    universal = entities | title_universal | {_bagged(t) for t in lead_terms if _universal(t)}
     core = _core(head)
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
     named = {entity_key(e.term) for h in match.hits for e in h.evidence
@@ -84,6 +86,7 @@ def features(match: Match) -> Features:
         title=title_bag,
         words=frozenset(words),
         universal=frozenset(universal),
+        title_universal=frozenset(title_universal),
         entities=frozenset(entities),
         title_entities=title_entities,
         numbers=frozenset(t.text for t in title_terms + lead_terms if t.kind == "number"),
@@ -169,21 +172,20 @@ def _units(
                 mentions.append((start, end, entity_key(e.term)))
     mentions.sort()
     units: list[set[str]] = []
-    last_end = -1
+    ends: list[int] = []  # where each unit ends
     for start, end, key in mentions:
-        if units and start <= last_end:  # the same words, named by the table and a rule
-            units[-1].add(key)
-        elif units and _LIST_GAP.match(head[last_end:start]) and _joins(head[last_end:start]):
-            units[-1].add(key)
+        gap = head[ends[-1] : start] if ends else ""
+        if units and (start <= ends[-1] or (_LIST_GAP.match(gap) and _joins(gap))):
+            units[-1].add(key)  # the same words named twice, or the next item of a list
+            ends[-1] = max(ends[-1], end)
         else:
             units.append({key})
-        last_end = max(last_end, end)
-    if units and _SPEAKER.match(head[_unit_end(mentions, units[0]) :]):
-        units = units[1:]  # "Philippines says Chinese coastguard used ...": the speaker
+            ends.append(end)
+    if units and _SPEAKER.match(head[ends[0] :]):
+        units, ends = units[1:], ends[1:]  # "Philippines says Chinese coastguard used ..."
     predicate = ""
     if units:
-        first_end = _unit_end(mentions, units[0])
-        after = next((t for t in found if t.start >= first_end), None)
+        after = next((t for t in found if t.start >= ends[0]), None)
         predicate = after.text if after is not None and after.kind == "word" else ""
     return tuple(frozenset(u) for u in units), predicate
 
@@ -192,6 +194,3 @@ def _joins(gap: str) -> bool:
     words = gap.replace(",", " ").split()
     return all(connective(fold(w)) or w in "&/;" for w in words)
 
-
-def _unit_end(mentions: list[tuple[int, int, str]], unit: set[str]) -> int:
-    return max(end for _, end, key in mentions if key in unit)

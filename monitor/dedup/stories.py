@@ -30,10 +30,11 @@ from dataclasses import replace
 
 from monitor.dedup.clock import story_time
 from monitor.dedup.events import EventIndex
-from monitor.dedup.features import features
+from monitor.dedup.features import Features, features
 from monitor.dedup.fingerprint import TITLE_THRESHOLD, signature
 from monitor.dedup.index import StoryIndex
 from monitor.dedup.keys import exact_keys, link_key, story_id
+from monitor.dedup.vetoes import veto
 from monitor.dedup.story import (
     Member,
     NearMiss,
@@ -84,7 +85,7 @@ class StoryBook:
         at = story_time(item, now)
         keys = exact_keys(item)
         feats = features(match)
-        found = self._copy(match, keys, at, now)
+        found = self._copy(match, feats, keys, at, now)
         near: NearMiss | None = None
         if found is None:
             decision = self.events.decide(feats, at)
@@ -143,7 +144,9 @@ class StoryBook:
 
     # -- the copy tier ------------------------------------------------------------------
 
-    def _copy(self, match: Match, keys: tuple[str, ...], at: float, now: float) -> Joined | None:
+    def _copy(
+        self, match: Match, feats: Features, keys: tuple[str, ...], at: float, now: float
+    ) -> Joined | None:
         item = match.item
         sid = self.store.story_for_keys(keys)
         story = self._live.get(sid) if sid else None
@@ -157,8 +160,11 @@ class StoryBook:
             return None
         member = self._member(best[0])
         story = self._live[self._owner[best[0]]]
-        if member.at > at + self.window or not self._joinable(story, at, now):
-            return None
+        if abs(member.at - at) > self.events.span or not self._joinable(story, at, now):
+            return None  # a look-alike a day later is the next development, not a copy
+        if veto(feats, self.events.features(best[0]), self.events.idf):
+            return None  # a templated lead ("FM Fidan met ... in Antalya"), another name
+
         return story, _member(match, "copy", round(best[1], 1), member.item.id, at)
 
     def _joinable(self, story: Story, at: float, now: float) -> bool:

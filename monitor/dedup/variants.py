@@ -172,6 +172,8 @@ MONTHS = frozenset(
     " ocak subat nisan mayis haziran temmuz agustos eylul ekim kasim aralik".split()
 )
 
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+
 CONVERSES: tuple[frozenset[str], ...] = (
     frozenset({"deliv", "recei", "takes", "gets", "get", "accep", "obtai", "lands"}),
     frozenset({"sells", "sell", "sale", "buys", "buy", "purch", "acqui", "order"}),

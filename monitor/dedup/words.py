@@ -79,6 +79,7 @@ def stopwords(language: str) -> frozenset[str]:
     words = set(stopwordsiso.stopwords("en"))
     if language and language != "en" and stopwordsiso.has_lang(language):
         words |= stopwordsiso.stopwords(language)
+    words |= v.WEEKDAYS  # a day of the week says little, and in English only
     return frozenset(fold(w) for w in words) - frozenset(v.NAMES) - {"us", "un"}
 
 
