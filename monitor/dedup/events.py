@@ -35,11 +35,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from monitor.dedup.features import Features
+from monitor.dedup.variants import COUNTRY_KEYS
 from monitor.dedup.vetoes import veto
 
 EVENT_SPAN = 12 * 3600.0  # rewrites of one event come within hours
-THRESHOLD = 0.5
-HOURLY = 0.01
+THRESHOLD = 0.35
+HOURLY = 0.02
+TITLE_FLOOR = 0.0
+TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0
 VETO_FLOOR = 0.3
 PRIOR = 20.0
@@ -72,9 +75,9 @@ class Decision:
 
 
 class EventIndex:
-    def __init__(self, threshold: float = THRESHOLD, span: float = EVENT_SPAN) -> None:
-        self.threshold = threshold
-        self.span = span
+    def __init__(self, threshold: float | None = None, span: float | None = None) -> None:
+        self.threshold = THRESHOLD if threshold is None else threshold
+        self.span = EVENT_SPAN if span is None else span
         self._stories: dict[str, _Story] = {}
         self._postings: dict[str, set[str]] = {}
         self._members: dict[str, _Member] = {}
@@ -182,7 +185,12 @@ def score(a: Features, b: Features, idf: object) -> float:
     if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
         return 0.0
     if a.language == b.language:
-        return 0.5 * _overlap(a.title, b.title, weight) + 0.5 * _overlap(a.words, b.words, weight)
+        if not (a.title & b.title) - COUNTRY_KEYS:
+            return 0.0  # "Colombia buys Gripen jets" / "Colombia suspends coal exports to Israel"
+        title = _overlap(a.title, b.title, weight)
+        if title < TITLE_FLOOR:
+            return 0.0
+        return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * _overlap(a.words, b.words, weight)
     titles = min(_found(a.title_universal, b.universal, weight),
                  _found(b.title_universal, a.universal, weight))
     return CROSS_FACTOR * (0.5 * titles + 0.5 * _overlap(a.universal, b.universal, weight))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.dedup.fingerprint import case_informative, headline
-from monitor.dedup.variants import NAMES
+from monitor.dedup.variants import NAMES, acts_on
 from monitor.dedup.words import Term, connective, fold, terms
 from monitor.model import Match
 
@@ -31,6 +31,7 @@ WIRES = frozenset(
     " upi irna bernama pti ani ians wam spa sana mena kuna qna bna apa trend".split()
 )
 ATTRIBUTION_WORDS = 4
+PREDICATE_WORDS = 3  # "Israeli jets pound ...": the act within three words of the subject
 _SEPARATOR = re.compile(r",|:|;|\s[-–—]\s|\s[—–]|[—–]\s")
 _SAYS = re.compile(r"\b(?:says?|said|reports?|claims?|according|sources?|officials?|tells?)\b", re.I)
 _SPEAKER = re.compile(r"^\W*(?:says?|said|claims?|reports?|warns?)\b", re.I)
@@ -185,8 +186,10 @@ def _units(
         units, ends = units[1:], ends[1:]  # "Philippines says Chinese coastguard used ..."
     predicate = ""
     if units:
-        after = next((t for t in found if t.start >= ends[0]), None)
-        predicate = after.text if after is not None and after.kind == "word" else ""
+        after = [t for t in found if t.start >= ends[0]][:PREDICATE_WORDS]
+        if after and after[0].kind == "word":  # not a name: "Israel as Iran launches"
+            acts = [t.text for t in after if t.kind == "word" and acts_on(t.text)]
+            predicate = acts[0] if acts else after[0].text
     return tuple(frozenset(u) for u in units), predicate
 
 

@@ -18,8 +18,9 @@ is not listed here: other scripts meet through the rules' entities, see
   (``150k``, ``150 thousand``, ``$1.5bn``, ``1,5 Milliarden``, ``411 тыс.``,
   ``142 مليار``), crore and lakh.
 * :data:`MONTHS`: month names, so a dateline's day (``May 6``, ``6 мая``) is no number.
-* :data:`CONVERSES`: predicates whose subject and object trade places without the
-  story changing (``Russia delivers S-400 to Turkey`` / ``Turkey takes delivery of S-400``).
+* :data:`ACTS`: predicates that are one act whoever does it (strike / fire / attack;
+  accuse / charge / blame; expel / summon ...): the role veto's "the same act, the roles
+  reversed".
 """
 
 from __future__ import annotations
@@ -174,13 +175,21 @@ MONTHS = frozenset(
 
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 
-CONVERSES: tuple[frozenset[str], ...] = (
-    frozenset({"deliv", "recei", "takes", "gets", "get", "accep", "obtai", "lands"}),
-    frozenset({"sells", "sell", "sale", "buys", "buy", "purch", "acqui", "order"}),
-    frozenset({"sends", "send", "hands", "recei", "gets", "get"}),
-    frozenset({"hosts", "host", "visit"}),
-    frozenset({"meets", "meet", "talks", "hold", "holds"}),
+
+ACTS = (  # stems (words.stem) of one hostile or diplomatic act: the role veto's predicates
+    frozenset({"strik", "struc", "hit", "attac", "fir", "launc", "pound", "bomb", "shell", "targe"}),
+    frozenset({"accus", "charg", "blam"}),
+    frozenset({"expel", "summo", "close", "order", "sanct"}),
 )
+
+
+def acts_on(stem: str) -> bool:
+    """Whether a word's stem is one of the :data:`ACTS`."""
+    return any(stem in group for group in ACTS)
+
+
+def one_act(a: str, b: str) -> bool:
+    return any(a in group and b in group for group in ACTS)
 
 
 def _index() -> dict[str, str]:

@@ -20,7 +20,7 @@ who said it is not what happened) and a leading label ("Mali: ...").
   ("nearly 200" is 189): "273 drones" / "110 drones". Amounts in two currencies never
   clash ($7.4 billion, Rs 63,000 crore).
 * **role**: the core titles' first named units differ, each names the other's first, and
-  the predicates are one act (the same stem, or one group of :data:`ACTS`): "Azerbaijan
+  the predicates are one act (the same stem, or one group of :data:`~monitor.dedup.variants.ACTS`): "Azerbaijan
   accuses Armenia" / "Armenia accuses Azerbaijan", "Israel strikes Iran" / "Iran fires
   missiles at Israel"; not "Russia delivers S-400 to Turkey" / "Turkey takes delivery of
   S-400". A list is one unit, so a reordered list ("Russia, China and Iran" / "Iran,
@@ -32,14 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Set
 
 from monitor.dedup.features import Features
-from monitor.dedup.variants import COUNTRY_KEYS
+from monitor.dedup.variants import COUNTRY_KEYS, one_act
 
 NAME_SWAP_SHARE = 0.5
-ACTS = (  # stems (monitor.dedup.words.stem) of one hostile or diplomatic act
-    frozenset({"strik", "struc", "hit", "attac", "fir", "launc", "pound", "bomb", "shell", "targe"}),
-    frozenset({"accus", "charg", "blam"}),
-    frozenset({"expel", "summo", "close", "order", "sanct"}),
-)
 NUMBER_TOLERANCE = 0.08
 Weight = Callable[[str], float]
 
@@ -84,7 +79,7 @@ def role(a: Features, b: Features) -> str | None:
     later_b = frozenset().union(*b.units[1:])
     if not (first_a & later_b and first_b & later_a):
         return None
-    if not a.predicate or (a.predicate != b.predicate and not _acts(a.predicate, b.predicate)):
+    if not a.predicate or (a.predicate != b.predicate and not one_act(a.predicate, b.predicate)):
         return None  # "China launches drills around Taiwan" / "Taiwan detects ... aircraft"
     return f"role: {_show(first_a)} / {_show(first_b)}"
 
@@ -104,10 +99,6 @@ def _value(text: str) -> tuple[float, str]:
 
 def _near(a: float, b: float) -> bool:
     return a == b or abs(a - b) <= NUMBER_TOLERANCE * max(abs(a), abs(b))
-
-
-def _acts(a: str, b: str) -> bool:
-    return any(a in group and b in group for group in ACTS)
 
 
 def _show(terms: Set[str]) -> str:

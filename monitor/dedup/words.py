@@ -36,6 +36,7 @@ import stopwordsiso
 from anyascii import anyascii
 
 from monitor.dedup import variants as v
+from monitor.dedup.fingerprint import MINOR_WORDS
 
 STEM = 5
 MAX_TERMS = 160  # per text: a lead is 20 to 80 words
@@ -49,6 +50,17 @@ _RAW = re.compile(
 _HYPHENS = re.compile(r"[-‐‑–]")
 _AMOUNT = re.compile(r"(us\$|\$|£|€|eur|gbp|dh|rs)?(\d[\d.,]*)([^\W\d_]*)$")
 _ORDINAL = frozenset({"th", "st", "nd", "rd", "y", "i", "go", "ya", "e", "er", "eme", "o", "a"})
+ENGLISH = frozenset(
+    (MINOR_WORDS | set(
+        "i me my we our you your he him his she her they them their what which who whom whose"
+        " am do does did doing will would shall should can could may might must not no yes"
+        " all any both each few more most other some such only own same so too very just than"
+        " then there here when where why how again further once also now if while because"
+        " until about against between through during under above below off out up down over"
+        " say says said saying told tells tell report reports reported according amid"
+        " one ones its it's let get got being having".split()
+    ))
+)
 _BOUNDARY = re.compile(r"[.!?:;\-–—]\s*$|^\W*[\"“«(]")
 _INFLECTIONS = (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"),
                 ("ss", "ss"), ("us", "us"), ("is", "is"), ("s", ""), ("ing", ""), ("ed", ""))
@@ -75,8 +87,10 @@ def fold(word: str) -> str:
 
 @lru_cache(maxsize=64)
 def stopwords(language: str) -> frozenset[str]:
-    """English stopwords and the language's, folded as :func:`fold` folds words."""
-    words = set(stopwordsiso.stopwords("en"))
+    """English function words (:data:`ENGLISH`) and the language's (``stopwordsiso``:
+    its English list holds content words such as "fire", "state", "end"), folded as
+    :func:`fold` folds words."""
+    words = set(ENGLISH)
     if language and language != "en" and stopwordsiso.has_lang(language):
         words |= stopwordsiso.stopwords(language)
     words |= v.WEEKDAYS  # a day of the week says little, and in English only
