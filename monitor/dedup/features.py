@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.dedup.fingerprint import case_informative, headline
-from monitor.dedup.variants import NAMES, acts_on
+from monitor.dedup.variants import AFFILIATES, NAMES, acts_on
 from monitor.dedup.words import Term, connective, fold, terms
 from monitor.model import Match
 
@@ -71,18 +71,20 @@ def features(match: Match) -> Features:
     lead_terms = [t for t in terms(item.summary[:LEAD_CHARS], language) if t.text not in own]
     title_ev, lead_ev = _evidence(match)
     title_names = {t.text for t in title_terms if t.kind == "name"}
-    title_entities = frozenset(title_ev | title_names)
-    entities = title_entities | lead_ev | {t.text for t in lead_terms if t.kind == "name"}
+    title_entities = frozenset(_affiliated(title_ev | title_names))
+    entities = title_entities | _affiliated(lead_ev | {t.text for t in lead_terms if t.kind == "name"})
     title_bag = frozenset({_bagged(t) for t in title_terms} | title_entities)
     words = title_bag | {_bagged(t) for t in lead_terms} | entities
     title_universal = title_entities | {_bagged(t) for t in title_terms if _universal(t)}
     universal = entities | title_universal | {_bagged(t) for t in lead_terms if _universal(t)}
     core = _core(head)
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
-    named = {entity_key(e.term) for h in match.hits for e in h.evidence
-             if e.field == "title" and _proper(e.term)}  # fmt: skip
-    names = {t.text for t in core_terms if t.kind == "name" or t.capital} | (named & title_ev)
-    units, predicate = _units(head, core_terms, match, core)
+    mentions = _mentions(head, match, core)
+    spans = [(start, end) for start, end, _ in mentions]
+    names = {t.text for t in core_terms if t.kind == "name" or t.capital
+             and not any(a <= t.start < b for a, b in spans)}  # fmt: skip
+    names |= {key for _, _, key in mentions}  # "Islamic State" is one name, as "ISIS" is
+    units, predicate = _units(head, core_terms, mentions)
     return Features(
         title=title_bag,
         words=frozenset(words),
@@ -158,19 +160,35 @@ def _proper(term: str) -> bool:
     return term[:1].isupper() or any(c.isdigit() for c in term)
 
 
-def _units(
-    head: str, found: list[Term], match: Match, core: slice
-) -> tuple[tuple[frozenset[str], ...], str]:
-    """The core title's entity mentions in order, a list as one unit; and the word after
-    the first unit."""
-    mentions = [(t.start, t.end, t.text) for t in found if t.kind == "name"]
+def _affiliated(keys: set[str]) -> set[str]:
+    """``keys`` and the states their institutions stand for (``PLA``: ``china``)."""
+    return keys | {country for key in keys if (country := _affiliates().get(key))}
+
+
+@lru_cache(maxsize=1)
+def _affiliates() -> dict[str, str]:
+    return {entity_key(name): country for name, country in AFFILIATES.items()}
+
+
+def _mentions(head: str, match: Match, core: slice) -> list[tuple[int, int, str]]:
+    """The rules' named entities (not topics) in the core title: span and key."""
     offset = unicodedata.normalize("NFKC", match.item.title).find(head)
+    out = []
     for hit in match.hits:
         for e in hit.evidence:
             start, end = e.start - offset, e.end - offset
             inside = offset >= 0 and core.start <= start and end <= core.stop
             if e.field == "title" and inside and _proper(e.term):
-                mentions.append((start, end, entity_key(e.term)))
+                out.append((start, end, entity_key(e.term)))
+    return out
+
+
+def _units(
+    head: str, found: list[Term], named: list[tuple[int, int, str]]
+) -> tuple[tuple[frozenset[str], ...], str]:
+    """The core title's entity mentions in order, a list as one unit; and the word after
+    the first unit."""
+    mentions = [(t.start, t.end, t.text) for t in found if t.kind == "name"] + named
     mentions.sort()
     units: list[set[str]] = []
     ends: list[int] = []  # where each unit ends

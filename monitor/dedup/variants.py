@@ -11,6 +11,8 @@ is not listed here: other scripts meet through the rules' entities, see
 * :data:`ABBREVIATIONS`: multi-word names and their abbreviations, dotted or not
   (``US`` / ``U.S.`` / ``USA`` / ``United States``; ``NYC`` / ``New York City`` /
   ``New York``; ``UN``; ``EU``; ``UK`` / ``Britain``; ``N. Korea``).
+* :data:`AFFILIATES`: a state's institutions, which stand for it (``PLA`` / ``China``,
+  ``IDF`` / ``Israel``, ``Kremlin`` / ``Russia``).
 * :data:`STREET`: ``St`` / ``Street``, ``Ave`` / ``Avenue``, ``Rd`` / ``Road``.
 * :data:`NUMBER_WORDS`: cardinals one to twenty and the tens, ordinals to the twelfth
   (English), and one to ten in the languages the desk reads most (de, fr, es, ru, tr).
@@ -112,6 +114,14 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "nyc": ("new york city", "new york", "n y c"),
     "unsc": ("un security council", "security council"),
 }
+# a state's institutions stand for it: "PLA launches drills" is "China launches drills"
+AFFILIATES: dict[str, str] = {
+    "PLA": "china", "People's Liberation Army": "china", "IDF": "israel", "Mossad": "israel",
+    "IRGC": "iran", "Revolutionary Guards": "iran", "Pentagon": "usa", "White House": "usa",
+    "State Department": "usa", "Kremlin": "russia", "GRU": "russia", "FSB": "russia",
+    "Downing Street": "uk", "Whitehall": "uk", "Elysee": "france", "Bundeswehr": "germany",
+    "JCS": "south korea", "KCNA": "north korea", "Xinhua": "china", "Tasnim": "iran",
+}  # fmt: skip
 # an abbreviation that is also a common word counts only when written in capitals
 CAPITALS_ONLY = frozenset({"us", "un", "rok"})
 

@@ -45,9 +45,10 @@ def veto(a: Features, b: Features, weight: Weight) -> str | None:
 
 
 def name(a: Features, b: Features, weight: Weight) -> str | None:
-    only_a = a.names - b.words
-    only_b = b.names - a.words
-    if not (only_a and only_b):
+    only_a, only_b = a.names - b.words, b.names - a.words
+    if a.language != b.language:  # words are not names across languages; entities are
+        only_a, only_b = only_a & a.entities, only_b & b.entities
+    if not (only_a and only_b) or not _kinds(only_a, a) & _kinds(only_b, b):
         return None
     shared = sum(weight(w) for w in a.title & b.title)
     smaller = min(sum(weight(w) for w in a.title), sum(weight(w) for w in b.title))
@@ -57,6 +58,18 @@ def name(a: Features, b: Features, weight: Weight) -> str | None:
     if only_a & a.title_entities and only_b & b.title_entities and kind == "name":
         kind = "actor"
     return f"{kind}: {_show(only_a)} / {_show(only_b)}"
+
+
+def _kinds(names: Set[str], f: Features) -> set[str]:
+    """What the names are: a country, another entity, a designator, a capitalised word.
+    A substitution swaps like for like (Turkey / India, not Asia-Pacific / South Korea)."""
+    return {
+        "country" if n in COUNTRY_KEYS
+        else "designator" if any(c.isdigit() for c in n)
+        else "entity" if n in f.entities
+        else "word"
+        for n in names
+    }  # fmt: skip
 
 
 def number(a: Features, b: Features) -> str | None:
@@ -79,7 +92,7 @@ def role(a: Features, b: Features) -> str | None:
     later_b = frozenset().union(*b.units[1:])
     if not (first_a & later_b and first_b & later_a):
         return None
-    if not a.predicate or (a.predicate != b.predicate and not one_act(a.predicate, b.predicate)):
+    if not one_act(a.predicate, b.predicate):  # "UK seals ... to Turkey" / "Türkiye seals ..."
         return None  # "China launches drills around Taiwan" / "Taiwan detects ... aircraft"
     return f"role: {_show(first_a)} / {_show(first_b)}"
 
