@@ -40,7 +40,7 @@ from monitor.dedup.vetoes import veto
 
 EVENT_SPAN = 12 * 3600.0  # rewrites of one event come within hours
 THRESHOLD = 0.35
-HOURLY = 0.02
+HOURLY = 0.03
 TITLE_FLOOR = 0.0
 TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0

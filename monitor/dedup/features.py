@@ -80,7 +80,7 @@ def features(match: Match) -> Features:
     core = _core(head)
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
     mentions = _mentions(head, match, core)
-    spans = [(start, end) for start, end, _ in mentions]
+    spans = [(start, end) for start, end, _ in mentions if _one_name(head[start:end])]
     names = {t.text for t in core_terms if t.kind == "name" or t.capital
              and not any(a <= t.start < b for a, b in spans)}  # fmt: skip
     names |= {key for _, _, key in mentions}  # "Islamic State" is one name, as "ISIS" is
@@ -153,6 +153,12 @@ def _core(head: str) -> slice:
     if (label := _LABEL.match(head[:end])) and len(head[label.end() : end].split()) >= 3:
         start = label.end()  # "Mali: ...", "Operation Sindoor: ..."
     return slice(start, end)
+
+
+def _one_name(text: str) -> bool:
+    """Whether a mention's words are one name, not names of their own: several words
+    ("Islamic State") or an abbreviation ("ISIS"); not "Ankara", a rule's weak Turkey."""
+    return len(text.split()) > 1 or text.isupper()
 
 
 def _proper(term: str) -> bool:
