@@ -42,6 +42,7 @@ EVENT_SPAN = 12 * 3600.0  # rewrites of one event come within hours
 THRESHOLD = 0.35
 HOURLY = 0.03
 TITLE_FLOOR = 0.0
+HEADLINE_ONLY = 0.5
 TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0
 VETO_FLOOR = 0.3
@@ -188,8 +189,8 @@ def score(a: Features, b: Features, idf: object) -> float:
         if not (a.title & b.title) - COUNTRY_KEYS:
             return 0.0  # "Colombia buys Gripen jets" / "Colombia suspends coal exports to Israel"
         title = _overlap(a.title, b.title, weight)
-        if title < TITLE_FLOOR:
-            return 0.0
+        if title < TITLE_FLOOR or (title < HEADLINE_ONLY and not (a.lead and b.lead)):
+            return 0.0  # a headline alone must say most of what the other does
         return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * _overlap(a.words, b.words, weight)
     titles = min(_found(a.title_universal, b.universal, weight),
                  _found(b.title_universal, a.universal, weight))

@@ -26,6 +26,7 @@ from monitor.dedup.words import Term, connective, fold, terms
 from monitor.model import Match
 
 LEAD_CHARS = 800
+MIN_LEAD_TERMS = 8  # fewer: a headline alone (Google News: the title and the outlet)
 WIRES = frozenset(
     "reuters ap afp tass ria novosti interfax anadolu aa xinhua yonhap kyodo dpa efe ansa"
     " upi irna bernama pti ani ians wam spa sana mena kuna qna bna apa trend".split()
@@ -59,6 +60,7 @@ class Features:
     units: tuple[frozenset[str], ...] = ()  # entity mentions of the core title, in order
     predicate: str = ""  # the first word after the first unit
     language: str = "en"
+    lead: bool = True  # whether the item has a lead paragraph (not a headline alone)
 
 
 def features(match: Match) -> Features:
@@ -99,6 +101,7 @@ def features(match: Match) -> Features:
         units=units,
         predicate=predicate,
         language=language.split("-")[0].lower(),
+        lead=len(lead_terms) >= MIN_LEAD_TERMS,
     )
 
 
