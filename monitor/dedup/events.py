@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.dedup.features import Features
@@ -49,6 +50,7 @@ VETO_FLOOR = 0.3
 PRIOR = 20.0
 POSTING_BUDGET = 2000
 CANDIDATES = 8
+Weight = Callable[[str], float]
 
 
 @dataclass(slots=True)
@@ -120,18 +122,11 @@ class EventIndex:
 
     def decide(self, features: Features, at: float, exclude: str = "") -> Decision | None:
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
-        nearest: Decision | None = None
-        for story in self._candidates(features, exclude):
-            decision = self._judge(story, features, at)
-            if decision is None:
-                continue
-            if decision.veto is None and (
-                nearest is None or nearest.veto is not None or decision.score > nearest.score
-            ):
-                nearest = decision
-            elif nearest is None or (nearest.veto is not None and decision.score > nearest.score):
-                nearest = decision
-        return nearest
+        judged = [d for s in self._candidates(features, exclude)
+                  if (d := self._judge(s, features, at)) is not None]  # fmt: skip
+        if not judged:
+            return None
+        return max(judged, key=lambda d: (d.veto is None, d.score, d.story))
 
     def _judge(self, story: str, features: Features, at: float) -> Decision | None:
         best: tuple[float, str] | None = None
@@ -162,7 +157,7 @@ class EventIndex:
     def _candidates(self, features: Features, exclude: str) -> list[str]:
         terms = [(len(p), t) for t in _terms(features) if (p := self._postings.get(t))]
         terms.sort()
-        weights: Counter[str] = Counter()
+        weights: dict[str, float] = {}
         budget = POSTING_BUDGET
         for size, term in terms:
             if size > budget:
@@ -170,19 +165,18 @@ class EventIndex:
             budget -= size
             w = self.idf(term)
             for story in self._postings[term]:
-                weights[story] += w
+                weights[story] = weights.get(story, 0.0) + w
         weights.pop(exclude, None)
-        return [s for s, _ in heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: kv[1])]
+        best = heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: (kv[1], kv[0]))
+        return [story for story, _ in best]
 
 
 def _terms(features: Features) -> frozenset[str]:
     return features.words | features.universal
 
 
-def score(a: Features, b: Features, idf: object) -> float:
+def score(a: Features, b: Features, weight: Weight) -> float:
     """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes)."""
-    weight = idf if callable(idf) else None
-    assert weight is not None
     if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
         return 0.0
     if a.language == b.language:
@@ -193,19 +187,18 @@ def score(a: Features, b: Features, idf: object) -> float:
             return 0.0  # a headline alone must say most of what the other does
         return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * _overlap(a.words, b.words, weight)
     titles = min(_found(a.title_universal, b.universal, weight),
-                 _found(b.title_universal, a.universal, weight))
+                 _found(b.title_universal, a.universal, weight))  # fmt: skip
     return CROSS_FACTOR * (0.5 * titles + 0.5 * _overlap(a.universal, b.universal, weight))
 
 
-def _found(title: frozenset[str], other: frozenset[str], weight: object) -> float:
+def _found(title: frozenset[str], other: frozenset[str], weight: Weight) -> float:
     """The share of a title's weight that the other item has somewhere."""
-    assert callable(weight)
     total = sum(weight(t) for t in title)
     return sum(weight(t) for t in title & other) / total if total else 0.0
 
 
-def _overlap(a: frozenset[str], b: frozenset[str], weight: object) -> float:
-    assert callable(weight)
+def _overlap(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
+    """Shared weight over the smaller side's weight."""
     shared = sum(weight(t) for t in a & b)
     if not shared:
         return 0.0

@@ -27,14 +27,17 @@ from monitor.model import Match
 
 LEAD_CHARS = 800
 MIN_LEAD_TERMS = 8  # fewer: a headline alone (Google News: the title and the outlet)
-WIRES = frozenset(
+_WIRES_WORDS = (
     "reuters ap afp tass ria novosti interfax anadolu aa xinhua yonhap kyodo dpa efe ansa"
-    " upi irna bernama pti ani ians wam spa sana mena kuna qna bna apa trend".split()
+    " upi irna bernama pti ani ians wam spa sana mena kuna qna bna apa trend"
 )
+WIRES = frozenset(_WIRES_WORDS.split())
 ATTRIBUTION_WORDS = 4
 PREDICATE_WORDS = 3  # "Israeli jets pound ...": the act within three words of the subject
 _SEPARATOR = re.compile(r",|:|;|\s[-–—]\s|\s[—–]|[—–]\s")
-_SAYS = re.compile(r"\b(?:says?|said|reports?|claims?|according|sources?|officials?|tells?)\b", re.I)
+_SAYS = re.compile(
+    r"\b(?:says?|said|reports?|claims?|according|sources?|officials?|tells?)\b", re.I
+)
 _SPEAKER = re.compile(r"^\W*(?:says?|said|claims?|reports?|warns?)\b", re.I)
 _LABEL = re.compile(r"^\s*(?:\S+\s+){0,2}\S+\s*:\s")
 _LIST_GAP = re.compile(r"^[\s,&/;]*(?:\w{1,3})?[\s,]*$")
@@ -74,7 +77,9 @@ def features(match: Match) -> Features:
     title_ev, lead_ev = _evidence(match)
     title_names = {t.text for t in title_terms if t.kind == "name"}
     title_entities = frozenset(_affiliated(title_ev | title_names))
-    entities = title_entities | _affiliated(lead_ev | {t.text for t in lead_terms if t.kind == "name"})
+    entities = title_entities | _affiliated(
+        lead_ev | {t.text for t in lead_terms if t.kind == "name"}
+    )
     title_bag = frozenset({_bagged(t) for t in title_terms} | title_entities)
     words = title_bag | {_bagged(t) for t in lead_terms} | entities
     title_universal = title_entities | {_bagged(t) for t in title_terms if _universal(t)}
@@ -83,8 +88,8 @@ def features(match: Match) -> Features:
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
     mentions = _mentions(head, match, core)
     spans = [(start, end) for start, end, _ in mentions if _one_name(head[start:end])]
-    names = {t.text for t in core_terms if t.kind == "name" or t.capital
-             and not any(a <= t.start < b for a, b in spans)}  # fmt: skip
+    names = {t.text for t in core_terms if t.kind == "name" or (t.capital
+             and not any(a <= t.start < b for a, b in spans))}  # fmt: skip
     names |= {key for _, _, key in mentions}  # "Islamic State" is one name, as "ISIS" is
     units, predicate = _units(head, core_terms, mentions)
     return Features(
@@ -223,4 +228,3 @@ def _units(
 def _joins(gap: str) -> bool:
     words = gap.replace(",", " ").split()
     return all(connective(fold(w)) or w in "&/;" for w in words)
-

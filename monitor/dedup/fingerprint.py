@@ -88,7 +88,7 @@ _TAGS = (
 _TAG = rf"(?:{_TAGS})(?:\s*\d+)?"  # wire style, upper case: "UPDATE 2-", "UPDATE 1, WRAPUP 2-"
 _ANY_TAG = rf"(?i:{_TAGS})(?:\s*\d+)?"  # any case, but only before ": " or " - " ("Live: ")
 _PREFIX = re.compile(
-    rf"^\s*(?:\((?:{_TAGS}|LEAD|\d+(?:st|nd|rd|th) LD)(?:[ ,][^)]{{0,24}})?\)\s*"  # (URGENT), (LEAD)
+    rf"^\s*(?:\((?:{_TAGS}|LEAD|\d+(?:st|nd|rd|th) LD)(?:[ ,][^)]{{0,24}})?\)\s*"  # (LEAD)
     rf"|{_TAG}(?:\s*,\s*{_TAG})*\s*[-:–—|]\s*"
     rf"|{_ANY_TAG}(?:\s*,\s*{_ANY_TAG})*(?:\s*[:|]\s*|\s+[-–—]\s+))+"
 )

@@ -34,7 +34,6 @@ from monitor.dedup.features import Features, features
 from monitor.dedup.fingerprint import TITLE_THRESHOLD, signature
 from monitor.dedup.index import StoryIndex
 from monitor.dedup.keys import exact_keys, link_key, story_id
-from monitor.dedup.vetoes import veto
 from monitor.dedup.story import (
     Member,
     NearMiss,
@@ -46,6 +45,7 @@ from monitor.dedup.story import (
     encode_story,
     first_hits,
 )
+from monitor.dedup.vetoes import veto
 from monitor.model import Match
 from monitor.store import MemberRow, Store, StoryRow
 
@@ -72,8 +72,8 @@ class StoryBook:
         cutoff = now - self.window
         self.store.forget_stories_before(cutoff)
         members: dict[str, list[MemberRow]] = {}
-        for row in self.store.members_since(cutoff):
-            members.setdefault(row.story_id, []).append(row)
+        for member in self.store.members_since(cutoff):
+            members.setdefault(member.story_id, []).append(member)
         rows = self.store.stories_since(cutoff)
         for row in rows:
             story = _decode(row, members.get(row.story_id, []))
@@ -85,26 +85,17 @@ class StoryBook:
         at = story_time(item, now)
         keys = exact_keys(item)
         feats = features(match)
-        found = self._copy(match, feats, keys, at, now)
         near: NearMiss | None = None
+        found = self._copy(match, feats, keys, at, now)
         if found is None:
-            decision = self.events.decide(feats, at)
-            if decision is not None and decision.veto is None:
-                story = self._live[decision.story]
-                matched = self._member(decision.member)
-                found = story, _member(match, "event", decision.score, matched.item.id, at)
-            elif decision is not None:
-                matched = self._member(decision.member)
-                near = NearMiss(decision.story, matched.item.id, decision.score, decision.veto)
+            found, near = self._event(match, feats, at, now)
         if found is None:
-            member = _member(match, "first", 0.0, None, at)
-            member = replace(member, entities=feats.entities, numbers=feats.numbers)
+            member = _member(match, feats, "first", 0.0, None, at)
             story = Story(self._new_id(match, at), (member,), first_hits(match.hits),
                           (item.source,), at, at, near_miss=near)  # fmt: skip
             self._save(story, member, keys, now)
             return Observed(story, True, member, near, story.rules)
         old, member = found
-        member = replace(member, entities=feats.entities, numbers=feats.numbers)
         story = _join(old, member)
         self._save(story, member, keys, now)
         return Observed(story, False, member, None, story.rules[len(old.rules) :])
@@ -154,7 +145,7 @@ class StoryBook:
             wanted = set(keys)
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
-            return story, _member(match, "copy", 100.0, matched.item.id, at)
+            return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
         best = self.index.best(signature(item.title, item.summary), since=at - self.window)
         if best is None:
             return None
@@ -165,7 +156,24 @@ class StoryBook:
         if veto(feats, self.events.features(best[0]), self.events.idf):
             return None  # a templated lead ("FM Fidan met ... in Antalya"), another name
 
-        return story, _member(match, "copy", round(best[1], 1), member.item.id, at)
+        return story, _member(match, feats, "copy", round(best[1], 1), member.item.id, at)
+
+    # -- the event tier -----------------------------------------------------------------
+
+    def _event(
+        self, match: Match, feats: Features, at: float, now: float
+    ) -> tuple[Joined | None, NearMiss | None]:
+        decision = self.events.decide(feats, at)
+        if decision is None:
+            return None, None
+        story, matched = self._live[decision.story], self._member(decision.member)
+        if decision.veto is None and self._joinable(story, at, now):
+            return (
+                story,
+                _member(match, feats, "event", decision.score, matched.item.id, at),
+            ), None
+        reason = decision.veto or "out of the window"
+        return None, NearMiss(decision.story, matched.item.id, decision.score, reason)
 
     def _joinable(self, story: Story, at: float, now: float) -> bool:
         touched = self._touched.get(story.story_id, -1e300)
@@ -215,8 +223,11 @@ class StoryBook:
         self._remember(story, now, (member,))
 
 
-def _member(match: Match, tier: str, score: float, matched: str | None, at: float) -> Member:
-    return Member(match.item, tier, score, matched, at, match.rules, hits=match.hits)
+def _member(
+    match: Match, feats: Features, tier: str, score: float, matched: str | None, at: float
+) -> Member:
+    return Member(match.item, tier, score, matched, at, match.rules, feats.entities,
+                  feats.numbers, match.hits)  # fmt: skip
 
 
 def _join(story: Story, member: Member) -> Story:
@@ -224,8 +235,10 @@ def _join(story: Story, member: Member) -> Story:
     hits = story.hits + tuple(h for h in first_hits(member.hits) if h.rule not in known)
     source = member.item.source
     outlets = story.outlets if source in story.outlets else (*story.outlets, source)
-    return replace(story, members=(*story.members, member), hits=hits, outlets=outlets,
-                   last_seen=max(story.last_seen, member.at), version=story.version + 1)  # fmt: skip
+    last_seen = max(story.last_seen, member.at)
+    members = (*story.members, member)
+    return replace(story, members=members, hits=hits, outlets=outlets, last_seen=last_seen,
+                   version=story.version + 1)  # fmt: skip
 
 
 def _decode(row: StoryRow, members: list[MemberRow]) -> Story:

@@ -117,7 +117,9 @@ def encode_member(m: Member) -> dict[str, Any]:
             "matched": m.matched, "at": m.at}  # fmt: skip
 
 
-def decode_member(data: dict[str, Any], entities: frozenset[str], numbers: frozenset[str]) -> Member:
+def decode_member(
+    data: dict[str, Any], entities: frozenset[str], numbers: frozenset[str]
+) -> Member:
     match = Match.from_dict(data["match"])
     tier = data["tier"] if data.get("tier") in TIERS else "first"
     return Member(match.item, tier, float(data["score"]), data.get("matched"), float(data["at"]),

@@ -22,7 +22,7 @@ is not listed here: other scripts meet through the rules' entities, see
 * :data:`MONTHS`: month names, so a dateline's day (``May 6``, ``6 мая``) is no number.
 * :data:`ACTS`: predicates that are one act whoever does it (strike / fire / attack;
   accuse / charge / blame; expel / summon ...): the role veto's "the same act, the roles
-  reversed".
+  reversed"; :data:`MUTUAL`: predicates of a mutual act (seal, sign, meet, talk ...).
 """
 
 from __future__ import annotations
@@ -181,12 +181,17 @@ CAPITALS_ONLY = frozenset({"us", "un", "rok"})
 
 STREET = {"st": "street", "ave": "avenue", "rd": "road", "blvd": "boulevard"}
 
-_EN = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
-       " sixteen seventeen eighteen nineteen twenty").split()  # fmt: skip
+_EN_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    " fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_EN = _EN_WORDS.split()
 _TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90, "hundred": 100}  # fmt: skip
-_ORDINALS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh"
-             " twelfth").split()  # fmt: skip
+_ORDINALS_WORDS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+)
+_ORDINALS = _ORDINALS_WORDS.split()
 _OTHER = {  # one to ten
     "de": "eins zwei drei vier funf sechs sieben acht neun zehn",
     "fr": "un deux trois quatre cinq six sept huit neuf dix",
@@ -225,7 +230,7 @@ CURRENCIES: dict[str, str] = {  # symbols and words before or after an amount
 }  # fmt: skip
 PERCENT = frozenset({"%", "percent", "per cent", "prozent", "pour cent", "por ciento", "yuzde"})
 
-MONTHS = frozenset(
+_MONTH_WORDS = (
     "january february march april may june july august september october november december"
     " jan feb mar apr jun jul aug sep sept oct nov dec"
     " ianvaria fevralia marta aprelia maia iiunia iiulia avgusta sentiabria oktiabria noiabria"
@@ -234,17 +239,24 @@ MONTHS = frozenset(
     " januar februar marz mai juni juli oktober dezember"
     " janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre"
     " enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
-    " ocak subat nisan mayis haziran temmuz agustos eylul ekim kasim aralik".split()
+    " ocak subat nisan mayis haziran temmuz agustos eylul ekim kasim aralik"
 )
+MONTHS = frozenset(_MONTH_WORDS.split())
 
-WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+WEEKDAYS = frozenset(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])
 
 
 ACTS = (  # stems (words.stem) of one hostile or diplomatic act: the role veto's predicates
-    frozenset({"strik", "struc", "hit", "attac", "fir", "launc", "pound", "bomb", "shell", "targe"}),
+    frozenset(
+        {"strik", "struc", "hit", "attac", "fir", "launc", "pound", "bomb", "shell", "targe"}
+    ),
     frozenset({"accus", "charg", "blam"}),
     frozenset({"expel", "summo", "close", "order", "sanct"}),
 )
+
+
+MUTUAL = frozenset({"seal", "sign", "agre", "meet", "talk", "discu", "hold", "ink", "clinc",
+                    "trade", "excha", "swap", "join", "call", "speak", "host"})  # fmt: skip
 
 
 def acts_on(stem: str) -> bool:
@@ -253,6 +265,11 @@ def acts_on(stem: str) -> bool:
 
 
 def one_act(a: str, b: str) -> bool:
+    """Whether two predicates (stems) are one directed act: the same stem, not a mutual
+    one (:data:`MUTUAL`: "UK seals a deal with Turkey" is "Turkey seals a deal with the
+    UK"), or one group of :data:`ACTS`."""
+    if a == b:
+        return bool(a) and a not in MUTUAL
     return any(a in group and b in group for group in ACTS)
 
 

@@ -20,7 +20,8 @@ who said it is not what happened) and a leading label ("Mali: ...").
   ("nearly 200" is 189): "273 drones" / "110 drones". Amounts in two currencies never
   clash ($7.4 billion, Rs 63,000 crore).
 * **role**: the core titles' first named units differ, each names the other's first, and
-  the predicates are one act (the same stem, or one group of :data:`~monitor.dedup.variants.ACTS`): "Azerbaijan
+  the predicates are one directed act (``variants.one_act``: the same stem, not a mutual
+  act such as "sign" or "meet", or one group of ``variants.ACTS``): "Azerbaijan
   accuses Armenia" / "Armenia accuses Azerbaijan", "Israel strikes Iran" / "Iran fires
   missiles at Israel"; not "Russia delivers S-400 to Turkey" / "Turkey takes delivery of
   S-400". A list is one unit, so a reordered list ("Russia, China and Iran" / "Iran,
@@ -92,7 +93,7 @@ def role(a: Features, b: Features) -> str | None:
     later_b = frozenset().union(*b.units[1:])
     if not (first_a & later_b and first_b & later_a):
         return None
-    if not one_act(a.predicate, b.predicate):  # "UK seals ... to Turkey" / "Türkiye seals ..."
+    if not one_act(a.predicate, b.predicate):  # "UK seals ... Turkey" / "Türkiye seals ... UK"
         return None  # "China launches drills around Taiwan" / "Taiwan detects ... aircraft"
     return f"role: {_show(first_a)} / {_show(first_b)}"
 

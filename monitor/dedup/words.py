@@ -50,20 +50,30 @@ _RAW = re.compile(
 _HYPHENS = re.compile(r"[-‐‑–]")
 _AMOUNT = re.compile(r"(us\$|\$|£|€|eur|gbp|dh|rs)?(\d[\d.,]*)([^\W\d_]*)$")
 _ORDINAL = frozenset({"th", "st", "nd", "rd", "y", "i", "go", "ya", "e", "er", "eme", "o", "a"})
-ENGLISH = frozenset(
-    (MINOR_WORDS | set(
-        "i me my we our you your he him his she her they them their what which who whom whose"
-        " am do does did doing will would shall should can could may might must not no yes"
-        " all any both each few more most other some such only own same so too very just than"
-        " then there here when where why how again further once also now if while because"
-        " until about against between through during under above below off out up down over"
-        " say says said saying told tells tell report reports reported according amid"
-        " one ones its it's let get got being having".split()
-    ))
+_ENGLISH_WORDS = (
+    "i me my we our you your he him his she her they them their what which who whom whose"
+    " am do does did doing will would shall should can could may might must not no yes all"
+    " any both each few more most other some such only own same so too very just than then"
+    " there here when where why how again further once also now if while because until about"
+    " against between through during under above below off out up down over say says said"
+    " saying told tells tell report reports reported according amid one ones its it's let"
+    " get got being having"
 )
+ENGLISH = MINOR_WORDS | frozenset(_ENGLISH_WORDS.split())
 _BOUNDARY = re.compile(r"[.!?:;\-–—]\s*$|^\W*[\"“«(]")
-_INFLECTIONS = (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"),
-                ("ss", "ss"), ("us", "us"), ("is", "is"), ("s", ""), ("ing", ""), ("ed", ""))
+_INFLECTIONS = (
+    ("ies", "y"),
+    ("sses", "ss"),
+    ("ches", "ch"),
+    ("shes", "sh"),
+    ("xes", "x"),
+    ("ss", "ss"),
+    ("us", "us"),
+    ("is", "is"),
+    ("s", ""),
+    ("ing", ""),
+    ("ed", ""),
+)
 _CONNECTIVES = frozenset({"and", "i", "ve", "und", "et", "y", "e", "en", "wa"})
 
 
@@ -80,7 +90,9 @@ def fold(word: str) -> str:
     """Case-folded, without diacritics, in ASCII, without apostrophes."""
     word = unicodedata.normalize("NFKC", word).casefold()
     if not word.isascii():
-        bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+        bare = "".join(
+            c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c)
+        )
         word = anyascii(bare).lower()
     return word.replace("'", "")
 
@@ -105,7 +117,9 @@ def terms(text: str, language: str = "en", case_informative: bool = True) -> lis
     raw = [(m[0], m.start(), m.end()) for m in _RAW.finditer(text)]
     raw = raw[:MAX_TERMS]
     lang = (language or "en").split("-")[0].lower()
-    starts = {0} | {i for i in range(1, len(raw)) if _BOUNDARY.search(text[raw[i - 1][2] : raw[i][1]])}
+    starts = {0} | {
+        i for i in range(1, len(raw)) if _BOUNDARY.search(text[raw[i - 1][2] : raw[i][1]])
+    }
     return _read(raw, lang, case_informative, starts)
 
 

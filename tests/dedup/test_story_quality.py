@@ -31,7 +31,7 @@ def desk_engine() -> Engine:
     return Engine(load_rules([str(RULES)]))
 
 
-def storybook(engine: Engine, unmatched: set[str]) -> "Clustering":
+def storybook(engine: Engine, unmatched: set[str]) -> Clustering:
     def cluster(items: Sequence[Item]) -> list[str]:
         with Store(":memory:") as store:
             book = StoryBook(store)
