@@ -284,5 +284,8 @@ def _index() -> dict[str, str]:
 
 
 NAMES: dict[str, str] = _index()
-LONGEST_NAME = max(len(form.split()) for form in NAMES)
+NAME_STARTS: dict[str, int] = {}  # a name's first word -> the most words a name so begun has
+for _form in NAMES:
+    _first, *_rest = _form.split()
+    NAME_STARTS[_first] = max(NAME_STARTS.get(_first, 0), 1 + len(_rest))
 COUNTRY_KEYS = frozenset(COUNTRIES)

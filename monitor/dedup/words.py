@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import stopwordsiso
 from anyascii import anyascii
@@ -47,6 +47,12 @@ _RAW = re.compile(
     r"|(?:[$£€]|\b(?:Dh|Rs)(?=\d))?\d[\d.,]*\d[^\W_]*|[$£€]?\d[^\W_]*"
     r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%"
 )
+_DIGIT = re.compile(r"\d")
+_NUMERIC = re.compile(r"(?:us\$|\$|£|€|eur|gbp|dh|rs)?\d")
+_LOCAL_WORDS = frozenset(w for words in v.LOCAL_NUMBER_WORDS.values() for w in words) | {
+    "tysyacha",
+    "tysyachu",
+}
 _HYPHENS = re.compile(r"[-‐‑–]")
 _AMOUNT = re.compile(r"(us\$|\$|£|€|eur|gbp|dh|rs)?(\d[\d.,]*)([^\W\d_]*)$")
 _ORDINAL = frozenset({"th", "st", "nd", "rd", "y", "i", "go", "ya", "e", "er", "eme", "o", "a"})
@@ -77,8 +83,7 @@ _INFLECTIONS = (
 _CONNECTIVES = frozenset({"and", "i", "ve", "und", "et", "y", "e", "en", "wa"})
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):  # a tuple: thousands are made per item
     text: str  # the compared form: a stem, a name's key, a designator, a number's value
     kind: str  # word | name | designator | number
     start: int  # character offsets in the text read
@@ -127,35 +132,58 @@ def _read(
     raw: list[tuple[str, int, int]], lang: str, informative: bool, starts: set[int]
 ) -> list[Term]:
     out: list[Term] = []
-    stop = stopwords(lang)
     local = v.LOCAL_NUMBER_WORDS.get(lang, {})
-    folded = [_HYPHENS.sub("", fold(_unsuffixed(word))) for word, _, _ in raw]
+    infos = [_info(word, lang) for word, _, _ in raw]
+    folded = [info[0] for info in infos]
     i = 0
     while i < len(raw):
         word, start, end = raw[i]
-        if (name := _name(raw, folded, i)) is not None:
+        low, named, numeric, form = infos[i]
+        if named and (name := _name(raw, folded, i)) is not None:
             key, width = name
             out.append(Term(key, "name", start, raw[i + width - 1][2], informative))
             i += width
             continue
-        value, width = _number(raw, folded, i, local)
-        if value is not None:
-            if not _dateline_day(folded, i, width):
-                out.append(Term(value, "number", start, raw[i + width - 1][2]))
-            i += width
-            continue
-        low = folded[i]
+        if numeric:
+            value, width = _number(raw, folded, i, local)
+            if value is not None:
+                if not _dateline_day(folded, i, width):
+                    out.append(Term(value, "number", start, raw[i + width - 1][2]))
+                i += width
+                continue
         if low in v.STREET and i > 0 and raw[i - 1][0][:1].isupper():
-            low = v.STREET[low]  # Downing St = Downing Street
-        if any(c.isdigit() for c in low):
-            out.append(Term(low, "designator", start, end, capital=True))
-        elif low and low not in stop and len(low) > 1:
+            form = stem(v.STREET[low])  # Downing St = Downing Street
+        if form and form[0] == "\0":
+            out.append(Term(form[1:], "designator", start, end, capital=True))
+        elif form:
             capital = informative and i not in starts and word[:1].isupper()
-            out.append(Term(stem(low), "word", start, end, capital))
+            out.append(Term(form, "word", start, end, capital))
         i += 1
     return out
 
 
+@lru_cache(maxsize=65536)
+def _info(word: str, lang: str) -> tuple[str, bool, bool, str]:
+    """A word's folded form, whether a table name or a number may start there, and its
+    form as a word (a stem; ``"\\0"`` and the word for a designator; "" for a stopword)."""
+    low = _folded(word)
+    named = low in v.NAME_STARTS
+    numeric = bool(_NUMERIC.match(low)) or low in v.NUMBER_WORDS or low in _LOCAL_WORDS
+    if _DIGIT.search(low):
+        form = "\0" + low
+    elif low and low not in stopwords(lang) and len(low) > 1:
+        form = stem(low)
+    else:
+        form = ""
+    return low, named, numeric, form
+
+
+@lru_cache(maxsize=65536)
+def _folded(word: str) -> str:
+    return _HYPHENS.sub("", fold(_unsuffixed(word)))
+
+
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """An English inflection off (-s, -es, -ies, -ed, -ing, a final -e), then the first :data:`STEM`
     letters: ``fires`` / ``fire``, ``launched`` / ``launches``, ``Харкову`` / ``Kharkiv``."""
@@ -179,7 +207,8 @@ def _unsuffixed(word: str) -> str:
 
 def _name(raw: list[tuple[str, int, int]], folded: list[str], i: int) -> tuple[str, int] | None:
     """The table name starting at ``i`` (longest first) and how many words it takes."""
-    for width in range(min(v.LONGEST_NAME, len(raw) - i), 0, -1):
+    longest = v.NAME_STARTS.get(folded[i], 0)
+    for width in range(min(longest, len(raw) - i), 0, -1):
         phrase = " ".join(folded[i : i + width])
         key = v.NAMES.get(phrase)
         if key is None:
