@@ -26,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from monitor.dedup.clock import story_time
 from monitor.dedup.events import EventIndex
 from monitor.dedup.features import Features, features
-from monitor.dedup.fingerprint import TITLE_THRESHOLD, signature
+from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature
 from monitor.dedup.index import StoryIndex
 from monitor.dedup.keys import exact_keys, link_key, story_id
 from monitor.dedup.story import (
@@ -49,9 +49,22 @@ from monitor.dedup.vetoes import veto
 from monitor.model import Match
 from monitor.store import MemberRow, Store, StoryRow
 
-__all__ = ["DEFAULT_WINDOW", "Member", "NearMiss", "Observed", "Story", "StoryBook"]
+__all__ = ["DEFAULT_WINDOW", "Member", "NearMiss", "Observed", "Story", "StoryBook", "Verdict"]
 DEFAULT_WINDOW = 48 * 3600.0
 Joined = tuple[Story, Member]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What :meth:`StoryBook.decide` found for a match, before anything is written:
+    the story it joins (None: it starts one) as ``member``, or its near miss."""
+
+    story: Story | None
+    member: Member
+    near_miss: NearMiss | None
+    features: Features
+    signature: Signature
+    keys: tuple[str, ...]
 
 
 class StoryBook:
@@ -61,11 +74,11 @@ class StoryBook:
         self.store = store
         self.window = window
         self.index = StoryIndex(threshold)  # copy tier: every member's signature, by member key
-        self.events = EventIndex()
+        self.events = EventIndex()  # event tier: every member's features
         self._live: dict[str, Story] = {}
-        self._touched: dict[str, float] = {}
-        self._ages: list[tuple[float, str]] = []
-        self._owner: dict[str, str] = {}  # member key -> story id
+        self._touched: dict[str, float] = {}  # story id -> last change, processing clock
+        self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
+        self._keys: dict[str, str] = {}  # exact key -> story id
 
     def load(self, now: float) -> int:
         """Forget stories older than the window; index the rest. Returns how many."""
@@ -77,27 +90,37 @@ class StoryBook:
         rows = self.store.stories_since(cutoff)
         for row in rows:
             story = _decode(row, members.get(row.story_id, []))
-            self._remember(story, row.last_seen, story.members)
+            self._remember(story, row.last_seen, [_indexed(m) for m in story.members])
         return len(rows)
 
-    def observe(self, match: Match, now: float) -> Observed:
+    def decide(self, match: Match, now: float) -> Verdict:
+        """Which story ``match`` joins, and why; nothing is written (pure, in memory)."""
         item = match.item
         at = story_time(item, now)
         keys = exact_keys(item)
         feats = features(match)
+        sig = signature(item.title, item.summary)
         near: NearMiss | None = None
-        found = self._copy(match, feats, keys, at, now)
+        found = self._copy(match, feats, sig, keys, at, now)
         if found is None:
             found, near = self._event(match, feats, at, now)
         if found is None:
-            member = _member(match, feats, "first", 0.0, None, at)
-            story = Story(self._new_id(match, at), (member,), first_hits(match.hits),
-                          (item.source,), at, at, near_miss=near)  # fmt: skip
-            self._save(story, member, keys, now)
-            return Observed(story, True, member, near, story.rules)
-        old, member = found
+            return Verdict(None, _member(match, feats, "first", 0.0, None, at), near, feats, sig,
+                           keys)  # fmt: skip
+        return Verdict(found[0], found[1], None, feats, sig, keys)
+
+    def observe(self, match: Match, now: float) -> Observed:
+        """Decide, then keep the decision: in memory and, durably, in the store."""
+        verdict = self.decide(match, now)
+        member, old = verdict.member, verdict.story
+        if old is None:
+            sid, at, near = self._new_id(match, member.at), member.at, verdict.near_miss
+            story = Story(sid, (member,), first_hits(match.hits), (match.item.source,), at, at,
+                          near_miss=near)  # fmt: skip
+            self._save(story, verdict, now)
+            return Observed(story, True, member, verdict.near_miss, story.rules)
         story = _join(old, member)
-        self._save(story, member, keys, now)
+        self._save(story, verdict, now)
         return Observed(story, False, member, None, story.rules[len(old.rules) :])
 
     def get(self, story_id: str) -> Story | None:
@@ -136,21 +159,21 @@ class StoryBook:
     # -- the copy tier ------------------------------------------------------------------
 
     def _copy(
-        self, match: Match, feats: Features, keys: tuple[str, ...], at: float, now: float
-    ) -> Joined | None:
-        item = match.item
-        sid = self.store.story_for_keys(keys)
+        self, match: Match, feats: Features, sig: Signature, keys: tuple[str, ...], at: float,
+        now: float,
+    ) -> Joined | None:  # fmt: skip
+        sid = next((s for k in keys if (s := self._keys.get(k)) is not None), None)
         story = self._live.get(sid) if sid else None
         if story is not None and self._joinable(story, at, now):
             wanted = set(keys)
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
             return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
-        best = self.index.best(signature(item.title, item.summary), since=at - self.window)
+        best = self.index.best(sig, since=at - self.window)
         if best is None:
             return None
         member = self._member(best[0])
-        story = self._live[self._owner[best[0]]]
+        story = self._live[best[0].rpartition("/")[0]]
         if abs(member.at - at) > self.events.span or not self._joinable(story, at, now):
             return None  # a look-alike a day later is the next development, not a copy
         if veto(feats, self.events.features(best[0]), self.events.idf):
@@ -186,25 +209,31 @@ class StoryBook:
         sid, _, seq = key.rpartition("/")
         return self._live[sid].members[int(seq)]
 
-    def _remember(self, story: Story, touched: float, new: tuple[Member, ...]) -> None:
+    def _remember(
+        self, story: Story, touched: float, new: list[tuple[Features, Signature]]
+    ) -> None:
+        """Keep ``story`` live; index its last ``len(new)`` members (features, signature)."""
         sid = story.story_id
         self._live[sid] = story
         self._touched[sid] = touched
         heapq.heappush(self._ages, (touched, sid))
         first = len(story.members) - len(new)
-        for seq, member in enumerate(new, first):
+        for seq, (feats, sig) in enumerate(new, first):
+            member = story.members[seq]
             key = f"{sid}/{seq}"
-            self._owner[key] = sid
-            self.index.add(key, signature(member.item.title, member.item.summary), member.at)
-            self.events.add(key, sid, features(member.as_match()), member.at)
+            self.index.add(key, sig, member.at)
+            self.events.add(key, sid, feats, member.at)
+            for exact in exact_keys(member.item):
+                self._keys[exact] = sid
 
     def _forget(self, sid: str) -> None:
         story = self._live.pop(sid)
         self._touched.pop(sid, None)
-        for seq in range(len(story.members)):
-            key = f"{sid}/{seq}"
-            self._owner.pop(key, None)
-            self.index.remove(key)
+        for seq, member in enumerate(story.members):
+            self.index.remove(f"{sid}/{seq}")
+            for exact in exact_keys(member.item):
+                if self._keys.get(exact) == sid:
+                    del self._keys[exact]
         self.events.remove_story(sid)
 
     def _new_id(self, match: Match, at: float) -> str:
@@ -213,14 +242,15 @@ class StoryBook:
             sid = hashlib.sha256(f"{sid}\0{at}".encode()).hexdigest()[:20]
         return sid
 
-    def _save(self, story: Story, member: Member, keys: tuple[str, ...], now: float) -> None:
-        seq = len(story.members) - 1
+    def _save(self, story: Story, verdict: Verdict, now: float) -> None:
+        seq, member = len(story.members) - 1, verdict.member
         row = StoryRow(story.story_id, story.created, now, "", "",
                        json.dumps(encode_story(story), ensure_ascii=False))  # fmt: skip
         link = link_key(member.item.link) if member.item.link else None
         data = json.dumps(encode_member(member), ensure_ascii=False)
-        self.store.save_story(row, keys, MemberRow(story.story_id, seq, member.item.id, link, data))
-        self._remember(story, now, (member,))
+        member_row = MemberRow(story.story_id, seq, member.item.id, link, data)
+        self.store.save_story(row, verdict.keys, member_row)
+        self._remember(story, now, [(verdict.features, verdict.signature)])
 
 
 def _member(
@@ -228,6 +258,10 @@ def _member(
 ) -> Member:
     return Member(match.item, tier, score, matched, at, match.rules, feats.entities,
                   feats.numbers, match.hits)  # fmt: skip
+
+
+def _indexed(member: Member) -> tuple[Features, Signature]:
+    return features(member.as_match()), signature(member.item.title, member.item.summary)
 
 
 def _join(story: Story, member: Member) -> Story:
