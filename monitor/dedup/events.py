@@ -48,7 +48,8 @@ TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0
 VETO_FLOOR = 0.3
 PRIOR = 20.0
-POSTING_BUDGET = 2000
+POSTING_BUDGET = 400
+NOMINEE_SHARE = 0.25
 CANDIDATES = 8
 Weight = Callable[[str], float]
 
@@ -95,6 +96,20 @@ class EventIndex:
         df = len(self._postings.get(term, ()))
         return math.log((len(self._stories) + PRIOR) / (df + 1))
 
+    def _weights(self) -> Weight:
+        """:meth:`idf`, remembered for one decision (the window does not change during it)."""
+        seen: dict[str, float] = {}
+        top = math.log(len(self._stories) + PRIOR)
+        postings = self._postings
+
+        def weight(term: str) -> float:
+            w = seen.get(term)
+            if w is None:
+                w = seen[term] = top - math.log(len(postings.get(term, ())) + 1)
+            return w
+
+        return weight
+
     def add(self, key: str, story: str, features: Features, at: float) -> None:
         if key in self._members:
             return
@@ -122,23 +137,26 @@ class EventIndex:
 
     def decide(self, features: Features, at: float, exclude: str = "") -> Decision | None:
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
-        judged = [d for s in self._candidates(features, exclude)
-                  if (d := self._judge(s, features, at)) is not None]  # fmt: skip
+        weight = self._weights()
+        judged = [d for s in self._candidates(features, exclude, weight)
+                  if (d := self._judge(s, features, at, weight)) is not None]  # fmt: skip
         if not judged:
             return None
         return max(judged, key=lambda d: (d.veto is None, d.score, d.story))
 
-    def _judge(self, story: str, features: Features, at: float) -> Decision | None:
+    def _judge(
+        self, story: str, features: Features, at: float, weight: Weight
+    ) -> Decision | None:
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
         near = [m for m in self._stories[story].members if abs(at - m.at) <= self.span]
         readable = [m for m in near if m.features.language == features.language]
         for member in readable or near:  # members in its own language judge it best
             gap = abs(at - member.at)
-            value = score(features, member.features, self.idf)
+            value = score(features, member.features, weight)
             if value < VETO_FLOOR:
                 continue
-            reason = veto(features, member.features, self.idf)
+            reason = veto(features, member.features, weight)
             if reason is not None:
                 if refused is None or value > refused[0]:
                     refused = (value, member.key, reason)
@@ -154,8 +172,9 @@ class EventIndex:
             return Decision(story, best[1], round(best[0], 3), "below threshold")
         return Decision(story, best[1], round(best[0], 3), None)
 
-    def _candidates(self, features: Features, exclude: str) -> list[str]:
-        terms = [(len(p), t) for t in _terms(features) if (p := self._postings.get(t))]
+    def _candidates(self, features: Features, exclude: str, weight: Weight) -> list[str]:
+        nominating = features.title | features.universal  # a rewrite shares these
+        terms = [(len(p), t) for t in nominating if (p := self._postings.get(t))]
         terms.sort()
         weights: dict[str, float] = {}
         budget = POSTING_BUDGET
@@ -163,12 +182,15 @@ class EventIndex:
             if size > budget:
                 break
             budget -= size
-            w = self.idf(term)
+            w = weight(term)
             for story in self._postings[term]:
                 weights[story] = weights.get(story, 0.0) + w
         weights.pop(exclude, None)
-        best = heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: (kv[1], kv[0]))
-        return [story for story, _ in best]
+        if not weights:
+            return []
+        floor = max(weights.values()) * NOMINEE_SHARE  # a story far behind the best is none
+        nominees = [(w, s) for s, w in weights.items() if w >= floor]
+        return [story for _, story in heapq.nlargest(CANDIDATES, nominees)]
 
 
 def _terms(features: Features) -> frozenset[str]:

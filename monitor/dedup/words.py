@@ -39,6 +39,7 @@ from monitor.dedup import variants as v
 from monitor.dedup.fingerprint import MINOR_WORDS
 
 STEM = 5
+INFO_CACHE = 200_000  # words per language whose reading is kept
 MAX_TERMS = 160  # per text: a lead is 20 to 80 words
 _ACRONYM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?(?!\w)|\b\d{1,2}\s*[ap]\.?m\.?(?!\w)", re.I)
@@ -48,6 +49,7 @@ _RAW = re.compile(
     r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%"
 )
 _DIGIT = re.compile(r"\d")
+_INFOS: dict[str, dict[str, tuple[str, bool, bool, str]]] = {}
 _NUMERIC = re.compile(r"(?:us\$|\$|£|€|eur|gbp|dh|rs)?\d")
 _LOCAL_WORDS = frozenset(w for words in v.LOCAL_NUMBER_WORDS.values() for w in words) | {
     "tysyacha",
@@ -133,7 +135,10 @@ def _read(
 ) -> list[Term]:
     out: list[Term] = []
     local = v.LOCAL_NUMBER_WORDS.get(lang, {})
-    infos = [_info(word, lang) for word, _, _ in raw]
+    cache = _INFOS.setdefault(lang, {})
+    if len(cache) > INFO_CACHE:
+        cache.clear()  # bounded: a long run meets ever new words
+    infos = [cache.get(word) or cache.setdefault(word, _info(word, lang)) for word, _, _ in raw]
     folded = [info[0] for info in infos]
     i = 0
     while i < len(raw):
@@ -162,7 +167,6 @@ def _read(
     return out
 
 
-@lru_cache(maxsize=65536)
 def _info(word: str, lang: str) -> tuple[str, bool, bool, str]:
     """A word's folded form, whether a table name or a number may start there, and its
     form as a word (a stem; ``"\\0"`` and the word for a designator; "" for a stopword)."""
