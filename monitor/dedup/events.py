@@ -48,10 +48,12 @@ TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0
 VETO_FLOOR = 0.3
 PRIOR = 20.0
-POSTING_BUDGET = 400
-NOMINEE_SHARE = 0.25
+POSTING_BUDGET = 200
+NOMINEE_SHARE = 0.5
 CANDIDATES = 8
+TOTALS_SLACK = 0.1  # a member's bag weights are recounted when the window grew or shrank 10 %
 Weight = Callable[[str], float]
+Totals = tuple[float, float, float, float]  # title, words, universal, title_universal
 
 
 @dataclass(slots=True)
@@ -60,6 +62,8 @@ class _Member:
     story: str
     features: Features
     at: float
+    totals: Totals | None = None  # its bags' weights, as of ``counted`` stories
+    counted: int = 0
 
 
 @dataclass(slots=True)
@@ -135,17 +139,29 @@ class EventIndex:
                 if not posting:
                     del self._postings[term]
 
-    def decide(self, features: Features, at: float, exclude: str = "") -> Decision | None:
+    def candidates(self, features: Features) -> list[str]:
+        """The stories most worth comparing ``features`` with (both tiers use them)."""
+        return self._candidates(features)
+
+    def members(self, story: str) -> list[str]:
+        entry = self._stories.get(story)
+        return [m.key for m in entry.members] if entry else []
+
+    def decide(
+        self, features: Features, at: float, candidates: list[str] | None = None
+    ) -> Decision | None:
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
         weight = self._weights()
-        judged = [d for s in self._candidates(features, exclude, weight)
-                  if (d := self._judge(s, features, at, weight)) is not None]  # fmt: skip
+        mine = _totals(features, weight)
+        stories = self._candidates(features) if candidates is None else candidates
+        judged = [d for s in stories if s in self._stories
+                  and (d := self._judge(s, features, mine, at, weight)) is not None]  # fmt: skip
         if not judged:
             return None
         return max(judged, key=lambda d: (d.veto is None, d.score, d.story))
 
     def _judge(
-        self, story: str, features: Features, at: float, weight: Weight
+        self, story: str, features: Features, mine: Totals, at: float, weight: Weight
     ) -> Decision | None:
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
@@ -153,7 +169,7 @@ class EventIndex:
         readable = [m for m in near if m.features.language == features.language]
         for member in readable or near:  # members in its own language judge it best
             gap = abs(at - member.at)
-            value = score(features, member.features, weight)
+            value = score(features, member.features, weight, mine, self._totals(member, weight))
             if value < VETO_FLOOR:
                 continue
             reason = veto(features, member.features, weight)
@@ -172,57 +188,75 @@ class EventIndex:
             return Decision(story, best[1], round(best[0], 3), "below threshold")
         return Decision(story, best[1], round(best[0], 3), None)
 
-    def _candidates(self, features: Features, exclude: str, weight: Weight) -> list[str]:
+    def _totals(self, member: _Member, weight: Weight) -> Totals:
+        n = len(self._stories)
+        if member.totals is None or abs(n - member.counted) > TOTALS_SLACK * max(n, 1):
+            member.totals, member.counted = _totals(member.features, weight), n
+        return member.totals
+
+    def _candidates(self, features: Features) -> list[str]:
+        """The stories sharing most of the candidate's rarest title terms and names."""
         nominating = features.title | features.universal  # a rewrite shares these
-        terms = [(len(p), t) for t in nominating if (p := self._postings.get(t))]
-        terms.sort()
-        weights: dict[str, float] = {}
+        postings = sorted((len(p), t) for t in nominating if (p := self._postings.get(t)))
+        counts: Counter[str] = Counter()
         budget = POSTING_BUDGET
-        for size, term in terms:
+        for size, term in postings:  # rarest first: they are the event's
             if size > budget:
                 break
             budget -= size
-            w = weight(term)
-            for story in self._postings[term]:
-                weights[story] = weights.get(story, 0.0) + w
-        weights.pop(exclude, None)
-        if not weights:
+            counts.update(self._postings[term])
+        if not counts:
             return []
-        floor = max(weights.values()) * NOMINEE_SHARE  # a story far behind the best is none
-        nominees = [(w, s) for s, w in weights.items() if w >= floor]
+        floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
+        nominees = [(c, s) for s, c in counts.items() if c >= floor]
         return [story for _, story in heapq.nlargest(CANDIDATES, nominees)]
 
 
 def _terms(features: Features) -> frozenset[str]:
+    """What a story is indexed by: every term of every member."""
     return features.words | features.universal
 
 
-def score(a: Features, b: Features, weight: Weight) -> float:
-    """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes)."""
+def _totals(f: Features, weight: Weight) -> Totals:
+    return (
+        sum(map(weight, f.title)),
+        sum(map(weight, f.words)),
+        sum(map(weight, f.universal)),
+        sum(map(weight, f.title_universal)),
+    )
+
+
+def score(
+    a: Features, b: Features, weight: Weight, ta: Totals | None = None, tb: Totals | None = None
+) -> float:
+    """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes);
+    ``ta`` and ``tb`` are their bags' weights, if known."""
     if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
         return 0.0
+    ta = ta or _totals(a, weight)
+    tb = tb or _totals(b, weight)
     if a.language == b.language:
         if not (a.title & b.title) - COUNTRY_KEYS:
             return 0.0  # "Colombia buys Gripen jets" / "Colombia suspends coal exports to Israel"
-        title = _overlap(a.title, b.title, weight)
+        title = _overlap(a.title & b.title, ta[0], tb[0], weight)
         if title < TITLE_FLOOR or (title < HEADLINE_ONLY and not (a.lead and b.lead)):
             return 0.0  # a headline alone must say most of what the other does
-        return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * _overlap(a.words, b.words, weight)
-    titles = min(_found(a.title_universal, b.universal, weight),
-                 _found(b.title_universal, a.universal, weight))  # fmt: skip
-    return CROSS_FACTOR * (0.5 * titles + 0.5 * _overlap(a.universal, b.universal, weight))
+        words = _overlap(a.words & b.words, ta[1], tb[1], weight)
+        return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * words
+    found_a = _share(a.title_universal & b.universal, ta[3], weight)
+    found_b = _share(b.title_universal & a.universal, tb[3], weight)
+    shared = _overlap(a.universal & b.universal, ta[2], tb[2], weight)
+    return CROSS_FACTOR * (0.5 * min(found_a, found_b) + 0.5 * shared)
 
 
-def _found(title: frozenset[str], other: frozenset[str], weight: Weight) -> float:
-    """The share of a title's weight that the other item has somewhere."""
-    total = sum(weight(t) for t in title)
-    return sum(weight(t) for t in title & other) / total if total else 0.0
+def _share(shared: frozenset[str], total: float, weight: Weight) -> float:
+    """The share of a bag's weight that ``shared`` holds."""
+    return sum(map(weight, shared)) / total if total > 0 else 0.0
 
 
-def _overlap(a: frozenset[str], b: frozenset[str], weight: Weight) -> float:
+def _overlap(shared: frozenset[str], total_a: float, total_b: float, weight: Weight) -> float:
     """Shared weight over the smaller side's weight."""
-    shared = sum(weight(t) for t in a & b)
     if not shared:
         return 0.0
-    smaller = min(sum(weight(t) for t in a), sum(weight(t) for t in b))
-    return shared / smaller if smaller else 0.0
+    smaller = min(total_a, total_b)
+    return min(1.0, sum(map(weight, shared)) / smaller) if smaller > 0 else 0.0

@@ -31,8 +31,7 @@ from dataclasses import dataclass, replace
 from monitor.dedup.clock import story_time
 from monitor.dedup.events import EventIndex
 from monitor.dedup.features import Features, features
-from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature
-from monitor.dedup.index import StoryIndex
+from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature, similarity
 from monitor.dedup.keys import exact_keys, link_key, story_id
 from monitor.dedup.story import (
     Member,
@@ -73,8 +72,10 @@ class StoryBook:
     ) -> None:
         self.store = store
         self.window = window
-        self.index = StoryIndex(threshold)  # copy tier: every member's signature, by member key
-        self.events = EventIndex()  # event tier: every member's features
+        self.threshold = threshold
+        self.events = EventIndex()  # both tiers' candidates; the event tier's features
+        self._sigs: dict[str, Signature] = {}  # member key -> its title and lead signature
+        self._leads: dict[str, set[str]] = {}  # exact lead key -> member keys
         self._live: dict[str, Story] = {}
         self._touched: dict[str, float] = {}  # story id -> last change, processing clock
         self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
@@ -101,9 +102,10 @@ class StoryBook:
         feats = features(match)
         sig = signature(item.title, item.summary)
         near: NearMiss | None = None
-        found = self._copy(match, feats, sig, keys, at, now)
+        candidates = self.events.candidates(feats)
+        found = self._copy(match, feats, sig, keys, at, now, candidates)
         if found is None:
-            found, near = self._event(match, feats, at, now)
+            found, near = self._event(match, feats, at, now, candidates)
         if found is None:
             return Verdict(None, _member(match, feats, "first", 0.0, None, at), near, feats, sig,
                            keys)  # fmt: skip
@@ -160,7 +162,7 @@ class StoryBook:
 
     def _copy(
         self, match: Match, feats: Features, sig: Signature, keys: tuple[str, ...], at: float,
-        now: float,
+        now: float, candidates: list[str],
     ) -> Joined | None:  # fmt: skip
         sid = next((s for k in keys if (s := self._keys.get(k)) is not None), None)
         story = self._live.get(sid) if sid else None
@@ -169,13 +171,13 @@ class StoryBook:
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
             return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
-        best = self.index.best(sig, since=at - self.window)
+        best = self._look_alike(sig, at, candidates)
         if best is None:
             return None
         member = self._member(best[0])
         story = self._live[best[0].rpartition("/")[0]]
-        if abs(member.at - at) > self.events.span or not self._joinable(story, at, now):
-            return None  # a look-alike a day later is the next development, not a copy
+        if not self._joinable(story, at, now):
+            return None
         if veto(feats, self.events.features(best[0]), self.events.idf):
             return None  # a templated lead ("FM Fidan met ... in Antalya"), another name
 
@@ -183,10 +185,26 @@ class StoryBook:
 
     # -- the event tier -----------------------------------------------------------------
 
+    def _look_alike(
+        self, sig: Signature, at: float, candidates: list[str]
+    ) -> tuple[str, float] | None:
+        """The member ``sig`` is most a copy of (title or lead), among the candidate stories
+        and those with the same lead; ties go to the earlier member."""
+        keys = [k for sid in candidates for k in self.events.members(sid)]
+        keys += sorted(self._leads.get(sig.lead_key, ())) if sig.lead_key else []
+        best: tuple[str, float] | None = None
+        for key in dict.fromkeys(keys):
+            if abs(self._member(key).at - at) > self.events.span:
+                continue  # a look-alike a day later is the next development, not a copy
+            value = similarity(sig, self._sigs[key])
+            if value >= self.threshold and (best is None or value > best[1]):
+                best = (key, value)
+        return best
+
     def _event(
-        self, match: Match, feats: Features, at: float, now: float
+        self, match: Match, feats: Features, at: float, now: float, candidates: list[str]
     ) -> tuple[Joined | None, NearMiss | None]:
-        decision = self.events.decide(feats, at)
+        decision = self.events.decide(feats, at, candidates)
         if decision is None:
             return None, None
         story, matched = self._live[decision.story], self._member(decision.member)
@@ -221,7 +239,9 @@ class StoryBook:
         for seq, (feats, sig) in enumerate(new, first):
             member = story.members[seq]
             key = f"{sid}/{seq}"
-            self.index.add(key, sig, member.at)
+            self._sigs[key] = sig
+            if sig.lead_key:
+                self._leads.setdefault(sig.lead_key, set()).add(key)
             self.events.add(key, sid, feats, member.at)
             for exact in exact_keys(member.item):
                 self._keys[exact] = sid
@@ -230,7 +250,11 @@ class StoryBook:
         story = self._live.pop(sid)
         self._touched.pop(sid, None)
         for seq, member in enumerate(story.members):
-            self.index.remove(f"{sid}/{seq}")
+            sig = self._sigs.pop(f"{sid}/{seq}", None)
+            if sig is not None and sig.lead_key in self._leads:
+                self._leads[sig.lead_key].discard(f"{sid}/{seq}")
+                if not self._leads[sig.lead_key]:
+                    del self._leads[sig.lead_key]
             for exact in exact_keys(member.item):
                 if self._keys.get(exact) == sid:
                     del self._keys[exact]
