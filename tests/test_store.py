@@ -15,8 +15,10 @@ from monitor.store import (
     OUTBOX_GROUP_MIN_DUE,
     OUTBOX_PENDING,
     FeedState,
+    MemberRow,
     OutboxRow,
     Store,
+    StoryRow,
 )
 
 
@@ -186,3 +188,22 @@ def test_next_batch_is_the_earliest_due_group_of_the_receiver(tmp_path: Path) ->
         assert store.outbox_batch("desk", 2.0, 50) == []
         assert store.outbox_pending() == 6
         assert store.outbox_group_due("g1") == 3.0 and store.outbox_group_due("g9") is None
+
+
+def test_story_members_are_kept_found_and_forgotten_with_their_story(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        old = StoryRow("old", 1.0, 10.0, "", "", "{}")
+        new = StoryRow("new", 1.0, 50.0, "", "", "{}")
+        store.save_story(old, ["k-old"], MemberRow("old", 0, "i1", "a.example/1", "{}"))
+        store.save_story(new, ["k-new"], MemberRow("new", 0, "i2", "b.example/2", "{}"))
+        store.save_story(new, [], MemberRow("new", 1, "i3", None, '{"x": 1}'))
+    with Store(tmp_path / "s.db") as store:  # a restart keeps them
+        assert [m.seq for m in store.story_members("new")] == [0, 1]
+        assert [m.story_id for m in store.members_since(20.0)] == ["new", "new"]
+        found = store.find_member("i3")
+        assert found is not None and found.data == '{"x": 1}'
+        by_link = store.find_member("nothing", "a.example/1")
+        assert by_link is not None and by_link.story_id == "old"
+        assert store.forget_stories_before(20.0) == 1
+        assert store.story_members("old") == [] and store.find_member("i1") is None
+        assert store.story_for_keys(["k-old"]) is None and store.story_for_keys(["k-new"]) == "new"

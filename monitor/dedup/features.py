@@ -75,7 +75,7 @@ def features(match: Match) -> Features:
                    if t.text not in own]  # fmt: skip
     lead_terms = [t for t in terms(item.summary[:LEAD_CHARS], language) if t.text not in own]
     title_ev, lead_ev = _evidence(match)
-    title_names = {t.text for t in title_terms if t.kind == "name"}
+    title_names = {t.text for t in title_terms if t.kind in ("name", "designator")}
     title_entities = frozenset(_affiliated(title_ev | title_names))
     entities = title_entities | _affiliated(
         lead_ev | {t.text for t in lead_terms if t.kind == "name"}

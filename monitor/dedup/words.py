@@ -152,7 +152,7 @@ def _read(
         if numeric:
             value, width = _number(raw, folded, i, local)
             if value is not None:
-                if not _dateline_day(folded, i, width):
+                if not _dateline_day(folded, i, width, i in starts):
                     out.append(Term(value, "number", start, raw[i + width - 1][2]))
                 i += width
                 continue
@@ -252,8 +252,11 @@ def _number(
         unit = unit or v.CURRENCIES.get(folded[i + 1], "")  # crore: rupees
         width = 2
     after = folded[i + width] if i + width < len(raw) else ""
+    pair = " ".join(folded[i + width : i + width + 2])
     if after in v.PERCENT:
         unit, width = "%", width + 1
+    elif pair in v.PERCENT:  # per cent, pour cent
+        unit, width = "%", width + 2
     elif not unit and (after in v.CURRENCIES or (i > 0 and folded[i - 1] in v.CURRENCIES)):
         unit = v.CURRENCIES.get(after) or v.CURRENCIES[folded[i - 1]]
     return _show(value) + unit, width
@@ -276,13 +279,13 @@ def _show(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _dateline_day(folded: list[str], i: int, width: int) -> bool:
+def _dateline_day(folded: list[str], i: int, width: int, starts_sentence: bool) -> bool:
     """Whether the number at ``i`` is a day next to a month (``May 6``, ``6 мая``)."""
     word = folded[i]
-    if not word.isdigit() or not 1 <= int(word) <= 31:
+    if width > 1 or not word.isdigit() or not 1 <= int(word) <= 31:
         return False
-    before = folded[i - 1] if i > 0 else ""
-    after = folded[i + width] if i + width < len(folded) else ""
+    before = folded[i - 1] if i > 0 and not starts_sentence else ""
+    after = folded[i + 1] if i + 1 < len(folded) else ""
     return before in v.MONTHS or after in v.MONTHS
 
 
