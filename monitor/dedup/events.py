@@ -3,29 +3,38 @@
 Every member of every story in the window is kept with its :class:`Features`. Terms are
 weighted by their rarity among the stories of the window: ``idf(t) = ln((N + PRIOR) /
 (df(t) + 1))`` where ``df`` counts the stories that have the term in any member and
-``N`` the stories (kept incrementally as members join and stories leave; ``PRIOR``
-pseudo-stories keep a young window from calling everything rare).
+``N`` the stories, both kept incrementally as members join and stories leave (``PRIOR``
+pseudo-stories keep a young window from calling everything rare). A member's bag
+weights are recounted when the window has grown or shrunk by :data:`TOTALS_SLACK`.
 
-A candidate is compared with every member of the few stories its rarest terms nominate
-(an inverted index over the stories' terms, read rarest first within
-:data:`POSTING_BUDGET` ids, the best :data:`CANDIDATES` kept), and only with members
-within :data:`EVENT_SPAN` of it on the story clock. Against one member (:func:`score`):
+The candidate stories (both tiers use them) are those sharing most of the item's
+rarest title terms and names: an inverted index over the stories' terms, read rarest
+first within :data:`POSTING_BUDGET` ids, the best :data:`CANDIDATES` kept. The item is
+compared with every member of each, within :data:`EVENT_SPAN` on the story clock
+(:func:`score`, 0..1):
 
-* same language: the weighted overlap of the titles and of title + lead (shared
-  weight / the smaller side's weight), half each;
-* two languages: the weighted overlap of what crosses languages (entities, names,
-  designators, capitalised words, numbers), times :data:`CROSS_FACTOR`;
-* at least one shared entity or name (the key entities of the event);
-* the time between them raises the bar by :data:`HOURLY` per hour.
+* same language: the weighted overlap (shared weight / the smaller side's) of the
+  titles and of title + lead, half each; the titles must share more than a country
+  ("Colombia buys Gripen jets" / "Colombia suspends coal exports"), and a headline
+  without a lead (Google News) at least :data:`HEADLINE_ONLY` of the other's title;
+* two languages: what crosses languages (entities, names, designators, capitalised
+  words transliterated, numbers): half the share of each title found in the other,
+  half their overlap;
+* always at least one shared entity or name;
+* the bar, :data:`THRESHOLD`, rises by :data:`HOURLY` per hour between the two items
+  (a follow-on hours later reads much like the story it follows).
 
-When the story has members in the candidate's language, only they judge it (a rewrite in
+When the story has members in the item's language, only they judge it (a rewrite in
 another language shares names and numbers with many stories: it is no bridge for an
-English item); else its members in other languages do.
+English item); else its members in other languages do. A member that scores at least
+:data:`VETO_FLOOR` and vetoes (:mod:`~monitor.dedup.vetoes`) keeps the item out of the
+whole story: a story is one event, and an item that contradicts a member it resembles
+is another event, whichever member it resembles most.
 
-A member that scores at least :data:`VETO_FLOOR` and vetoes (:mod:`~monitor.dedup.vetoes`)
-keeps the candidate out of the whole story: a story is one event, and a candidate that
-contradicts a member it resembles is another event, whichever member it resembles most.
+The constants were tuned on the dev split of tests/fixtures/stories
+(tests/dedup/test_story_quality.py prints every figure).
 """
+
 
 from __future__ import annotations
 
@@ -42,10 +51,10 @@ from monitor.dedup.vetoes import veto
 EVENT_SPAN = 12 * 3600.0  # rewrites of one event come within hours
 THRESHOLD = 0.35
 HOURLY = 0.03
-TITLE_FLOOR = 0.0
+TITLE_FLOOR = 0.0  # no floor beyond the rules above: a rewrite may retitle freely
 HEADLINE_ONLY = 0.5
 TITLE_WEIGHT = 0.5
-CROSS_FACTOR = 1.0
+CROSS_FACTOR = 1.0  # cross-language scores count as same-language ones
 VETO_FLOOR = 0.3
 PRIOR = 20.0
 POSTING_BUDGET = 200

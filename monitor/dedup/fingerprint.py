@@ -1,10 +1,8 @@
-"""Story fingerprints: pure functions of an item.
+"""Story fingerprints: the copy tier's near-duplicates, pure functions of an item.
 
-Two kinds of sameness:
+(Exact sameness, the link and GUID keys, is ``monitor.dedup.keys``; rewrites of one
+event in other words are the event tier, ``monitor.dedup.events``.)
 
-* **Exact**: the same canonical link, or the same globally unique GUID (a URL,
-  a URN or a long opaque id), whatever feed carried it. Short GUIDs such as
-  ``"1234"`` are only unique within their feed, so they are keyed by feed.
 * **Near-duplicate**: wire copies of one story. Titles are normalised
   (:func:`normalise_title`: NFKC, case-folded, diacritics folded so
   ``Erdoğan`` = ``Erdogan``, dotted acronyms joined (``U.S.`` = ``US``),
