@@ -35,7 +35,6 @@ The constants were tuned on the dev split of tests/fixtures/stories
 (tests/dedup/test_story_quality.py prints every figure).
 """
 
-
 from __future__ import annotations
 
 import heapq
