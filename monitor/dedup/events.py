@@ -9,7 +9,8 @@ weights are recounted when the window has grown or shrunk by :data:`TOTALS_SLACK
 
 The candidate stories (both tiers use them) are those sharing most of the item's
 rarest title terms and names: an inverted index over the stories' terms, read rarest
-first within :data:`POSTING_BUDGET` ids, the best :data:`CANDIDATES` kept. The item is
+first within :data:`POSTING_BUDGET` ids (the :data:`MIN_NOMINATORS` rarest always, unless
+one is in more than :data:`POSTING_CAP` stories), the best :data:`CANDIDATES` kept. The item is
 compared with every member of each, within :data:`EVENT_SPAN` on the story clock
 (:func:`score`, 0..1):
 
@@ -57,6 +58,8 @@ CROSS_FACTOR = 1.0  # cross-language scores count as same-language ones
 VETO_FLOOR = 0.3
 PRIOR = 20.0
 POSTING_BUDGET = 200
+MIN_NOMINATORS = 3  # terms read even over the budget ...
+POSTING_CAP = 2000  # ... unless this common
 NOMINEE_SHARE = 0.5
 CANDIDATES = 8
 TOTALS_SLACK = 0.1  # a member's bag weights are recounted when the window grew or shrank 10 %
@@ -208,9 +211,9 @@ class EventIndex:
         postings = sorted((len(p), t) for t in nominating if (p := self._postings.get(t)))
         counts: Counter[str] = Counter()
         budget = POSTING_BUDGET
-        for size, term in postings:  # rarest first: they are the event's
-            if size > budget:
-                break
+        for n, (size, term) in enumerate(postings):  # rarest first: they are the event's
+            if size > budget and (n >= MIN_NOMINATORS or size > POSTING_CAP):
+                break  # the rarest few always count: in a big window every word is common
             budget -= size
             counts.update(self._postings[term])
         if not counts:
