@@ -16,8 +16,10 @@ from monitor.store import (
     OUTBOX_GROUP_MIN_DUE,
     OUTBOX_PENDING,
     FeedState,
+    MemberRow,
     OutboxRow,
     Store,
+    StoryRow,
 )
 
 
@@ -262,3 +264,22 @@ def test_retained_items_are_bounded_by_age_and_count_oldest_first(tmp_path: Path
         assert store.forget_items(before=10.0, keep=1000) == 10
         assert store.forget_items(before=0.0, keep=50) == 40
         assert [i.id for i in store.retained_items(since=0.0)] == [f"i{n}" for n in range(50, 100)]
+
+
+def test_story_members_are_kept_found_and_forgotten_with_their_story(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        old = StoryRow("old", 1.0, 10.0, "", "", "{}")
+        new = StoryRow("new", 1.0, 50.0, "", "", "{}")
+        store.save_story(old, ["k-old"], MemberRow("old", 0, "i1", "a.example/1", "{}"))
+        store.save_story(new, ["k-new"], MemberRow("new", 0, "i2", "b.example/2", "{}"))
+        store.save_story(new, [], MemberRow("new", 1, "i3", None, '{"x": 1}'))
+    with Store(tmp_path / "s.db") as store:  # a restart keeps them
+        assert [m.seq for m in store.story_members("new")] == [0, 1]
+        assert [m.story_id for m in store.members_since(20.0)] == ["new", "new"]
+        found = store.find_member("i3")
+        assert found is not None and found.data == '{"x": 1}'
+        by_link = store.find_member("nothing", "a.example/1")
+        assert by_link is not None and by_link.story_id == "old"
+        assert store.forget_stories_before(20.0) == 1
+        assert store.story_members("old") == [] and store.find_member("i1") is None
+        assert store.story_for_keys(["k-old"]) is None and store.story_for_keys(["k-new"]) == "new"

@@ -27,7 +27,7 @@ from monitor.store.outbox import (
     OutboxStore,
 )
 from monitor.store.schema import MIGRATIONS
-from monitor.store.stories import StoryRow, StoryStore
+from monitor.store.stories import MemberRow, StoryRow, StoryStore
 
 
 class Store(ItemStore, StoryStore, OutboxStore):
@@ -42,6 +42,7 @@ __all__ = [
     "OUTBOX_GROUP_MIN_DUE",
     "OUTBOX_PENDING",
     "FeedState",
+    "MemberRow",
     "OutboxRow",
     "StateLock",
     "Store",

@@ -60,4 +60,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",  # seq: publish order; rows of 1-10 KB, so a rowid table
         "CREATE INDEX retained_items_by_time ON retained_items (at)",
     ),
+    (  # 5: a story's members (join order, why each joined) and its audit, beside the story
+        """CREATE TABLE story_members (
+            story_id TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL,
+            link_key TEXT, data TEXT NOT NULL, PRIMARY KEY (story_id, seq)
+        )""",  # rows of 1-3 KB: a rowid table
+        "CREATE INDEX story_members_by_item ON story_members (item_id)",
+        "CREATE INDEX story_members_by_link ON story_members (link_key)",
+    ),
 )
