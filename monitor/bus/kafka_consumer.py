@@ -182,6 +182,13 @@ class ConsumerThread(threading.Thread):
             consumer = None
             try:
                 consumer = KafkaConsumer(**self.settings.kafka)
+                # kafka-python joins the group without waiting for the topic's metadata
+                # (it waits only for pattern subscriptions): on Apache Kafka the first
+                # assignment was then empty, a rebalance followed, and meanwhile drain()
+                # took the empty assignment for "other members hold these partitions"
+                # (`run --once` could exit before handling its items). Asked for first,
+                # the partitions are known when the first join assigns them.
+                consumer.partitions_for_topic(self.topic)
                 consumer.subscribe([self.topic], listener=_Listener(self))
                 self._consumer = consumer
             except Exception as exc:  # KafkaError, or anything else: try again
