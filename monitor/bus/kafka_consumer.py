@@ -182,14 +182,15 @@ class ConsumerThread(threading.Thread):
             consumer = None
             try:
                 consumer = KafkaConsumer(**self.settings.kafka)
+                consumer.subscribe([self.topic], listener=_Listener(self))
                 # kafka-python joins the group without waiting for the topic's metadata
                 # (it waits only for pattern subscriptions): on Apache Kafka the first
                 # assignment was then empty, a rebalance followed, and meanwhile drain()
                 # took the empty assignment for "other members hold these partitions"
-                # (`run --once` could exit before handling its items). Asked for first,
-                # the partitions are known when the first join assigns them.
+                # (`run --once` could exit before handling its items). Fetched here,
+                # after subscribe, the metadata is known to the first join and to the
+                # coordinator's snapshot of it, so no second rebalance follows either.
                 consumer.partitions_for_topic(self.topic)
-                consumer.subscribe([self.topic], listener=_Listener(self))
                 self._consumer = consumer
             except Exception as exc:  # KafkaError, or anything else: try again
                 if consumer is not None:
