@@ -1,5 +1,6 @@
-"""What scale-out on Kafka (issue 11) will stand on, proved on the broker the tests start
-(Apache Kafka; Tansu with NEWSMON_TEST_BROKER=tansu, which keeps nothing across a restart):
+"""What scale-out on Kafka (issue 11) will stand on, proved on the Apache Kafka the tests
+start (Tansu, with NEWSMON_TEST_BROKER=tansu, fails the first two and keeps nothing across a
+restart: those are skipped there):
 
 * a kafka-python transactional producer (consume, transform, produce, and the consumed
   offsets committed in the same transaction) seen through ``read_committed``: committed
@@ -18,13 +19,19 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, NewTopic
 from kafka.structs import OffsetAndMetadata
-from kafka_broker import ApacheKafka, Tansu
+from kafka_broker import ApacheKafka, Tansu, external, wanted_kind
 
 from monitor.bus.kafka_consumer import finish_dropped_join
 
 pytestmark = pytest.mark.kafka
 DEADLINE = 60.0  # a bound on a hung wait, not a speed target
 KeyValue = tuple[bytes | None, bytes | None]
+# Tansu (0.6, measured) returns aborted transactional records to read_committed consumers
+# and reports no topic configs: what these two tests prove holds on Apache Kafka only
+NOT_ON_TANSU = pytest.mark.skipif(
+    external() is None and wanted_kind() == "tansu",
+    reason="Tansu returns aborted records to read_committed and reports no topic configs",
+)
 
 
 @pytest.fixture
@@ -65,6 +72,7 @@ def poll_values(consumer: KafkaConsumer, want: int) -> list[bytes]:
     return values
 
 
+@NOT_ON_TANSU
 def test_read_committed_sees_the_committed_transaction_only(
     kafka_bootstrap: str, admin: KafkaAdminClient, topic_prefix: str
 ) -> None:
@@ -110,6 +118,7 @@ def test_read_committed_sees_the_committed_transaction_only(
     assert [v for _, v in read_all(kafka_bootstrap, sink)] == written  # read_uncommitted
 
 
+@NOT_ON_TANSU
 def test_a_compacted_topic_is_created_and_read_back_by_key(
     kafka_bootstrap: str, admin: KafkaAdminClient, topic_prefix: str
 ) -> None:
