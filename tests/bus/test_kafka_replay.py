@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import io
 import json
-import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from kafka import KafkaProducer
 from support.config import ROOT, write_config
 from support.daemon import newsmon
 from test_kafka import kafka_config, poison_published_as_a_number
-from test_kafka_daemon import bus_yaml, offsets
+from test_kafka_daemon import bus_yaml, offsets, running, sigterm
 
 from monitor.bus.kafka import KafkaBus
 from monitor.dedup.fingerprint import story_id
@@ -80,19 +78,14 @@ async def test_replay_finds_the_matches_live_processing_found(
 
     quiet = {"quiet": feed_server.add("/quiet.xml", feed(EMPTY))}  # keeps the daemon running
     config = write_config(tmp_path, quiet, extra=bus_yaml(kafka_bootstrap, topic_prefix))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "-c", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(120):
-        while not (
-            offsets(bus_config, "items", "rules") == N
-            and offsets(bus_config, "matches", "alerts") == N // 10
-        ):
-            await asyncio.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    async with running(config) as proc:
+        async with asyncio.timeout(120):
+            while not (
+                offsets(bus_config, "items", "rules") == N
+                and offsets(bus_config, "matches", "alerts") == N // 10
+            ):
+                await asyncio.sleep(0.5)
+        await sigterm(proc, config)
     live = read(tmp_path / "alerts.jsonl")
     assert {a["story_id"] for a in live} == expected
 
