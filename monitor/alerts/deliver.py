@@ -41,10 +41,12 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import Sink
+from monitor.alerts.sinks.base import Receipt
+from monitor.alerts.sync import plan
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StoreError
 from monitor.metrics import Metrics
@@ -109,7 +111,10 @@ class Worker:
     async def _step(self, stop: asyncio.Event) -> None:
         """Send the receiver's next due batch, or wait until one may be due."""
         now = time.time()
-        batch = self.outbox.next_batch(self.name, now) if now >= self.blocked_until else []
+        if now < self.blocked_until:
+            batch = []
+        else:
+            batch = self.outbox.next_batch(self.name, now, self.sink.max_batch)
         if not batch:
             await self._sleep(stop, self._idle_for(now))
         elif self.limit and (wait := self.limit.wait_time()) > 0:
@@ -139,11 +144,22 @@ class Worker:
                 w.cancel()
 
     async def attempt(self, batch: list[OutboxRow]) -> None:
+        if batch[0].kind == "sync":
+            await self._sync(batch[0])
+            return
         started = time.time()
+        alerts = [self.outbox.current(row) for row in batch]
+        sent, receipts = await self._send(batch, alerts)
+        if sent:
+            self.sent(batch, alerts, started, receipts)
+
+    async def _send(
+        self, batch: list[OutboxRow], alerts: list[Alert]
+    ) -> tuple[bool, Sequence[Receipt | None] | None]:
+        """One attempt through the sink; a failure goes through :meth:`failed`."""
         try:
-            alerts = [self.outbox.current(row) for row in batch]
             async with asyncio.timeout(self.config.timeout):
-                await self.sink.send(alerts)
+                return True, await self.sink.send(alerts)
         except TimeoutError:
             detail = f"no answer within {self.config.timeout:g}s"
             self.failed(batch, DeliveryError("timeout", detail, retryable=True))
@@ -156,8 +172,36 @@ class Worker:
             self._unexpected(exc)
             self._last_reason = str(error)  # logged just now: failed() need not warn again
             self.failed(batch, error)
+        return False, None
+
+    async def _sync(self, row: OutboxRow) -> None:
+        """Bring the receiver up to date with the row's story (``sync.plan``)."""
+        story, told = self.outbox.story(row.story_id), self.outbox.told(row.story_id, self.name)
+        if story is None or told is None:  # gone from the window, or its post not sent yet:
+            self.outbox.drop(row)  # the post, when it goes, shows the story as it stands
+            return
+        now = time.time()
+        escalations = self.outbox.store.escalations(row.story_id)
+        todo = plan(story, told, self.outbox.sync_options(row), edits=self.sink.edits,
+                    now=now, ident=row.alert_id, escalations=escalations)  # fmt: skip
+        if todo.alert is None:
+            if todo.defer is None:
+                self.outbox.drop(row)
+            else:
+                self.outbox.defer(row, todo.defer, now)
+            return
+        sent, _ = await self._send([row], [todo.alert])
+        if not sent:
+            return
+        if todo.defer is not None:
+            self.outbox.defer(row, todo.defer, time.time(), todo.told)
         else:
-            self.sent(batch, alerts, started)
+            self.outbox.sync_sent(row, todo.alert, todo.told, time.time())
+        self.metrics.story_updates.labels(self.name, todo.alert.mode).inc()
+        log.info("story_update_sent receiver=%s story_id=%s mode=%s version=%d changes=%d",
+                 self.name, story.story_id, todo.alert.mode, story.version,
+                 len(todo.alert.changes))  # fmt: skip
+        self._recovered()
 
     def _unexpected(self, exc: Exception) -> None:
         """Log an unexpected error with its traceback, once until it changes."""
@@ -166,9 +210,12 @@ class Worker:
             log.exception("delivery_error receiver=%s error=%s", self.name, key)
             self._last_error = key
 
-    def sent(self, batch: list[OutboxRow], alerts: list[Alert], started: float) -> None:
+    def sent(
+        self, batch: list[OutboxRow], alerts: list[Alert], started: float,
+        receipts: Sequence[Receipt | None] | None = None,
+    ) -> None:  # fmt: skip
         now = time.time()
-        self.outbox.sent(batch, now)
+        self.outbox.sent(batch, now, alerts, receipts)
         for row, alert in zip(batch, alerts, strict=True):
             self.metrics.alerts_sent.labels(self.name).inc()
             self.metrics.alert_deliveries.labels(self.name, "sent").inc()
@@ -179,6 +226,9 @@ class Worker:
             log.info("alert_sent receiver=%s alert_id=%s story_id=%s rules=%s attempts=%d",
                      self.name, alert.alert_id, alert.story_id, ",".join(alert.rules),
                      row.attempts + 1)  # fmt: skip
+        self._recovered()
+
+    def _recovered(self) -> None:
         if self._last_reason:
             log.info("delivery_recovered receiver=%s", self.name)
             self._last_reason = ""

@@ -4,7 +4,8 @@ WAL mode, one connection, short transactions. The schema is versioned in
 ``PRAGMA user_version`` and migrated forward on open (``schema.py``). One
 :class:`Store` holds every table, its methods grouped by who uses them:
 ``feeds.py`` (feed state, seen items: ``monitor.sources``), ``stories.py``
-(``monitor.dedup``), ``outbox.py`` (the alert outbox and sent log:
+(``monitor.dedup``), ``outbox.py`` (the alert outbox and sent log) and
+``deliveries.py`` (what each receiver was told of each story; escalations:
 ``monitor.alerts``), over ``db.py`` (the connection, transactions, the state
 lock and the file's identity).
 
@@ -15,6 +16,7 @@ call them directly. Errors from sqlite3 are translated to StoreError.
 from __future__ import annotations
 
 from monitor.store.db import StateLock, retention_cutoff
+from monitor.store.deliveries import DeliveryRow, DeliveryStore, EscalationRow
 from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState, FeedStore
 from monitor.store.outbox import (
     OUTBOX_FIRST_DUE,
@@ -28,7 +30,7 @@ from monitor.store.schema import MIGRATIONS
 from monitor.store.stories import StoryRow, StoryStore
 
 
-class Store(FeedStore, StoryStore, OutboxStore):
+class Store(FeedStore, StoryStore, OutboxStore, DeliveryStore):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 
@@ -39,6 +41,8 @@ __all__ = [
     "OUTBOX_GROUP_DUE",
     "OUTBOX_GROUP_MIN_DUE",
     "OUTBOX_PENDING",
+    "DeliveryRow",
+    "EscalationRow",
     "FeedState",
     "OutboxRow",
     "StateLock",

@@ -52,4 +52,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due, created, group_key)",
         "CREATE INDEX outbox_by_group ON outbox (state, group_key, due, created)",
     ),
+    (  # 4: living stories: what each receiver was told of each story, and escalations.
+        # outbox.kind: 'alert' (a message to post) or 'sync' (bring a receiver up to date
+        # with its story: at most one pending per story and receiver)
+        "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'",
+        "CREATE INDEX outbox_by_story ON outbox (story_id, receiver, kind, state)",
+        """CREATE TABLE deliveries (
+            story_id TEXT NOT NULL, receiver TEXT NOT NULL, thread TEXT NOT NULL,
+            shown INTEGER NOT NULL, shown_at REAL NOT NULL,
+            told INTEGER NOT NULL, told_at REAL NOT NULL,
+            PRIMARY KEY (story_id, receiver)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE escalations (
+            story_id TEXT NOT NULL, route TEXT NOT NULL, version INTEGER NOT NULL,
+            severity TEXT NOT NULL, outlets INTEGER NOT NULL, within REAL NOT NULL,
+            at REAL NOT NULL, PRIMARY KEY (story_id, route)
+        ) WITHOUT ROWID""",
+    ),
 )
