@@ -16,6 +16,11 @@ class Item:
     ``id`` is stable for the entry within its feed (GUID, else canonical link,
     else a hash of title and date); ``link`` is the canonical http(s) link or None.
     ``title`` and ``summary`` are plain text. Times are timezone-aware UTC.
+    ``date_flag`` says why ``published`` is not exactly the date the feed gave
+    (``unparseable``, ``future``, ``too_old``: it is the first-seen time;
+    ``date_only``, ``no_zone``: the feed gave no time or no zone); None when it
+    is, or when the feed gave no date (then ``published`` is None). It is left
+    out of the envelope when None, so unflagged records are what they were.
     """
 
     id: str
@@ -29,15 +34,19 @@ class Item:
     seen: datetime = field(default_factory=utcnow)
     language: str | None = None
     guid: str | None = None
+    date_flag: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies, and this runs for every item on the bus
-        return {
+        d = {
             "id": self.id, "feed_url": self.feed_url, "feed": self.feed, "source": self.source,
             "title": self.title, "summary": self.summary, "link": self.link,
             "published": iso(self.published), "seen": iso(self.seen),
             "language": self.language, "guid": self.guid,
         }  # fmt: skip
+        if self.date_flag is not None:
+            d["date_flag"] = self.date_flag
+        return d
 
     @classmethod
     def from_dict(cls, d: object) -> Item:
@@ -49,7 +58,8 @@ class Item:
 
 _ITEM_REQUIRED: Fields = {"id": _STR, "feed_url": _STR, "feed": _STR, "source": _STR, "title": _STR}
 _ITEM_OPTIONAL: Fields = {"summary": _STR, "link": _OPT_STR, "published": _OPT_STR,
-                          "seen": _OPT_STR, "language": _OPT_STR, "guid": _OPT_STR}  # fmt: skip
+                          "seen": _OPT_STR, "language": _OPT_STR, "guid": _OPT_STR,
+                          "date_flag": _OPT_STR}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

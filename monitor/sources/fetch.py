@@ -42,7 +42,8 @@ from monitor.retry_after import parse_retry_after
 log = logging.getLogger(__name__)
 
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9,"
+    " text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})

@@ -21,24 +21,49 @@ that were made safe first (:func:`harden`):
 
 ``parse_feed`` passes feedparser a stream, never a string: a bytes body such as
 ``b"/etc/passwd"`` would otherwise be opened as a local file.
+
+What is read (``README.md`` says it for users):
+
+* **Formats.** RSS 0.9x, 1.0 and 2.0 and Atom through feedparser; JSON Feed 1.0
+  and 1.1 (:mod:`~monitor.sources.jsonfeed`) when the body starts with ``{``
+  or is served as JSON and does not start with ``<``. A document whose root
+  element is a feed's (``rss``, ``feed``, ``RDF``, ``channel``) is a feed even
+  with no items: a success with 0 items, not an error.
+* **Charset.** A body that is valid UTF-8 and not plain ASCII is read as
+  UTF-8 whatever ASCII-compatible charset it declares (HTTP or XML
+  declaration): text in Latin-1, Windows-125x, KOI8 or Shift_JIS with
+  non-ASCII letters is practically never valid UTF-8, while UTF-8 served as
+  ISO-8859-1 is common and would make ``Türkiye`` into ``TÃ¼rkiye``. Otherwise
+  the declared charset wins, as feedparser decides it (RFC 3023).
+* **Ids and links.** feedparser is given no base URL and is told not to
+  resolve ``<guid>``/``<id>`` (it treats them as links), so a GUID stays as
+  written; links are resolved by normalise against ``xml:base`` (feedparser)
+  and then the Content-Location header or the feed's URL.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
+import logging
 import re
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import RE_XML_DECLARATION, convert_to_utf8
+from feedparser.mixin import _FeedParserMixin
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
+from monitor.sources.jsonfeed import is_json, parse_json_feed
 from monitor.sources.normalise import ParsedFeed, normalise
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_TOKEN",
@@ -58,6 +83,16 @@ _ENTITY_LINE = re.compile(rb"^\s*<!ENTITY", re.IGNORECASE | re.MULTILINE)  # fee
 _SPACES = re.compile(rb"[ \t\r\n]{2,}")
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _XML_SPACE = b" \t\r\n"
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})  # local names, lower case
+_UTF8_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
+_XML_DECLARATION: re.Pattern[str] = RE_XML_DECLARATION
+_WARNED_DUPLICATES: set[str] = set()  # feeds whose duplicate ids this process logged
+
+# feedparser treats <guid> and Atom <id> as links: it resolves them against the
+# base URL and xml:base (``<guid>dw-4411</guid>`` became ``https://host/dir/dw-4411``).
+# An id is an identifier, kept as the feed wrote it.
+_FeedParserMixin.can_be_relative_uri.discard("id")
 
 
 def parse_feed(
@@ -67,20 +102,33 @@ def parse_feed(
     max_field_bytes: int = 64 * 1024,
     base: str = "",
 ) -> Any:
-    """Parse one feed body with feedparser after :func:`harden`; return its result dict.
+    """Parse one feed body (XML after :func:`harden`, or JSON Feed); return a
+    ``feedparser.parse``-shaped dict.
 
     Raises ``ParseError`` when the body is refused or is not a feed at all. A
     document that parses with problems but yields a feed is returned; its
-    problem is in ``result["bozo_reason"]``. Relative links resolve against the
-    Content-Location header, else ``base`` (the feed's URL)."""
+    problem is in ``result["bozo_reason"]``. ``result["base"]`` is what relative
+    links resolve against: the Content-Location header (resolved against
+    ``base``, the feed's URL), else ``base``."""
     lowered = {k.lower(): v for k, v in headers.items()}
+    if is_json(body, lowered.get("content-type", "")):
+        result = parse_json_feed(body, max_field_bytes=max_field_bytes)
+    else:
+        result = _parse_xml(body, lowered, max_field_bytes)
+    location = lowered.get("content-location", "").strip()
+    result["base"] = urljoin(base, location) if location else base
+    return result
+
+
+def _parse_xml(body: bytes, lowered: dict[str, str], max_field_bytes: int) -> Any:
     data, problem, had_entities = harden(body, lowered, max_field_bytes=max_field_bytes)
+    headers = {k: v for k, v in lowered.items() if k != "content-location"}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # feedparser's own Deprecation/Runtime noise
             result = feedparser.parse(
                 io.BytesIO(data),
-                response_headers={"content-location": base, **lowered, **_UTF8_HEADERS},
+                response_headers={**headers, **_UTF8_HEADERS},  # no base: normalise resolves
                 sanitize_html=False,  # normalise strips all markup anyway
                 resolve_relative_uris=False,  # only item links matter; normalise resolves them
             )
@@ -92,10 +140,19 @@ def parse_feed(
     result["bozo_reason"] = reason or problem or None
     head = result.get("feed") or {}
     if not (result.get("entries") or result.get("version") or head.get("title")):
+        if _root_name(data) in FEED_ROOTS:
+            return result  # a feed with nothing in it yet
         if had_entities:  # say why an operator's feed yields nothing
             raise ParseError("xml_entities", "entity declarations removed; no feed left")
         raise ParseError("parse_error", (result["bozo_reason"] or "not a feed")[:200])
     return result
+
+
+def _root_name(data: bytes) -> str:
+    """The local name of the document's first element, lower-cased ("" if none)."""
+    first = _HEAD_END.search(data)
+    match = _ROOT.match(data, first.start()) if first else None
+    return match.group(1).decode("ascii", "replace").rpartition(":")[2].lower() if match else ""
 
 
 def parse_and_normalise(
@@ -107,7 +164,17 @@ def parse_and_normalise(
 ) -> ParsedFeed:
     """parse_feed + normalise: what one ParsePool worker runs for one body."""
     result = parse_feed(body, headers, max_field_bytes=max_field_bytes, base=feed.base)
-    return normalise(result, feed, seen=seen, bozo=result["bozo_reason"])
+    parsed = normalise(result, feed, seen=seen, bozo=result["bozo_reason"], base=result["base"])
+    if parsed.duplicate_ids and feed.url not in _WARNED_DUPLICATES:
+        if len(_WARNED_DUPLICATES) >= 10_000:
+            _WARNED_DUPLICATES.clear()
+        _WARNED_DUPLICATES.add(feed.url)  # once per feed (and worker process)
+        log.warning(
+            "feed_duplicate_ids feed=%s count=%d (both items kept, ids disambiguated)",
+            feed.name,
+            parsed.duplicate_ids,
+        )
+    return parsed
 
 
 class Hardened(NamedTuple):
@@ -123,11 +190,7 @@ def harden(body: bytes, headers: Mapping[str, str], *, max_field_bytes: int) -> 
     if not body.strip():
         raise ParseError("parse_error", "empty body")
     state: dict[str, Any] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = convert_to_utf8(headers, body, state)
-    if not state.get("encoding"):  # nothing decoded: make it UTF-8 all the same
-        data = data.decode("utf-8", "replace").encode("utf-8")
+    data = _to_utf8(body, headers, state)
     data, removed = _strip_doctypes(data)
     data = _collapse_head(_cap_runs(data, max_field_bytes))
     if _ENTITY_LINE.search(data, 0, _head_end(data)):
@@ -138,6 +201,38 @@ def harden(body: bytes, headers: Mapping[str, str], *, max_field_bytes: int) -> 
         str(problem) if problem else None,
         any(_ENTITY.search(doctype) for doctype in removed),
     )
+
+
+def _to_utf8(body: bytes, headers: Mapping[str, str], state: dict[str, Any]) -> bytes:
+    """The body in UTF-8, decoded as feedparser would, except that valid UTF-8
+    beats a declared ASCII-compatible charset (see the module docstring)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data: bytes = convert_to_utf8(headers, body, state)
+    declared = str(state.get("encoding") or "")
+    if not declared:  # nothing decoded: make it UTF-8 all the same
+        return data.decode("utf-8", "replace").encode("utf-8")
+    if body.isascii() or not _ascii_compatible(declared):
+        return data
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    state["encoding"] = "utf-8"
+    state["bozo_exception"] = f"declared {declared}, read as UTF-8 (the bytes are valid UTF-8)"
+    if _XML_DECLARATION.search(text):
+        return _XML_DECLARATION.sub(_UTF8_DECLARATION, text, count=1).encode("utf-8")
+    return (_UTF8_DECLARATION + "\n" + text).encode("utf-8")
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Not UTF-8 itself, and spells ASCII as ASCII (not UTF-16/32, not EBCDIC)."""
+    try:
+        if codecs.lookup(encoding).name == "utf-8":
+            return False
+        return "<?xml encoding='x'?>".encode(encoding) == b"<?xml encoding='x'?>"
+    except (LookupError, UnicodeError):
+        return False
 
 
 def _head_end(data: bytes) -> int:

@@ -117,21 +117,40 @@ def _entry_feed(entry_xml: str) -> feedparser.FeedParserDict:
 
 
 @pytest.mark.parametrize(
-    ("date", "expected"),
+    ("date", "expected", "flag"),
     [
-        ("Tue, 10 Sep 2019 14:30:00 +0300", datetime(2019, 9, 10, 11, 30, tzinfo=UTC)),
-        ("Tue, 10 Sep 2019 14:30:00 -0500", datetime(2019, 9, 10, 19, 30, tzinfo=UTC)),
-        ("Sat, 02 Mar 2024 23:00:00 GMT", datetime(2024, 3, 2, 23, 0, tzinfo=UTC)),
-        ("Sat, 09 Mar 2024 12:00:00 GMT", SEEN),  # > 1 day ahead of seen: clamped
-        ("not a date", None),
+        ("Tue, 10 Sep 2019 14:30:00 +0300", datetime(2019, 9, 10, 11, 30, tzinfo=UTC), None),
+        ("Tue, 10 Sep 2019 14:30:00 -0500", datetime(2019, 9, 10, 19, 30, tzinfo=UTC), None),
+        ("Sat, 02 Mar 2024 23:00:00 GMT", datetime(2024, 3, 2, 23, 0, tzinfo=UTC), None),
+        ("Sat, 09 Mar 2024 12:00:00 GMT", SEEN, "future"),  # > 1 day ahead of seen
+        ("Sat, 02 Mar 2024 10:00:00 CET", datetime(2024, 3, 2, 9, 0, tzinfo=UTC), None),
+        ("not a date", SEEN, "unparseable"),  # first-seen time, flagged: never made up
+        ("", None, None),
     ],
 )
-def test_published_is_utc_and_clamped(date: str, expected: datetime | None) -> None:
+def test_published_is_utc_and_flagged(date: str, expected: datetime | None, flag: str) -> None:
     parsed = _entry_feed(f"<title>x</title><pubDate>{date}</pubDate>")
     (item,) = normalise(parsed, FEED, seen=SEEN).items
-    assert item.published == expected
+    assert (item.published, item.date_flag) == (expected, flag)
     if item.published is not None:
         assert item.published.tzinfo is UTC
+
+
+def test_an_exact_updated_beats_a_bad_published() -> None:
+    parsed = _entry_feed(
+        "<title>x</title><pubDate>yesterday</pubDate>"
+        "<atom:updated xmlns:atom='http://www.w3.org/2005/Atom'>2024-03-01T10:00:00Z</atom:updated>"
+    )
+    (item,) = normalise(parsed, FEED, seen=SEEN).items
+    assert (item.published, item.date_flag) == (datetime(2024, 3, 1, 10, tzinfo=UTC), None)
+
+
+def test_hash_id_of_a_flagged_date_is_the_same_on_every_poll() -> None:
+    parsed = _entry_feed("<title>x</title><pubDate>yesterday</pubDate>")
+    first = normalise(parsed, FEED, seen=SEEN).items[0]
+    later = normalise(parsed, FEED, seen=SEEN.replace(hour=18)).items[0]
+    assert first.id == later.id and first.id.startswith("h:")
+    assert first.published != later.published
 
 
 def test_updated_is_used_without_published() -> None:
