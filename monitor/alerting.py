@@ -14,12 +14,12 @@ receivers that lack the story and a follow-up to those that have it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from monitor.alerts.outbox import Outbox
-from monitor.alerts.route import Router, Routed
+from monitor.alerts.route import Routed, Router
 from monitor.alerts.story import alert_for, alert_id, spreading
 from monitor.dedup.stories import StoryBook
 from monitor.metrics import Metrics
@@ -35,11 +35,17 @@ def record(story: Any) -> Story:
     """The dedup stage's story as the alerts stage (and the bus) see it."""
     members = tuple(
         StoryMember(
-            source=m.item.source, title=m.item.title, link=m.item.link,
-            published=m.item.published, tier=m.tier, at=_utc(m.at), rules=tuple(m.rules),
-            entities=tuple(sorted(m.entities)), numbers=tuple(sorted(m.numbers)),
+            source=m.item.source,
+            title=m.item.title,
+            link=m.item.link,
+            published=m.item.published,
+            tier=m.tier,
+            at=_utc(m.at),
+            rules=tuple(m.rules),
+            entities=tuple(sorted(m.entities)),
+            numbers=tuple(sorted(m.numbers)),
             item_id=m.item.id,
-        )  # fmt: skip
+        )
         for m in story.members
     )
     return Story(story.story_id, story.version, story.item, story.hits, members,
@@ -52,7 +58,7 @@ def _utc(ts: float) -> datetime:
 
 class StoriesStage:
     def __init__(self, book: StoryBook, router: Router, outbox: Outbox, metrics: Metrics,
-                 wake: Callable[[Iterable[str]], None]) -> None:  # fmt: skip
+                 wake: Callable[[set[str]], None]) -> None:  # fmt: skip
         self.book, self.router, self.outbox, self.metrics = book, router, outbox, metrics
         self.wake = wake
         self._evicted = 0.0
@@ -83,9 +89,16 @@ class StoriesStage:
             self.outbox.store.was_sent(ident)
         )
 
-    def _post(self, story: Story, routed: list[Routed], now: float, **how: Any) -> list[str]:
-        alerts = [alert_for(story, r.receiver, **{k: v(r) if callable(v) else v
-                                                  for k, v in how.items()}) for r in routed]  # fmt: skip
+    def _post(
+        self, story: Story, routed: list[Routed], now: float, escalated: str | None = None
+    ) -> list[str]:
+        """First alerts (an escalation's, at its severity ``escalated``) to ``routed``."""
+        if escalated is None:
+            alerts = [alert_for(story, r.receiver) for r in routed]
+        else:
+            alerts = [alert_for(story, r.receiver, event="escalated", severity=escalated,
+                                ident=alert_id(story.story_id, r.receiver, "escalated"))
+                      for r in routed]  # fmt: skip
         added = set(self.outbox.enqueue(zip(routed, alerts, strict=True), now))
         return [a.receiver for a in alerts if a.alert_id in added]
 
@@ -107,8 +120,7 @@ class StoriesStage:
                 again[esc.receiver] = Routed(esc.receiver, f"{r.route}.escalate")
             have = [t for t in again.values() if self._has(story, t)]
             lack = [t for t in again.values() if not self._has(story, t)]
-            woken += self._post(story, lack, now, event="escalated", severity=esc.severity,
-                                ident=lambda t: alert_id(story.story_id, t.receiver, "escalated"))  # fmt: skip
+            woken += self._post(story, lack, now, escalated=esc.severity)
             forced = [Routed(t.receiver, t.route, updates="significant") for t in have]
             woken += self.outbox.enqueue_sync(story, forced, now)
         return woken
