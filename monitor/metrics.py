@@ -35,7 +35,7 @@ from monitor.errors import DEAD_LETTER_REASONS, DELIVERY_REASONS, FEED_REASONS
 # monitor.errors (bounded where each error is made), and the outcomes counted here
 FETCH_OUTCOMES = ("ok", "not_modified", *FEED_REASONS)
 FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
-DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered")
+DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
 UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
 

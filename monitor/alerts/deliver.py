@@ -39,11 +39,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 
 from monitor.alerts.outbox import Outbox
+from monitor.alerts.pace import RateLimit, backoff
+from monitor.alerts.silence import muting
 from monitor.alerts.sinks import Sink
 from monitor.alerts.sinks.base import Receipt
 from monitor.alerts.sync import plan
@@ -51,36 +52,12 @@ from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StoreError
 from monitor.metrics import Metrics
 from monitor.model import Alert
-from monitor.store import OutboxRow
+from monitor.store import DeliveryRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
 STORE_RETRY = 5.0  # seconds a receiver's worker waits while the outbox fails
 ERROR_RETRY = 5.0  # seconds it waits after an unexpected error outside a send
-
-
-def backoff(attempt: int, config: DeliveryConfig, rng: random.Random | None = None) -> float:
-    """Delay before retry ``attempt`` (1-based): exponential, jitter in the upper half."""
-    ceiling = min(config.max_backoff, config.backoff * 2 ** min(attempt - 1, 30))
-    return float(ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
-
-
-class RateLimit:
-    """A token bucket: at most ``count`` sends per ``per`` seconds."""
-
-    def __init__(self, count: int, per: float) -> None:
-        self.count, self.per = count, per
-        self._tokens = float(count)
-        self._at = time.monotonic()
-
-    def wait_time(self) -> float:
-        now = time.monotonic()
-        self._tokens = min(self.count, self._tokens + (now - self._at) * self.count / self.per)
-        self._at = now
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.per / self.count
-
-    def take(self) -> None:
-        self._tokens -= 1
 
 
 class Worker:
@@ -149,9 +126,35 @@ class Worker:
             return
         started = time.time()
         alerts = [self.outbox.current(row) for row in batch]
+        batch, alerts = self._unmuted(batch, alerts, started)
+        if not batch:
+            return
         sent, receipts = await self._send(batch, alerts)
         if sent:
             self.sent(batch, alerts, started, receipts)
+
+    def _unmuted(
+        self,
+        batch: list[OutboxRow],
+        alerts: list[Alert],
+        now: float,
+        told: DeliveryRow | None = None,
+    ) -> tuple[list[OutboxRow], list[Alert]]:
+        """The rows no silence mutes; the others are recorded as muted, not sent."""
+        silences = self.outbox.silences(now)
+        if not silences:
+            return batch, alerts
+        keep: list[tuple[OutboxRow, Alert]] = []
+        for row, alert in zip(batch, alerts, strict=True):
+            if (silence := muting(silences, alert, now)) is None:
+                keep.append((row, alert))
+                continue
+            self.outbox.mute([row], [alert], silence, now, told)
+            self.metrics.alert_deliveries.labels(self.name, "muted").inc()
+            log.info("alert_muted receiver=%s alert_id=%s story_id=%s silence=%s mode=%s",
+                     self.name, alert.alert_id, alert.story_id, silence.silence_id,
+                     alert.mode)  # fmt: skip
+        return [r for r, _ in keep], [a for _, a in keep]
 
     async def _send(
         self, batch: list[OutboxRow], alerts: list[Alert]
@@ -190,6 +193,8 @@ class Worker:
             else:
                 self.outbox.defer(row, todo.defer, now)
             return
+        if not self._unmuted([row], [todo.alert], now, todo.told)[0]:
+            return  # muted: recorded, and the receiver counts as told
         sent, _ = await self._send([row], [todo.alert])
         if not sent:
             return

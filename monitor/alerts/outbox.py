@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from monitor.alerts.route import Routed, due_time, group_key
+from monitor.alerts.silence import Silence
 from monitor.alerts.sinks.base import Receipt
 from monitor.alerts.story import alert_for, alert_id
 from monitor.alerts.sync import Options
@@ -47,6 +48,8 @@ class Outbox:
     def __init__(self, store: Store, story: Callable[[str], Story | None] | None = None) -> None:
         self.store = store
         self.story = story or (lambda story_id: None)
+        self._silences: list[Silence] = []
+        self._silences_read = -1.0
         self._last_flush: dict[str, float] = {}  # group key -> time of its last digest
         self._longest_interval = 0.0  # the longest group_interval of any alert enqueued
         self._pruned_at = 0.0
@@ -138,6 +141,24 @@ class Outbox:
     def drop(self, row: OutboxRow) -> None:
         """A sync row with nothing to send."""
         self.store.outbox_drop(row.alert_id)
+
+    def silences(self, now: float) -> list[Silence]:
+        """The silences active now (read at most once a second: a new one made by the
+        CLI or the API reaches the next send)."""
+        if now - self._silences_read >= 1.0:
+            rows = self.store.silences(ending_after=now)
+            self._silences = [Silence(*row) for row in rows]
+            self._silences_read = now
+        return [s for s in self._silences if s.active(now)]
+
+    def mute(self, rows: list[OutboxRow], alerts: Sequence[Alert], silence: Silence,
+             at: float, told: DeliveryRow | None = None) -> None:  # fmt: skip
+        """Record ``rows`` as muted by ``silence`` (their ``alerts`` kept as payloads)."""
+        payloads = {r.alert_id: json.dumps(a.to_dict(), ensure_ascii=False)
+                    for r, a in zip(rows, alerts, strict=True)}  # fmt: skip
+        reason = f"silenced by {silence.silence_id}"
+        self.store.outbox_mute([r.alert_id for r in rows], reason, at, [told] if told else [],
+                               payloads)  # fmt: skip
 
     def told(self, story_id: str, receiver: str) -> DeliveryRow | None:
         return self.store.delivery(story_id, receiver)

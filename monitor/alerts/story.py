@@ -48,6 +48,7 @@ def alert_for(
         feed_url=item.feed_url, created=created or datetime.now(UTC), item_seen=item.seen,
         event=event, version=story.version, outlets=outlets, members=story.members,
         changes=tuple(changes), mode=mode, thread=thread, updated=story.updated,
+        labels=tuple(sorted({pair for hit in story.hits for pair in hit.labels})),
     )  # fmt: skip
 
 

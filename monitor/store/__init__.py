@@ -27,10 +27,11 @@ from monitor.store.outbox import (
     OutboxStore,
 )
 from monitor.store.schema import MIGRATIONS
+from monitor.store.silences import SilenceStore
 from monitor.store.stories import StoryRow, StoryStore
 
 
-class Store(FeedStore, StoryStore, OutboxStore, DeliveryStore):
+class Store(FeedStore, StoryStore, OutboxStore, DeliveryStore, SilenceStore):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 

@@ -185,6 +185,25 @@ class OutboxStore(Database):
                 ((state, due, error, at, a) for a in alert_ids),
             )
 
+    def outbox_mute(
+        self, alert_ids: Iterable[str], reason: str, at: float,
+        told: Iterable[DeliveryRow] = (), payloads: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """Mark rows ``muted`` (by a silence: ``reason``): done with, never sent; logged
+        in the sent log like a send, so the story does not enter the outbox again."""
+        with self._tx() as db:
+            save_deliveries(db, told)
+            for alert_id, payload in (payloads or {}).items():
+                db.execute("UPDATE outbox SET payload = ? WHERE alert_id = ?", (payload, alert_id))
+            for alert_id in alert_ids:
+                db.execute("UPDATE outbox SET state = 'muted', updated = ?, last_error = ?"
+                           " WHERE alert_id = ?", (at, reason, alert_id))  # fmt: skip
+                db.execute(
+                    "INSERT OR IGNORE INTO sent_alerts (alert_id, story_id, receiver, sent_at)"
+                    " SELECT alert_id, story_id, receiver, ? FROM outbox WHERE alert_id = ?",
+                    (at, alert_id),
+                )
+
     def outbox_defer(
         self, alert_id: str, due: float, at: float, told: Iterable[DeliveryRow] = ()
     ) -> None:
@@ -235,5 +254,5 @@ class OutboxStore(Database):
         their ids, so a story never alerts a receiver twice."""
         with self._tx() as db:
             return db.execute(
-                "DELETE FROM outbox WHERE state = 'sent' AND updated < ?", (cutoff,)
+                "DELETE FROM outbox WHERE state IN ('sent', 'muted') AND updated < ?", (cutoff,)
             ).rowcount

@@ -68,5 +68,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             severity TEXT NOT NULL, outlets INTEGER NOT NULL, within REAL NOT NULL,
             at REAL NOT NULL, PRIMARY KEY (story_id, route)
         ) WITHOUT ROWID""",
+        """CREATE TABLE silences (
+            silence_id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts REAL NOT NULL,
+            ends REAL NOT NULL, author TEXT NOT NULL, comment TEXT NOT NULL, created REAL NOT NULL
+        )""",
+        "CREATE INDEX silences_by_end ON silences (ends)",
     ),
 )
