@@ -59,7 +59,8 @@ async def test_a_muted_post_and_a_muted_follow_up_are_recorded_not_sent(tmp_path
         muting = silence("story=story1", "entity=~S-.*")
         outbox.store.add_silence(muting)
         stories["story1"] = story(FIRST, member("AP", rules=("s400", "sanctions")))
-        outbox.enqueue_sync(stories["story1"], [routed], time.time() + 1.5)  # due after the silence list is read again (once a second)
+        # due after the worker reads the silences again (at most once a second)
+        outbox.enqueue_sync(stories["story1"], [routed], time.time() + 1.5)
         d.wake({"slack"})
         await settle(outbox)
         assert [a.mode for a in sink.got] == ["post"]  # the follow-up was muted
