@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from monitor import __version__
 from monitor.config import Settings, check_config, load_config, settings_dump
-from monitor.errors import ConfigError, FeedError, NewsmonError
+from monitor.errors import ConfigError, FeedError, NewsmonError, Problem
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate config and rules without network")
     check.add_argument("-c", "--config", required=True, type=Path, help="config YAML file")
     check.add_argument("--dump", action="store_true", help="print the effective settings")
+    check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
     test = sub.add_parser("test-rule", help="show which items rule files match, and why")
     test.add_argument("rule_files", nargs="+", metavar="RULEFILE", help="rule YAML files")
     test.add_argument("--feed", action="append", default=[], help="feed file path or URL")
@@ -118,14 +119,17 @@ def _run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """Every problem at once: the config's, those of the rule files its
     ``rules:`` globs name (as far as they could be read), and those only a
-    receiver's sink sees (an email cafile that is missing), without network."""
+    receiver's sink sees (an email cafile that is missing), without network.
+    Warnings (``file:line: warning: ...``) are printed too; they fail the check
+    only with ``--strict``."""
     from monitor.alerts.sinks import build, schemas
     from monitor.rules.load import load_rules, rule_files
 
     settings, problems = check_config(args.config, receivers=schemas())
     rules: Sequence[object] = ()
+    warnings: list[Problem] = []
     try:
-        rules = load_rules(rule_files(settings.rules))
+        rules = load_rules(rule_files(settings.rules), warnings)
     except ConfigError as exc:
         problems = [*problems, *exc.problems]
     kinds = schemas()
@@ -136,16 +140,25 @@ def _check(args: argparse.Namespace) -> int:
             build(receiver, Path(settings.path).parent)
         except ConfigError as exc:
             problems = [*problems, *exc.problems]
-    if problems:
-        _print_problems(ConfigError(problems))
+    for line in (*problems, *warnings):
+        print(line, file=sys.stderr)
+    if problems or (args.strict and warnings):
+        if warnings and args.strict:
+            print(f"newsmon check: {_count(warnings, 'warning')}, failing (--strict)",
+                  file=sys.stderr)  # fmt: skip
         return 1
     if args.dump:
         print(json.dumps(settings_dump(settings), indent=2, default=str))
+    noted = f", {_count(warnings, 'warning')}" if warnings else ""
     print(
         f"{args.config}: ok: {len(settings.feeds)} feeds, {len(rules)} rules, "
-        f"{len(settings.receivers)} receivers"
+        f"{len(settings.receivers)} receivers{noted}"
     )
     return 0
+
+
+def _count(things: Sequence[object], what: str) -> str:
+    return f"{len(things)} {what}{'' if len(things) == 1 else 's'}"
 
 
 def _test_rule(args: argparse.Namespace) -> int:
@@ -153,11 +166,15 @@ def _test_rule(args: argparse.Namespace) -> int:
     from monitor.rules.engine import Engine
     from monitor.rules.load import load_rules
 
+    warnings: list[Problem] = []
     try:
-        engine = Engine(load_rules(args.rule_files))
+        engine = Engine(load_rules(args.rule_files, warnings))
     except ConfigError as exc:
         _print_problems(exc)
         return 1
+    finally:
+        for warning in warnings:
+            print(warning, file=sys.stderr)
     try:
         private = args.allow_private
         items = [i for f in args.feed for i in testrule.feed_items(f, allow_private=private)]

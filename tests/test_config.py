@@ -13,6 +13,7 @@ from monitor.config import (
     Secret,
     Settings,
     check_config,
+    compose,
     load_config,
     reveal,
     settings_dump,
@@ -271,32 +272,166 @@ def test_single_mistakes(tmp_path: Path, text: str, expected: str) -> None:
     assert messages(path, env={}) == [expected.replace("{folder}", str(tmp_path))]
 
 
+@pytest.fixture(params=["libyaml", "python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each YAML parser newsmon may run with: libyaml's when PyYAML has it, else PyYAML's."""
+    if request.param == "python":
+        monkeypatch.setattr(compose, "LOADER", compose.PureLoader)
+    elif compose.LOADER is compose.PureLoader:
+        pytest.skip("this PyYAML has no libyaml")
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
-    ("text", "line", "start"),
+    ("text", "line", "message"),
     [
+        ("log:\n\tlevel: info\n", 2, "a tab character at column 1: YAML indents with spaces only"),
+        (
+            "feeds:\n  - a\n  \t- b\n",
+            3,
+            "a tab character at column 3: YAML indents with spaces only",
+        ),
+        (
+            "log:\n    level: info\n  format: text\n",
+            3,
+            "this line is indented differently from the lines around it"
+            " (a key at column 3 where column 5 or 1 was expected)",
+        ),
+        (
+            "log:\n  level: info\n    format: text\n",
+            3,
+            "this line is indented more than the line before it (a key at column 5 where"
+            " column 3 was expected), so YAML reads it as more of line 2's value",
+        ),
+        (
+            "log: {level: info}\n  format: x\n",
+            2,
+            "this line is indented differently from the lines around it"
+            " (a key at column 3 where column 1 was expected)",
+        ),
         (
             "feeds:\n  - a\n  b: c\n",
             3,
-            "invalid YAML: while parsing a block collection, expected <block end>, but found '?'",
-        ),
-        ("log: {level: info\nbus: {}\n", 2, "invalid YAML: "),
-        (
-            "a: 1\n---\nb: 2\n",
-            2,
-            "invalid YAML: expected a single document in the stream, but found another document",
+            "a key at column 3 inside the list of line 2, where a list item ('- ') at"
+            " column 3 was expected",
         ),
         (
-            "log:\n\tlevel: info\n",
+            "receivers:\n  - name: a\n    kind: file\n - name: b\n",
+            4,
+            "this line is indented differently from the lines around it"
+            " (a list item at column 2 where column 5, 3 or 1 was expected)",
+        ),
+        (
+            'state:\n  path: "data.db\nlog: {}\n',
             2,
-            "invalid YAML: while scanning for the next token, found character '\\t'",
+            'the " at column 9 is never closed: a closing " is missing',
+        ),
+        (
+            "feeds: [https://a.example/rss\nlog: {}\n",
+            1,
+            "the '[' at column 8 is never closed: a ']' is missing (YAML read on to line 2)",
+        ),
+        (
+            "log: {level: info format: text}\n",
+            1,
+            "a ',' between two entries, or the closing '}', is missing before column 25"
+            " (in the '{' at column 6)",
+        ),
+        (
+            "log\n  level: info\n",
+            1,
+            "'log' has no ':' after its key (write 'key: value'), so YAML reads line 2 as"
+            " more of its text",
+        ),
+        (
+            "log:\n  level info\n  format: text\n",
+            2,
+            "'level info' has no ':' after its key (write 'key: value'), so YAML reads"
+            " line 3 as more of its text",
+        ),
+        (
+            "fetch:\n  user_agent: newsmon: a desk\n",
+            2,
+            "a second ': ' at column 22: a value that contains ': ' must be quoted"
+            ' (user_agent: "...")',
+        ),
+        (
+            'fetch:\n  user_agent: "newsmon" desk\n',
+            2,
+            "text after the closing quote at column 23: a value that starts with a quote"
+            " ends there; quote the whole value: user_agent: '\"newsmon\" desk'",
+        ),
+        (
+            "log: {level: @info}\n",
+            1,
+            "'@' at column 14 cannot start a value (YAML reserves @ and `): put the value in"
+            " quotes",
+        ),
+        ("rules: [a]]\n", 1, "a ']' at column 11 that closes nothing"),
+        ("log:\n  : info\n", 2, "a ':' with no key before it"),
+        (
+            "state: {path: *db}\n",
+            1,
+            "'*db' names no anchor '&db' above it; a value that starts with '*' must be quoted",
+        ),
+        ("a: &x 1\nb: &x 2\n", 2, "anchor '&x' is defined twice (first at line 1)"),
+        ("a: 1\n---\nb: 2\n", 2, "a second YAML document starts here ('---'): a file holds one"),
+        (
+            'fetch: {user_agent: "C:\\data"}\n',
+            1,
+            "'\\d' at column 24 is not an escape: in double quotes a backslash starts one"
+            " (\\n, \\t, \\\\); write \\\\ for a backslash, or use single quotes",
+        ),
+        (
+            "log: {level: in\x01fo}\n",
+            1,
+            "a control character (U+0001) at column 16: YAML does not allow it",
         ),
     ],
 )
-def test_yaml_syntax_error_has_its_line(tmp_path: Path, text: str, line: int, start: str) -> None:
-    path = write(tmp_path, "c.yaml", text)
+def test_yaml_syntax_errors_in_plain_words(
+    tmp_path: Path, parser: str, text: str, line: int, message: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
     [problem] = problems(path, env={})
-    assert (problem.file, problem.line) == (str(path), line)
-    assert problem.message.startswith(start), problem.message
+    assert str(problem) == f"{path}:{line}: invalid YAML: {message}"
+    assert "<block" not in problem.message and "token" not in problem.message
+
+
+def test_alias_bomb_in_the_config_is_refused_at_the_alias(tmp_path: Path) -> None:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [
+        f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    path = write(tmp_path, "c.yaml", "\n".join(["feeds:", *("  " + x for x in lines)]) + "\n")
+    [problem] = problems(path, env={})
+    assert str(problem) == (
+        f"{path}:7: invalid YAML: alias *e expands to 66,430 nodes (anchor &e at line 6),"
+        " taking the document past 100,000 nodes added by aliases; aliases of aliases grow"
+        " exponentially: write the values out, or use fewer"
+    )
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path, parser: str) -> None:
+    path = write(tmp_path, "c.yaml", "log: {}\nfeeds: &f\n  - https://a.example/rss\n  - *f\n")
+    assert messages(path, env={}) == [
+        "4: invalid YAML: alias *f is inside the node its anchor &f (line 2) marks:"
+        " a value cannot contain itself"
+    ]
+
+
+def test_a_config_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"# padding\n" * (compose.MAX_FILE_BYTES // 10 + 1) + b"log: {}\n")
+    assert messages(path) == ["0: config is over 8 MiB, the limit for one file"]
+
+
+def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"log: {}\nfetch: {user_agent: caf\xe9}\n")
+    assert messages(path) == ["2: cannot read config: not UTF-8 text (invalid continuation byte)"]
 
 
 def test_unreadable_config(tmp_path: Path) -> None:

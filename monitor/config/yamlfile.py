@@ -22,11 +22,14 @@ from typing import Any
 
 import yaml
 
+from monitor.config.compose import MAX_FILE_BYTES, compose, gc_paused
 from monitor.config.secrets import Secret
 from monitor.config.values import MISSING, Conv, Invalid, hint
+from monitor.config.yamlerrors import explain
 from monitor.errors import ConfigError, Problem
 
 _NULL = "tag:yaml.org,2002:null"
+NESTED_TOO_DEEPLY = "nested too deeply to read (RecursionError)"
 _ENV_REF = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.S)
 
@@ -72,24 +75,50 @@ class YamlFile:
             first = self.file
             raise ConfigError(sorted(unique, key=lambda p: (p.file != first, p.file, p.line)))
 
-    def compose(self, what: str = "file") -> yaml.Node | None:
-        """The root node; None when the file is empty, or unreadable (reported)."""
-        try:
-            with open(self.file, encoding="utf-8") as f:
-                root = yaml.compose(f, Loader=yaml.SafeLoader)
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(0, f"cannot read {what}: {getattr(exc, 'strerror', None) or exc}")
+    def compose(
+        self, what: str = "file", *, max_bytes: int = MAX_FILE_BYTES, advice: str = ""
+    ) -> yaml.Node | None:
+        """The root node; None when the file is empty, or unusable (reported): not
+        readable, over ``max_bytes`` (``advice`` says what to do then), not UTF-8,
+        not YAML, or its aliases expand past the budget (:mod:`~monitor.config.compose`)."""
+        text = self.read(what, max_bytes, advice)
+        if text is None:
             return None
+        try:
+            with gc_paused():
+                root = compose(text)
         except yaml.YAMLError as exc:
-            self.yaml_problem(exc)
+            self.yaml_problem(exc, text)
+            return None
+        except RecursionError:
+            self.problem(0, NESTED_TOO_DEEPLY)
             return None
         return None if root is None or is_null(root) else root
 
-    def yaml_problem(self, exc: yaml.YAMLError) -> None:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
-        text = ", ".join(p for p in parts if p) or str(exc)
-        self.problem(mark.line + 1 if mark else 0, f"invalid YAML: {text}")
+    def read(self, what: str, max_bytes: int, advice: str = "") -> str | None:
+        """The file's text, or None (reported) when it cannot be read, is over
+        ``max_bytes`` (never more is read, whatever the file claims) or is not UTF-8."""
+        try:
+            with open(self.file, "rb") as f:
+                data = f.read(max_bytes + 1)
+        except OSError as exc:
+            self.problem(0, f"cannot read {what}: {exc.strerror or exc}")
+            return None
+        if len(data) > max_bytes:
+            self.problem(0, f"{what} is over {max_bytes / 2**20:g} MiB, the limit for one file"
+                            f"{'; ' + advice if advice else ''}")  # fmt: skip
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            at = data.count(b"\n", 0, exc.start) + 1
+            self.problem(at, f"cannot read {what}: not UTF-8 text ({exc.reason})")
+            return None
+
+    def yaml_problem(self, exc: yaml.YAMLError, text: str = "") -> None:
+        """A syntax error as a problem at its line, in plain words (see yamlerrors)."""
+        at, message = explain(exc, text)
+        self.problem(at, f"invalid YAML: {message}")
 
     def pairs(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """A mapping's (key, key node, value node), reporting non-mappings and repeats."""
@@ -143,6 +172,7 @@ class YamlFile:
             return [self.value(v) for v in node.value]
         try:
             value = self._build.construct_object(node)
+            self._build.constructed_objects.pop(node, None)  # a cache that would keep every node
         except yaml.YAMLError as exc:
             self.problem(line(node), f"{getattr(exc, 'problem', None) or exc}")
             return MISSING

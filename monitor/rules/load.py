@@ -41,26 +41,23 @@ import yaml
 
 from monitor.config import values
 from monitor.config import yamlfile as yf
+from monitor.config.compose import gc_paused
 from monitor.errors import ConfigError, Problem
 from monitor.model import SEVERITIES
+from monitor.rules.entities import Entity as Entity
+from monitor.rules.entities import add_entity
+from monitor.rules.labels import is_text
+from monitor.rules.labels import labels as read_labels
+from monitor.rules.nearmiss import NearMisses
 from monitor.rules.query import And, Form, Not, Or, Query, QueryError, Term, leaves, parse
 from monitor.rules.query import replace_terms as _replace_terms
-from monitor.rules.text import is_designator, tokens
+from monitor.rules.text import tokens
 
 FIELDS = ("title", "summary", "any")
+SPLIT_ADVICE = "split it into several rule files (entities are shared by all of them)"
 DEFAULT_THRESHOLD = 85.0
-_STR = "tag:yaml.org,2002:str"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Entity:
-    name: str
-    aliases: tuple[Form, ...] = ()  # every form but the name, variants included
-    fuzzy: bool | float = True  # False: never fuzzy; a number: its threshold
-    file: str = ""
-    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,59 +83,103 @@ def rule_files(patterns: Iterable[str]) -> list[str]:
     return list(found)
 
 
-def load_rules(paths: Iterable[str]) -> tuple[Rule, ...]:
-    """All rules of all files; ConfigError with every problem of every file."""
-    problems: list[Problem] = []
-    failures: list[Exception] = []
-    entities: dict[tuple[str, ...], Entity] = {}
-    specs: list[tuple[yf.YamlFile, yaml.Node]] = []
-    for path in paths:
-        f = yf.YamlFile(path, env={}, problems=problems)
-        try:
-            specs.extend(_read_pack(f, entities))
-        except Exception as exc:
-            failures.append(_unexpected(f, 0, exc))
-    rules: list[Rule] = []
-    first: dict[str, Rule] = {}
-    for f, node in specs:
-        try:
-            rule = _rule(f, node, entities)
-        except Exception as exc:
-            failures.append(_unexpected(f, yf.line(node), exc))
-            continue
-        if rule is None:
-            continue
-        if (other := first.get(rule.name)) is not None:
-            where = f"{other.file}:{other.line}"
-            f.problem(rule.line, f"rule name {rule.name!r} already used at {where}")
-            continue
-        first[rule.name] = rule
-        rules.append(rule)
-    if problems:
-        error = ConfigError(sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line)))
-        if failures:
-            raise error from failures[0]  # the traceback of the first: a bug stays visible
+def load_rules(paths: Iterable[str], warnings: list[Problem] | None = None) -> tuple[Rule, ...]:
+    """All rules of all files; ConfigError with every problem of every file.
+
+    Near misses (:mod:`~monitor.rules.nearmiss`: a term one edit from an entity, a
+    field-scope typo) are warnings, ``file:line: warning: ...``: appended to
+    ``warnings`` when given, else logged once each (``rule_warning problem=...``)."""
+    load = _Load()
+    with gc_paused():  # millions of long-lived objects: see monitor.config.compose
+        rules = load.run(paths)
+    if warnings is not None:
+        warnings.extend(load.warnings)
+    else:
+        for warning in load.warnings:
+            log.warning("rule_warning problem=%s", warning)
+    if load.problems:
+        error = ConfigError(_sorted(load.problems))
+        if load.failures:
+            raise error from load.failures[0]  # the traceback of the first: a bug stays visible
         raise error
     return tuple(rules)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line))
+
+
+class _Load:
+    """One load of a set of rule files: every problem, warning and unexpected failure."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.failures: list[Exception] = []
+        self.entities: dict[tuple[str, ...], Entity] = {}
+
+    def run(self, paths: Iterable[str]) -> list[Rule]:
+        specs: list[tuple[yf.YamlFile, yaml.Node]] = []
+        for path in paths:
+            f = yf.YamlFile(path, env={}, problems=self.problems)
+            try:
+                specs.extend(_read_pack(f, self.entities))
+            except Exception as exc:
+                self.failures.append(_unexpected(f, 0, exc))
+        near = NearMisses(
+            ((key, e.name) for key, e in self.entities.items()),
+            (tokens(form.text) for e in self.entities.values() for form in e.aliases),
+        )
+        rules: list[Rule] = []
+        first: dict[str, Rule] = {}
+        for f, node in specs:
+            try:
+                rule = _rule(f, node, self.entities)
+            except Exception as exc:
+                self.failures.append(_unexpected(f, yf.line(node), exc))
+                continue
+            if rule is None:
+                continue
+            if (other := first.get(rule.name)) is not None:
+                where = f"{other.file}:{other.line}"
+                f.problem(rule.line, f"rule name {rule.name!r} already used at {where}")
+                continue
+            first[rule.name] = rule
+            rules.append(rule)
+            self.warn(f, node, rule, near)
+        self.warnings = _sorted(self.warnings)
+        return rules
+
+    def warn(self, f: yf.YamlFile, node: yaml.Node, rule: Rule, near: NearMisses) -> None:
+        """A warning for each term of the rule that looks like a near miss, at the
+        line of its query (or keywords, or exclude)."""
+        lines = {k.value: yf.line(v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        for term, _ in leaves(rule.query):
+            if (message := near.check(term)) is None:
+                continue
+            where = "query" if "query" in lines else "keywords"
+            key = "exclude" if term.column == 0 else where  # exclude's terms have no column
+            at = lines.get(key, rule.line)
+            self.warnings.append(Problem(f.file, at, f"warning: rule {rule.name!r}: {message}"))
 
 
 def _read_pack(
     f: yf.YamlFile, entities: dict[tuple[str, ...], Entity]
 ) -> list[tuple[yf.YamlFile, yaml.Node]]:
     """Add the file's entities; returns its rule nodes (checked once all entities are known)."""
-    root = f.compose("rule file")
+    root = f.compose("rule file", advice=SPLIT_ADVICE)
     if root is None:
         return []
     top = f.known(root, "rule file", ("entities", "rules"), label="")
     for entry in _entries(f, top.get("entities"), "entities"):
-        _add_entity(f, entry, entities)
+        add_entity(f, entry, entities)
     return [(f, entry) for entry in _entries(f, top.get("rules"), "rules")]
 
 
 def _unexpected(f: yf.YamlFile, line: int, exc: Exception) -> Exception:
     """Report an exception nothing expected as a problem of the file; returns it."""
     if isinstance(exc, RecursionError):
-        f.problem(line, "nested too deeply to read (RecursionError)")
+        f.problem(line, yf.NESTED_TOO_DEEPLY)
     else:
         f.problem(line, f"internal error, please report it: {type(exc).__name__}: {exc}")
     log.error("rule_file_failed file=%s line=%d error=%s", f.file, line, type(exc).__name__,
@@ -157,99 +198,11 @@ def _entries(
     return list(found[1].value)
 
 
-def _fuzzy_setting(value: Any) -> bool | float:
-    if isinstance(values.plain(value), bool) or str(values.plain(value)).lower() in ("on", "off"):
-        return values.boolean(value)
-    result: float = values.real(50, 100)(value)
-    return result
-
-
-_ENTITY: dict[str, values.Conv] = {
-    "name": values.string,
-    "aliases": values.strings,
-    "weak": values.strings,
-}
-_ENTITY |= {"variants": values.strings, "fuzzy": _fuzzy_setting}
-
-
-def _add_entity(f: yf.YamlFile, node: yaml.Node, entities: dict[tuple[str, ...], Entity]) -> None:
-    data = f.fields(node, "entity", _ENTITY)
-    if "name" not in data:
-        if isinstance(node, yaml.MappingNode):
-            f.problem(yf.line(node), "entity needs a 'name'")
-        return
-    name = data["name"].strip()
-    strong = [name, *data.get("aliases", ())]
-    forms = [Form(a) for a in strong[1:]] + [Form(w, weak=True) for w in data.get("weak", ())]
-    for variant in data.get("variants", ()):
-        forms += [Form(f"{t}{variant}") for t in strong if _ends_in_number(t)]
-    for form in (Form(name), *forms):
-        if not tokens(form.text):
-            f.problem(yf.line(node), f"entity {name!r}: {form.text!r} has no letters or digits")
-            return
-    key = tokens(name)
-    if (other := entities.get(key)) is not None:
-        f.problem(yf.line(node), f"entity {name!r} already defined at {other.file}:{other.line}")
-        return
-    entities[key] = Entity(name, tuple(forms), data.get("fuzzy", True), f.file, yf.line(node))
-
-
-def _ends_in_number(text: str) -> bool:
-    words = tokens(text)
-    return bool(words) and is_designator(words[-1])
-
-
-def _labels(f: yf.YamlFile, node: yaml.Node, label: str) -> tuple[tuple[str, str], ...]:
-    """A rule's labels from their node: string names to string values, each
-    other value reported at its own line with how YAML read it."""
-    if not isinstance(node, yaml.MappingNode):
-        f.problem(yf.line(node), f"{label}: labels: expected a mapping of label names to "
-                                f"values, got a {yf.kind(node)}")  # fmt: skip
-        return ()
-    out: dict[str, str] = {}
-    for knode, vnode in node.value:
-        if not _is_text(knode):
-            f.problem(yf.line(knode), f"{label}: label name {_reading(knode)}; quote it")
-        elif knode.value in out:
-            f.problem(yf.line(knode), f"{label}: label {knode.value!r} given twice")
-        elif not isinstance(vnode, yaml.ScalarNode):
-            f.problem(yf.line(vnode), f"{label}: label {knode.value!r}: expected a text value, "
-                                     f"got a {yf.kind(vnode)}")  # fmt: skip
-        elif not vnode.value and not _is_text(vnode):
-            f.problem(yf.line(vnode), f"{label}: label {knode.value!r} has no value; "
-                                     f"write {knode.value}: \"...\"")  # fmt: skip
-        elif not _is_text(vnode):
-            f.problem(yf.line(vnode), f"{label}: label {knode.value!r}: value {_reading(vnode)}; "
-                                     f"quote it: {knode.value}: \"{vnode.value}\"")  # fmt: skip
-        elif (value := f.expand(vnode.value, yf.line(vnode))) is not values.MISSING:
-            out[knode.value] = str(values.plain(value))
-    return tuple(sorted(out.items()))
-
-
-def _is_text(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _STR
-
-
-def _reading(node: yaml.Node) -> str:
-    """How YAML reads a node that is not a string, for a message."""
-    if not isinstance(node, yaml.ScalarNode):
-        return f"is a {yf.kind(node)}, not text"
-    try:
-        value = yaml.constructor.SafeConstructor().construct_object(node)
-    except yaml.YAMLError:
-        return f"{node.value!r} is not text"
-    if isinstance(value, bool):
-        shown = "true" if value else "false"
-    else:
-        shown = "null (no value)" if value is None else f"the {type(value).__name__} {value!r}"
-    return f"{node.value!r} is read as {shown}, not as text"
-
-
 _RULE: dict[str, values.Conv] = {
     "name": values.string, "query": values.string, "keywords": values.strings,
     "exclude": values.strings,
     "fields": values.choice(*FIELDS), "severity": values.choice(*SEVERITIES),
-    "labels": values.string,  # never converted: _rule reads labels from their node (_labels)
+    "labels": values.string,  # never converted: _rule reads labels from their node
     "fuzzy": values.boolean, "threshold": values.real(50, 100), "min_terms": values.integer(1, 50),
 }  # fmt: skip
 
@@ -258,8 +211,8 @@ def _split(node: yaml.Node, key: str) -> tuple[yaml.Node, list[yaml.Node]]:
     """The mapping without its ``key`` entries, and their value nodes."""
     if not isinstance(node, yaml.MappingNode):
         return node, []
-    rest = [(k, v) for k, v in node.value if not (_is_text(k) and k.value == key)]
-    found = [v for k, v in node.value if _is_text(k) and k.value == key]
+    rest = [(k, v) for k, v in node.value if not (is_text(k) and k.value == key)]
+    found = [v for k, v in node.value if is_text(k) and k.value == key]
     return yaml.MappingNode(node.tag, rest, node.start_mark, node.end_mark, node.flow_style), found
 
 
@@ -274,7 +227,7 @@ def _rule(
     label = f"rule {data.get('name', '?')!r}"
     for extra in label_nodes[1:]:
         f.problem(yf.line(extra), f"{label}: duplicate key 'labels'")
-    labels = _labels(f, label_nodes[0], label) if label_nodes else ()
+    labels = read_labels(f, label_nodes[0], label) if label_nodes else ()
     if ("query" in data) == ("keywords" in data) and isinstance(node, yaml.MappingNode):
         f.problem(yf.line(node), f"{label}: needs either 'query' or 'keywords'")
     if len(f.problems) > before or not isinstance(node, yaml.MappingNode):

@@ -1,5 +1,6 @@
 """Acceptance: hostile feed text arrives inert, asserted on the bytes the stand-in
-Slack webhook and SMTP server received.
+Slack webhook, Slack Web API and SMTP server received, in every mode (a post, an
+edit, a follow-up; feed text in titles, summaries, members, outlets, changes).
 
 Slack: ``<!channel>``, ``<!here>``, ``<@U123>`` and ``<https://evil|https://bank>``
 in a title or summary must not become mentions or disguised links: the only
@@ -14,19 +15,23 @@ import email
 import email.policy
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from feedserver import FeedServer, rss
 from helpers import alert, dispatcher, enqueue, settle
+from lifecycle import created, update
 from prometheus_client import CollectorRegistry
-from standins import HookServer, SmtpServer
+from standins import HookServer, SlackApi, SmtpServer
 
 from monitor.alerts.sinks import schemas
 from monitor.alerts.sinks.email import EmailConfig, EmailSink
 from monitor.alerts.sinks.slack import SlackSink
+from monitor.alerts.sinks.slack_api import SlackApiSink
 from monitor.app import App
 from monitor.config import load_config
+from monitor.model import StoryMember
 
 HOSTILE_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Evil Wire</title>
 <item><title>&lt;!channel&gt; &lt;!here&gt; S-400 deal &lt;@U123&gt; via
@@ -65,6 +70,18 @@ def assert_inert_slack(body: bytes, allowed_links: set[str]) -> None:
 async def test_hostile_feed_text_through_the_daemon_arrives_inert(
     tmp_path: Path, feed_server: FeedServer, hook: HookServer
 ) -> None:
+    async with SlackApi() as api:
+        await _through_the_daemon(tmp_path, feed_server, hook, api)
+    posted = api.made("chat.postMessage")
+    assert len(posted) == 2 and api.problems == []
+    for body in posted:
+        assert_inert_slack(json.dumps(body).encode(), {"https://evil.example/story"})
+    assert "&lt;!channel&gt;" in json.dumps(posted, ensure_ascii=False)
+
+
+async def _through_the_daemon(
+    tmp_path: Path, feed_server: FeedServer, hook: HookServer, api: SlackApi
+) -> None:
     url = feed_server.add("/evil.xml", rss(HOSTILE_FEED))
     (tmp_path / "rules.yaml").write_text(
         'rules:\n  - {name: s400, keywords: ["S-400"], severity: high}\n', encoding="utf-8"
@@ -79,6 +96,7 @@ fetch: {{allow_networks: ['127.0.0.1/32'], timeout: 5s}}
 http: {{enabled: false}}
 receivers:
   - {{name: slack, kind: slack, url: '{hook.url("/slack")}'}}
+  - {{name: api, kind: slack, token: '{api.token}', channel: '#desk', api_url: '{api.url}'}}
   - {{name: mail, kind: email, host: 127.0.0.1, port: {smtp.port}, tls: none,
       from: newsmon@desk.example, to: [desk@desk.example], timeout: 5s}}
 """,
@@ -140,3 +158,55 @@ async def test_a_link_with_a_pipe_cannot_relabel_itself_in_slack(
     for body in bodies:
         assert_inert_slack(body, {"https://evil.example/a%7Chttps://bank.example/login"})
     assert b"javascript:" not in b" ".join(bodies)
+
+
+EVIL_LINKS = "<https://evil.example|https://bank.example> <!channel> <@U123> <!here>"
+
+
+def hostile_update(receiver: str, mode: str, thread: dict[str, str] | None = None) -> Any:
+    """A story whose members, outlets and changes all carry hostile text."""
+    changes = (f"new entity: {EVIL_LINKS}", "new\r\nBcc: spy@evil.example")
+    story = update(created(receiver), 3, mode=mode, thread=thread, changes=changes)
+    evil = StoryMember(f"Evil {EVIL_LINKS}", f"<script>x</script> {EVIL_LINKS}",
+                  "javascript:alert(1)", None, "event")  # fmt: skip
+    return replace(story, members=(*story.members, evil),
+                   outlets=(*story.outlets, f"Evil {EVIL_LINKS}"))  # fmt: skip
+
+
+async def test_hostile_updates_arrive_inert_in_the_web_api_and_webhook_modes(
+    hook: HookServer,
+) -> None:
+    allowed = {"https://wire.example/1"}
+    async with SlackApi() as api:
+        async with SlackApiSink(api.token, "#desk", api_url=api.url) as sink:
+            (receipt,) = await sink.send([created("api")])  # type: ignore[misc]
+            await sink.send([hostile_update("api", "edit", dict(receipt or {}))])
+            await sink.send([hostile_update("api", "followup", dict(receipt or {}))])
+        assert api.problems == []
+        bodies = [json.dumps(body).encode() for _, body, _, answer in api.calls if answer["ok"]]
+        assert len(bodies) == 4  # post, edit, the follow-up's update and its reply
+    async with SlackSink(hook.url("/slack")) as webhook:
+        await webhook.send([hostile_update("slack", "followup")])
+    bodies += [r.body for r in hook.received("/slack", 200)]
+    for body in bodies:
+        assert_inert_slack(body, allowed)
+    everything = b" ".join(bodies)
+    assert b"javascript:" not in everything and b"Evil &lt;https://evil.example" in everything
+
+
+async def test_a_hostile_followup_mail_is_escaped_and_adds_no_header() -> None:
+    thread = {"message_id": "<a.1@desk.example>", "subject": "newsmon: x\r\nBcc: spy@evil.example"}
+    with SmtpServer() as smtp:
+        config = EmailConfig(host="127.0.0.1", port=smtp.port, sender="newsmon@desk.example",
+                             to=("desk@desk.example",), tls="none", timeout=5.0)  # fmt: skip
+        async with EmailSink(config) as sink:
+            await sink.send([hostile_update("mail", "followup", thread)])
+        (raw,), (envelope,) = smtp.messages, smtp.envelopes
+    assert envelope == ("newsmon@desk.example", ["desk@desk.example"])
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Bcc"] is None and message["In-Reply-To"] == "<a.1@desk.example>"
+    html = message.get_body(("html",))
+    assert html is not None
+    markup = html.get_content()
+    assert "<script" not in markup and "<!channel>" not in markup and "javascript:" not in markup
+    assert "&lt;script&gt;" in markup and "Evil &lt;https://evil.example" in markup

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config.compose import MAX_FILE_BYTES
 from monitor.errors import ConfigError
 from monitor.model import Item
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules
+from monitor.rules.query import Term
 from monitor.rules.reload import RuleWatcher
 
 ROOT = Path(__file__).parents[2]
@@ -195,11 +197,14 @@ def test_deep_nesting_is_a_problem_not_a_recursion_error(tmp_path: Path) -> None
     ]
 
 
-def test_a_file_nested_too_deeply_for_yaml_is_a_problem(tmp_path: Path) -> None:
+@pytest.mark.parametrize("depth", [600, 5000])  # past Python's recursion limit; libyaml's
+def test_a_file_nested_too_deeply_for_yaml_is_a_problem(tmp_path: Path, depth: int) -> None:
     got = problems(
-        tmp_path, a="rules: " + "[" * 5000 + "]" * 5000 + "\n", b="rules: [{name: b, query: x}]\n"
+        tmp_path, a="rules: " + "[" * depth + "]" * depth + "\n", b="rules: [{name: b, query: x}]\n"
     )
-    assert got == [f"{tmp_path / 'a.yaml'}:0: nested too deeply to read (RecursionError)"]
+    (problem,) = got
+    assert problem.startswith(f"{tmp_path / 'a.yaml'}:"), problem
+    assert "nested too deeply to read" in problem
 
 
 def test_an_unexpected_error_names_the_file_and_keeps_the_cause(
@@ -218,3 +223,98 @@ def test_an_unexpected_error_names_the_file_and_keeps_the_cause(
         f"{path}:3: internal error, please report it: RuntimeError: boom"
     ]
     assert isinstance(caught.value.__cause__, RuntimeError)  # a bug keeps its traceback
+
+
+def laughs(levels: int, key: str = "aliases") -> str:
+    """A rule file whose entity's aliases are ``levels`` lists of nine aliases of the
+    list before: 9**levels strings once expanded ("billion laughs" at 9 levels)."""
+    lines = ["entities:", "  - name: Boom", f"    {key}:"]
+    lines.append("      - &l0 [" + ", ".join(["lol"] * 9) + "]")
+    lines += [f"      - &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join([*lines, "rules:", "  - {name: boom, query: Boom}"]) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_goes_over(tmp_path: Path) -> None:
+    got = problems(tmp_path, a=laughs(6), b="rules: [{name: b, query: x}]\n")
+    assert got == [
+        f"{tmp_path / 'a.yaml'}:9: invalid YAML: alias *l4 expands to 66,430 nodes"
+        " (anchor &l4 at line 8), taking the document past 100,000 nodes added by aliases;"
+        " aliases of aliases grow exponentially: write the values out, or use fewer"
+    ]
+
+
+def test_aliases_within_the_budget_are_read_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "entities:\n"
+        "  - {name: Gripen, aliases: &saab [JAS 39, Saab 39]}\n"
+        "  - {name: Gripen E, aliases: *saab}\n"
+        "rules:\n  - {name: r, query: '\"Gripen E\"', labels: &desk {desk: air}}\n"
+        "  - {name: s, query: Gripen, labels: *desk}\n",
+        encoding="utf-8",
+    )
+    r, s = load_rules([str(path)])
+    assert isinstance(r.query, Term) and isinstance(s.query, Term)
+    assert [f.text for f in r.query.forms] == ["Gripen E", "JAS 39", "Saab 39"]
+    assert r.labels == s.labels == (("desk", "air"),)
+
+
+def test_an_alias_inside_its_own_anchor_is_a_problem(tmp_path: Path) -> None:
+    (got,) = problems(tmp_path, a="entities:\n  - name: X\n    aliases: &a [x, *a]\n")
+    assert got == (
+        f"{tmp_path / 'a.yaml'}:3: invalid YAML: alias *a is inside the node its anchor &a"
+        " (line 3) marks: a value cannot contain itself"
+    )
+
+
+def test_a_rule_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    entry = b"  - {name: r%07d, query: x}\n"
+    path.write_bytes(b"rules:\n" + b"".join(entry % n for n in range(MAX_FILE_BYTES // 27 + 1)))
+    assert path.stat().st_size > MAX_FILE_BYTES
+    with pytest.raises(ConfigError) as caught:
+        load_rules([str(path)])
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:0: rule file is over 8 MiB, the limit for one file; split it into several"
+        " rule files (entities are shared by all of them)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "rules:\n  - name: r\n\tquery: x\n",
+            3,
+            "a tab character at column 1: YAML indents with spaces only",
+        ),
+        (
+            "rules:\n  - name: r\n    query: x\n   severity: high\n",
+            4,
+            "this line is indented differently from the lines around it"
+            " (a key at column 4 where column 5, 3 or 1 was expected)",
+        ),
+        (
+            'rules:\n  - name: r\n    query: "F-35 game" OR Gripen\n',
+            3,
+            "text after the closing quote at column 22: a value that starts with a quote"
+            " ends there; quote the whole value: query: '\"F-35 game\" OR Gripen'",
+        ),
+        (
+            "rules:\n  - name: r\n    query: Gripen AND note: x\n",
+            3,
+            "a second ': ' at column 27: a value that contains ': ' must be quoted"
+            ' (query: "...")',
+        ),
+        (
+            "entities:\n  - name: X\n    aliases: [a, b\nrules: []\n",
+            3,
+            "the '[' at column 14 is never closed: a ']' is missing (YAML read on to line 4)",
+        ),
+    ],
+)
+def test_yaml_mistakes_in_a_rule_file_in_plain_words(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    (got,) = problems(tmp_path, a=text)
+    assert got == f"{tmp_path / 'a.yaml'}:{line}: invalid YAML: {message}"

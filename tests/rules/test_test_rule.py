@@ -75,3 +75,17 @@ async def test_feed_url_through_the_guarded_fetcher(feed_server: FeedServer) -> 
     done = await asyncio.to_thread(newsmon, "test-rule", PACK, "--feed", url, "--allow-private")
     assert done.returncode == 0, done.stderr
     assert "3 of 4 items matched" in done.stdout
+
+
+def test_near_miss_warnings_are_printed_beside_the_matches(tmp_path: Path) -> None:
+    pack = tmp_path / "navy.yaml"
+    pack.write_text(
+        "entities:\n  - {name: PLA}\nrules:\n  - {name: navy, query: PLAN OR title:drills}\n",
+        encoding="utf-8",
+    )
+    done = newsmon("test-rule", str(pack), "--feed", str(FEED))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"{pack}:4: warning: rule 'navy': term 'PLAN' is not an entity; did you mean 'PLA'?"
+    ]
+    assert "by rule: navy=0" in done.stdout

@@ -1,10 +1,13 @@
 """The sink contract, and what every sink shares: outcome classification and HTTP.
 
-Every sink keeps one contract (:class:`Sink`): ``async send(alerts) -> None`` (one
-alert, or a group's digest), raising :class:`~monitor.errors.DeliveryError`; each
-is an async context manager. Sinks never retry: ``alerts/deliver.py`` does, for
-all, from what the error says. How a receiver's answer becomes that error lives
-here, in one place (Alertmanager's ``notify/util.go``):
+Every sink keeps one contract (:class:`Sink`): ``async send(alerts)`` (one alert,
+or a group's digest, of one receiver) returning the receiver's receipts, raising
+:class:`~monitor.errors.DeliveryError`; each is an async context manager. A group
+larger than ``max_batch`` comes as several :class:`Batch` es, each saying where it
+sits in its group, so every message can say it is part of a larger one. Sinks
+never retry: ``alerts/deliver.py`` does, for all, from what the error says. How
+a receiver's answer becomes that error lives here, in one place (Alertmanager's
+``notify/util.go``):
 
 * :func:`classify_http`: 2xx ok; 429 retry after its ``Retry-After``; 5xx, 408 and
   425 retry (503 with its ``Retry-After``); any other 4xx fails for good;
@@ -18,7 +21,7 @@ URL in an error (webhook URLs are secrets).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, Self
 
 import aiohttp
 
@@ -27,6 +30,25 @@ from monitor.model import Alert
 from monitor.retry_after import parse_retry_after
 
 Receipt = Mapping[str, str]  # a receiver's reference to a message it took (Slack channel, ts)
+
+
+class Batch(list[Alert]):
+    """The alerts of one message, and where they sit in their group: ``first`` is
+    the index in the group of the first of them, ``group`` the group's size. The
+    delivery loop passes one when it sends a group in parts; a plain list is a
+    whole group."""
+
+    def __init__(self, alerts: Sequence[Alert], *, first: int = 0, group: int = 0) -> None:
+        super().__init__(alerts)
+        self.first = first
+        self.group = max(group, first + len(alerts))
+
+
+def part_of(alerts: Sequence[Alert]) -> tuple[int, int]:
+    """(index in the group of the first alert, the group's size)."""
+    if isinstance(alerts, Batch):
+        return alerts.first, alerts.group
+    return 0, len(alerts)
 
 
 class Sink(Protocol):
@@ -101,7 +123,7 @@ class HttpSink:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> HttpSink:
+    async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         return self
 

@@ -1,7 +1,9 @@
-"""The console sink: one readable line per alert on standard output.
+"""The console sink: a few readable lines per alert on standard output.
 
-Feed text is untrusted: control characters (terminal escape sequences
-included) are replaced before printing.
+A post shows the story; a follow-up (``[UPDATE]``, or ``[SPREADING]`` for an
+escalation) what is new and how far the story has spread. An edit is never
+given (``edits = False``). Feed text is untrusted: control characters
+(terminal escape sequences included) are replaced before printing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from monitor.alerts import render
 from monitor.config import ReceiverConfig, ReceiverSchema
 from monitor.model import Alert, iso
 
@@ -39,6 +42,13 @@ class ConsoleSink:
     async def send(self, alerts: Sequence[Alert]) -> None:
         stream = self._stream or sys.stdout
         for alert in alerts:
+            if alert.mode == "followup":
+                stream.write(_update(alert))
+                continue
+            if alert.mode != "post":
+                continue
+            if alert.event == "escalated":
+                stream.write(f"[{render.update_label(alert).upper()}] ")
             terms = ", ".join(term for term, _ in alert.matched)
             also = f" | also in: {safe(', '.join(alert.duplicates))}" if alert.duplicates else ""
             stream.write(
@@ -48,6 +58,15 @@ class ConsoleSink:
                 f"    {safe(alert.link or '(no link)')}\n"
             )
         stream.flush()
+
+
+def _update(alert: Alert) -> str:
+    told = "; ".join(render.changes(alert)) or "more coverage"
+    return (
+        f"[{render.update_label(alert).upper()}] [{alert.severity.upper()}] {safe(alert.title)}\n"
+        f"    new: {told} | {render.status(alert)} | {render.outlets(alert)}\n"
+        f"    {safe(alert.link or '(no link)')}\n"
+    )
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> ConsoleSink:

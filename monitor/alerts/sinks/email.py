@@ -8,10 +8,13 @@ certificate and host name verified (smtplib's own default verifies nothing).
 A ``cafile`` that is missing or not PEM stops startup (a config problem, named
 ``file:line``); one that disappears later (a certificate rotation) fails the
 attempt as ``tls: cafile unusable``, retried, so alerts wait instead of being dropped.
-Every socket operation has ``timeout``. The subject is one line, stripped of
-CR/LF and control characters; the HTML part escapes all feed text. A group of
-alerts is one digest mail. A server that refuses some recipients but takes the
-others delivers the mail; the refusals are logged (how many, which domains).
+Every socket operation has ``timeout``. What the mails say, and how they
+thread (``Message-ID`` on the ``from`` domain; a follow-up's ``In-Reply-To``),
+is :mod:`~monitor.alerts.sinks.email_compose`: a group of posts is one digest
+mail, each follow-up a mail of its own, all sent in one SMTP session.
+``timezone`` (IANA, default UTC) is the zone times are shown in, UTC beside.
+A server that refuses some recipients but takes the others delivers the mail;
+the refusals are logged (how many, which domains).
 
 smtplib runs in a worker thread, which the delivery loop cannot stop when it
 stops waiting (``delivery.timeout``, or shutdown). So a mail is never both
@@ -32,82 +35,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import smtplib
 import ssl
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from monitor.alerts import render
-from monitor.alerts.sinks.base import classify_smtp
+from monitor.alerts.sinks.base import Receipt, classify_smtp
+from monitor.alerts.sinks.email_compose import (
+    SUBJECT_MAX,
+    EmailConfig,
+    compose,
+    message,
+    receipts,
+    sender_domain,
+    subject,
+)
+from monitor.alerts.sinks.options import timezone, zone_of
 from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal, values
 from monitor.errors import ConfigError, DeliveryError, Problem
 from monitor.model import Alert
+
+__all__ = ["SUBJECT_MAX", "EmailConfig", "EmailSink", "build", "message", "subject"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA = ReceiverSchema(
     required=frozenset({"host", "from", "to"}),
-    optional=frozenset({"port", "tls", "cafile", "username", "password", "timeout"}),
+    optional=frozenset({"port", "tls", "cafile", "username", "password", "timeout", "timezone"}),
     convs={
         "port": values.integer(1, 65535),
         "tls": values.choice("starttls", "tls", "none"),
         "to": values.strings,
         "timeout": values.duration,
+        "timezone": timezone,
     },
 )
 PORTS = {"starttls": 587, "tls": 465, "none": 25}
-SUBJECT_MAX = 200
-
-
-@dataclass(frozen=True, slots=True)
-class EmailConfig:
-    host: str
-    port: int
-    sender: str
-    to: tuple[str, ...]
-    tls: str = "starttls"
-    cafile: str | None = None
-    username: str | None = None
-    password: str | Secret | None = None
-    timeout: float = 20.0
-
-
-def subject(alerts: Sequence[Alert]) -> str:
-    return render.clip("newsmon: " + render.one_line(render.headline(alerts)), SUBJECT_MAX)
-
-
-def message(config: EmailConfig, alerts: Sequence[Alert]) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = subject(alerts)
-    msg["From"] = config.sender
-    msg["To"] = ", ".join(config.to)
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="newsmon")
-    msg.set_content(render.text(alerts))
-    msg.add_alternative(html_body(alerts), subtype="html")
-    return msg
-
-
-def html_body(alerts: Sequence[Alert]) -> str:
-    parts = []
-    for a in alerts:
-        title = html.escape(render.title(a))
-        url = render.safe_link(a.link)
-        head = f'<a href="{html.escape(url, quote=True)}">{title}</a>' if url else title
-        items = "".join(f"<li>{html.escape(e)}</li>" for e in render.evidence(a))
-        also = f"<p>{html.escape(other)}</p>" if (other := render.also_in(a)) else ""
-        summary = f"<p>{html.escape(s)}</p>" if (s := render.summary(a)) else ""
-        parts.append(
-            f"<h3>{head}</h3><p><small>{html.escape(render.facts(a))}</small></p>"
-            f"<ul>{items}</ul>{also}{summary}"
-        )
-    return "<!doctype html><html><body>" + "<hr>".join(parts) + "</body></html>"
 
 
 class Handover:
@@ -141,8 +107,8 @@ def _context(config: EmailConfig) -> ssl.SSLContext:
         raise DeliveryError("tls", "cafile unusable", retryable=True) from exc
 
 
-def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) -> None:
-    """Blocking: connect, secure, authenticate, send. Raises DeliveryError."""
+def _send(config: EmailConfig, msgs: Sequence[EmailMessage], gate: Handover | None = None) -> None:
+    """Blocking: connect, secure, authenticate, send each mail. Raises DeliveryError."""
     try:
         context = _context(config) if config.tls != "none" else None
         if config.tls == "tls":
@@ -152,7 +118,7 @@ def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) 
         else:
             smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
         try:
-            _transact(config, smtp, msg, context, gate)
+            _transact(config, smtp, msgs, context, gate)
         finally:
             _quit(smtp)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -171,7 +137,7 @@ def _send(config: EmailConfig, msg: EmailMessage, gate: Handover | None = None) 
         raise DeliveryError("other", f"SMTP: {type(exc).__name__}", retryable=True) from None
 
 
-def _transact(config: EmailConfig, smtp: smtplib.SMTP, msg: EmailMessage,
+def _transact(config: EmailConfig, smtp: smtplib.SMTP, msgs: Sequence[EmailMessage],
               context: ssl.SSLContext | None, gate: Handover | None) -> None:  # fmt: skip
     smtp.ehlo()
     if config.tls == "starttls":
@@ -183,11 +149,12 @@ def _transact(config: EmailConfig, smtp: smtplib.SMTP, msg: EmailMessage,
         smtp.login(config.username, reveal(config.password or ""))
     if gate is not None and not gate.begin():
         raise DeliveryError("other", "abandoned", retryable=True)  # nobody waits: send nothing
-    refused = smtp.send_message(msg, config.sender, list(config.to))
-    if refused:
-        domains = sorted({address.rpartition("@")[2] for address in refused})
-        log.warning("email_recipients_refused refused=%d recipients=%d domains=%s",
-                    len(refused), len(config.to), ",".join(domains))  # fmt: skip
+    for msg in msgs:
+        refused = smtp.send_message(msg, config.sender, list(config.to))
+        if refused:
+            domains = sorted({address.rpartition("@")[2] for address in refused})
+            log.warning("email_recipients_refused refused=%d recipients=%d domains=%s",
+                        len(refused), len(config.to), ",".join(domains))  # fmt: skip
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
@@ -210,10 +177,15 @@ class EmailSink:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
+    async def send(self, alerts: Sequence[Alert]) -> Sequence[Receipt | None] | None:
+        """The posts as one digest mail, each follow-up as a mail threaded under
+        its story's first; the receipts are the posts' (the digest's Message-ID)."""
+        mails = compose(self.config, alerts)
+        if not mails:
+            return None
         gate = Handover()
         work = asyncio.ensure_future(
-            asyncio.to_thread(_send, self.config, message(self.config, alerts), gate)
+            asyncio.to_thread(_send, self.config, [m.message for m in mails], gate)
         )
         work.add_done_callback(_consume)
         try:
@@ -221,13 +193,16 @@ class EmailSink:
         except asyncio.CancelledError:
             if gate.abandon():
                 raise  # the transaction never begins: nothing is sent
-            await self._outcome(work)  # it has begun: report what really happened
+            await self._outcome(work, len(mails))  # it has begun: report what really happened
+        return receipts(alerts, mails)
 
-    async def _outcome(self, work: asyncio.Future[None]) -> None:
-        """Wait for a begun transaction's outcome (MAIL, each RCPT, DATA, the data,
-        its reply, QUIT: each bounded by ``timeout``), holding off cancellation."""
+    async def _outcome(self, work: asyncio.Future[None], mails: int) -> None:
+        """Wait for a begun session's outcome (for each mail MAIL, each RCPT, DATA,
+        the data and its reply; then QUIT: each bounded by ``timeout``), holding off
+        cancellation."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.timeout * (len(self.config.to) + 5) + 1
+        steps = (len(self.config.to) + 4) * mails + 1
+        deadline = loop.time() + self.config.timeout * steps + 1
         while not work.done() and (left := deadline - loop.time()) > 0:
             with contextlib.suppress(asyncio.CancelledError):  # shutdown: worth the wait
                 await asyncio.wait({work}, timeout=left)
@@ -261,19 +236,27 @@ def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
     cafile = reveal(o["cafile"]) if o.get("cafile") else None
     if cafile and not Path(cafile).is_absolute():
         cafile = str(base_dir / cafile)
+    problems = []
     if cafile and (problem := _cafile_problem(cafile)):
         shown = "(from the environment)" if isinstance(o["cafile"], Secret) else repr(cafile)
-        message = f"receiver {receiver.name!r}: cafile {shown} {problem}"
-        raise ConfigError([Problem(receiver.file, receiver.line, message)])
+        problems.append(f"cafile {shown} {problem}")
+    if sender_domain(sender := reveal(o["from"])) is None:
+        shown = "(from the environment)" if isinstance(o["from"], Secret) else repr(sender)
+        problems.append(f"from {shown} is not an address with a domain (name@example.org): "
+                        "mails are identified by it (Message-ID)")  # fmt: skip
+    if problems:
+        where = receiver.file, receiver.line
+        raise ConfigError([Problem(*where, f"receiver {receiver.name!r}: {p}") for p in problems])
     config = EmailConfig(
         host=reveal(o["host"]),
         port=values.integer(1, 65535)(o.get("port", PORTS[tls])),
-        sender=reveal(o["from"]),
+        sender=sender,
         to=values.strings(o["to"]),
         tls=tls,
         cafile=cafile,
         username=reveal(o["username"]) if o.get("username") else None,
         password=o.get("password"),
         timeout=values.duration(o.get("timeout", 20.0)),
+        zone=zone_of(o),
     )
     return EmailSink(config)

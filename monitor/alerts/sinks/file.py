@@ -1,4 +1,7 @@
-"""The file sink: one JSON object per line per alert (ARCHITECTURE.md's format)."""
+"""The file sink: one JSON object per line per alert it is given (ARCHITECTURE.md's
+format): a story's creation, each update (``event``: ``story.created``,
+``story.updated``, ``story.escalated``; ``mode`` and ``changes`` say how and what).
+A ``created`` line keeps every field of newsmon's first format. No edits."""
 
 from __future__ import annotations
 

@@ -1,100 +1,118 @@
-"""The Slack sink: an incoming webhook, Block Kit with a plain-text fallback.
+"""The Slack sink, in one of two modes, chosen by the receiver's options:
 
-Feed text is untrusted. Every piece of it is escaped (``&`` ``<`` ``>``), so
-``<!channel>``, ``<!here>``, ``<@U123>`` or ``<https://evil|https://bank>`` in a
-title arrive as text; mrkdwn objects are ``verbatim`` (no auto-linking of
-names or URLs); only http(s) links are linked, with ``|`` ``<`` ``>`` and spaces
-percent-encoded; a link that would not fit its section whole is left out (the
-title stays); every field is clipped (Slack: 3000 characters per section) with
-a visible marker. A digest is built against Slack's 50 blocks per message:
-each alert takes 4 (3 + a divider), so a message shows the alerts that fit
-(12) and always ends with "… N more alerts not shown" when some do not. The
-webhook URL is a secret: it is never logged, and errors never carry it.
+* ``url``: an incoming webhook. No message can be edited nor threaded there
+  (``edits = False``): a story is posted once; a significant update comes as a
+  short follow-up message ("Update: <title>: <changes> (N outlets)"), or not at
+  all with ``followups: false``.
+* ``token`` and ``channel`` (and ``api_url``, default https://slack.com/api/):
+  the Web API with a bot token (:mod:`~monitor.alerts.sinks.slack_api`): the
+  story's message is kept current in place, and significant updates are
+  replied in its thread.
+
+Exactly one of the two is given (``newsmon check`` says so, ``file:line``).
+``timezone`` (IANA, default UTC) is the zone times are shown in, UTC beside.
+What a message looks like, and how feed text is made inert, is
+:mod:`~monitor.alerts.sinks.slack_blocks`. The webhook URL and the token are
+secrets: never logged, and errors never carry them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
-from monitor.alerts import render
-from monitor.alerts.sinks.base import HttpSink
-from monitor.config import ReceiverConfig, ReceiverSchema, reveal
+from monitor.alerts.sinks import slack_blocks
+from monitor.alerts.sinks.base import HttpSink, Receipt, Sink, part_of
+from monitor.alerts.sinks.options import timezone, zone_of
+from monitor.config import ReceiverConfig, ReceiverSchema, reveal, values
+from monitor.errors import ConfigError, Problem
 from monitor.model import Alert
 
-SCHEMA = ReceiverSchema(required=frozenset({"url"}), optional=frozenset())
-SECTION_MAX = 3000
-TEXT_MAX = 3000
-MAX_BLOCKS = 50  # Slack's limit per message
+log = logging.getLogger(__name__)
 
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def link(url: str | None, label: str) -> str:
-    """``<url|label>`` for an http(s) URL, else the escaped label alone."""
-    safe = render.safe_link(url)
-    if safe is None:
-        return escape(label)
-    for char, code in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
-        safe = safe.replace(char, code)
-    linked = f"<{safe.replace('&', '&amp;')}|{escape(label)}>"
-    return linked if len(linked) + 2 <= SECTION_MAX else escape(label)  # never cut inside <>
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": render.clip(text, SECTION_MAX), "verbatim": True}
-
-
-def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
-    head = f"*{link(alert.link, render.title(alert))}*"
-    lines = [escape(line) for line in render.evidence(alert)]
-    if other := render.also_in(alert):
-        lines.append(escape(other))
-    return [
-        {"type": "section", "text": _mrkdwn(head)},
-        {"type": "context", "elements": [_mrkdwn(escape(render.facts(alert)))]},
-        {"type": "section", "text": _mrkdwn("\n".join(lines) or "(no evidence)")},
-    ]
-
-
-def payload(alerts: Sequence[Alert]) -> dict[str, Any]:
-    """The message: a digest's count, each alert that fits in MAX_BLOCKS, and a
-    marker saying how many did not (it always fits: room for it is kept)."""
-    blocks: list[dict[str, Any]] = []
-    if len(alerts) > 1:
-        blocks.append({"type": "section", "text": _mrkdwn(f"*{len(alerts)} alerts*")})
-    shown = 0
-    for alert in alerts:
-        more = [*alert_blocks(alert), {"type": "divider"}]
-        marker = 1 if shown + 1 < len(alerts) else 0  # room for the marker if others follow
-        if len(blocks) + len(more) + marker > MAX_BLOCKS:
-            break
-        blocks.extend(more)
-        shown += 1
-    if shown < len(alerts):
-        hidden = len(alerts) - shown
-        more_text = f"{render.TRUNCATED} {hidden} more alert{'s' if hidden != 1 else ''} not shown"
-        blocks.append({"type": "context", "elements": [_mrkdwn(escape(more_text))]})
-    fallback = render.clip(escape(render.headline(alerts)), TEXT_MAX)
-    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+DEFAULT_API_URL = "https://slack.com/api/"
+SCHEMA = ReceiverSchema(
+    required=frozenset(),
+    optional=frozenset({"url", "token", "channel", "api_url", "timezone", "followups"}),
+    convs={"timezone": timezone, "followups": values.boolean, "channel": values.string},
+)
+MAX_BATCH = slack_blocks.PER_MESSAGE
 
 
 class SlackSink(HttpSink):
-    def __init__(self, url: str) -> None:
+    """An incoming webhook: posts, and follow-ups as messages of their own."""
+
+    max_batch: int | None = MAX_BATCH
+
+    def __init__(self, url: str, *, zone: tzinfo = UTC, followups: bool = True) -> None:
         super().__init__()
-        self._url = url
+        self._url, self.zone, self.followups = url, zone, followups
 
     def __repr__(self) -> str:
         return "SlackSink(url='***')"
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
-        body = json.dumps(payload(alerts), ensure_ascii=False).encode()
-        await self.post(self._url, body, {"Content-Type": "application/json"})
+    async def send(self, alerts: Sequence[Alert]) -> Sequence[Receipt | None] | None:
+        """Posts first (as many messages as they need), then each follow-up; an
+        edit (never given: ``edits`` is False) is let go."""
+        new = [a for a in alerts if a.mode == "post"]
+        first, group = part_of(alerts) if len(new) == len(alerts) else (0, len(new))
+        messages = slack_blocks.posts(new, self.zone, first, group) if new else []
+        if self.followups:
+            updates = [a for a in alerts if a.mode == "followup"]
+            messages += [slack_blocks.followup(a, self.zone) for a in updates]
+        for message in messages:
+            body = {**message, "unfurl_links": False, "unfurl_media": False}
+            await self.post(self._url, json.dumps(body, ensure_ascii=False).encode(),
+                            {"Content-Type": "application/json"})  # fmt: skip
+        return None  # a webhook gives no reference to the message it took
 
 
-def build(receiver: ReceiverConfig, base_dir: Path) -> SlackSink:
-    return SlackSink(reveal(receiver.options["url"]))
+def _url(value: str, receiver: ReceiverConfig, option: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _problem(receiver, f"{option} must be an http(s) URL")
+    return value if value.endswith("/") or option != "api_url" else value + "/"
+
+
+def _problem(receiver: ReceiverConfig, message: str) -> ConfigError:
+    return ConfigError([Problem(receiver.file, receiver.line, f"receiver {receiver.name!r}: "
+                                                              f"{message}")])  # fmt: skip
+
+
+def _mode(receiver: ReceiverConfig) -> str:
+    """``webhook`` or ``api``, or the ConfigError saying what is missing or extra."""
+    given = {k for k in ("url", "token", "channel", "api_url") if receiver.options.get(k)}
+    if "url" in given and given & {"token", "channel", "api_url"}:
+        extra = ", ".join(sorted(given & {"token", "channel", "api_url"}))
+        raise _problem(
+            receiver,
+            "kind slack takes either url (an incoming webhook) or token "
+            f"and channel (the Web API), not both: drop url or {extra}",
+        )
+    if "url" in given:
+        return "webhook"
+    if {"token", "channel"} <= given:
+        return "api"
+    if not given & {"token", "channel"}:
+        raise _problem(receiver, "kind slack needs url (an incoming webhook), "
+                                 "or token and channel (the Web API)")  # fmt: skip
+    lacking = "channel" if "token" in given else "token"
+    raise _problem(receiver, f"kind slack needs {lacking} too: the Web API takes token and channel")
+
+
+def build(receiver: ReceiverConfig, base_dir: Path) -> Sink:
+    o = receiver.options
+    mode = _mode(receiver)
+    zone = zone_of(o)
+    followups = values.boolean(o.get("followups", True))
+    if mode == "webhook":
+        return SlackSink(reveal(o["url"]), zone=zone, followups=followups)
+    from monitor.alerts.sinks.slack_api import SlackApiSink
+
+    api_url = _url(reveal(o.get("api_url", DEFAULT_API_URL)), receiver, "api_url")
+    return SlackApiSink(reveal(o["token"]), values.string(o["channel"]), api_url=api_url,
+                        zone=zone, followups=followups)  # fmt: skip

@@ -1,6 +1,11 @@
 """The webhook sink: a JSON POST of the alerts, optionally signed.
 
 Body: ``{"version": 1, "receiver": ..., "alerts": [<the file sink's object>, ...]}``.
+Each alert says what happened to its story (``event``: ``story.created``,
+``story.updated`` for a follow-up, ``story.escalated``), carries the story's
+``members``, ``outlets`` and ``changes``, and ``version`` (one more per change),
+so a receiver can keep its own copy of the story current. No edits
+(``edits = False``); a digest is one body (no bound).
 With ``secret``, the header ``X-Newsmon-Signature: sha256=<hex>`` carries the
 HMAC-SHA256 of the exact body bytes under the secret, so the receiver can check
 the body came from newsmon untouched. Neither the URL nor the secret is ever
