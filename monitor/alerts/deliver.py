@@ -46,7 +46,7 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.pace import RateLimit, backoff
 from monitor.alerts.silence import muting
 from monitor.alerts.sinks import Sink
-from monitor.alerts.sinks.base import Receipt
+from monitor.alerts.sinks.base import Batch, Receipt
 from monitor.alerts.sync import plan
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StoreError
@@ -71,6 +71,7 @@ class Worker:
         self.blocked_until = 0.0  # a 429's Retry-After holds the whole receiver
         self._last_reason = ""
         self._last_error = ""  # the last unexpected error logged with its traceback
+        self._parts: dict[str, tuple[int, int]] = {}  # group key -> (alerts sent, digest size)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -129,9 +130,31 @@ class Worker:
         batch, alerts = self._unmuted(batch, alerts, started)
         if not batch:
             return
-        sent, receipts = await self._send(batch, alerts)
+        part = self._part(batch, alerts, started)
+        sent, receipts = await self._send(batch, part)
         if sent:
             self.sent(batch, alerts, started, receipts)
+            self._parted(batch[0].group_key, len(batch))
+
+    def _part(self, batch: list[OutboxRow], alerts: list[Alert], now: float) -> Batch:
+        """The alerts as one message of their group's digest: a group larger than the
+        sink's message is sent in parts, each saying where it sits ("13-20 of 20")."""
+        key = batch[0].group_key
+        if not key.startswith("group:"):
+            return Batch(alerts)
+        if key not in self._parts:
+            self._parts[key] = (0, self.outbox.store.outbox_group_count(key, now))
+        done, size = self._parts[key]
+        return Batch(alerts, first=done, group=size)
+
+    def _parted(self, key: str, count: int) -> None:
+        if key in self._parts:
+            done, size = self._parts[key]
+            done += count
+            if done >= size:
+                del self._parts[key]
+            else:
+                self._parts[key] = (done, size)
 
     def _unmuted(
         self,

@@ -146,6 +146,15 @@ class OutboxStore(Database):
             row = self._db.execute(OUTBOX_GROUP_MIN_DUE, (group_key,)).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def outbox_group_count(self, group_key: str, due_by: float) -> int:
+        """How many of a group's pending alerts are due by ``due_by`` (its digest's size)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'pending' AND group_key = ?"
+                " AND due <= ?", (group_key, due_by),
+            ).fetchone()  # fmt: skip
+        return int(row[0])
+
     def outbox_pending(self) -> int:
         """How many alerts are pending (an index count: no payload is read)."""
         with self._lock:
