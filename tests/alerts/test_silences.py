@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from helpers import dispatcher, settle
+from support.config import write_config
+from support.daemon import newsmon
 from support.records import alert, story
 from test_lifecycle import FIRST, Capture, member
 
@@ -74,3 +77,23 @@ async def test_a_muted_post_and_a_muted_follow_up_are_recorded_not_sent(tmp_path
         )
         assert outbox.store.expire_silence(muting.silence_id, time.time())
         assert not outbox.store.expire_silence(muting.silence_id, time.time())  # over already
+
+
+async def test_the_silence_command_adds_lists_and_expires(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    code, out, err = await newsmon("silence", "add", "-c", str(config), "-m", "rule=s400",
+                                   "-m", 'desk=~"def.*"', "--for", "1h", "--author", "ana",
+                                   "--comment", "known story")  # fmt: skip
+    assert code == 0, err
+    ident = out.strip()
+    listed = (await newsmon("silence", "list", "-c", str(config), "--json")).out.splitlines()
+    (shown,) = [json.loads(line) for line in listed]
+    assert shown["silence_id"] == ident and shown["active"]
+    assert shown["matchers"] == ["rule=s400", "desk=~def.*"] and shown["author"] == "ana"
+    assert (await newsmon("silence", "expire", ident, "-c", str(config))).code == 0
+    assert (await newsmon("silence", "list", "-c", str(config))).out == ""
+    assert ident in (await newsmon("silence", "list", "--all", "-c", str(config))).out
+    bad = await newsmon("silence", "add", "-c", str(config), "-m", "rule", "--comment", "x")
+    assert bad.code == 2 and "expected a matcher" in bad.err
+    again = await newsmon("silence", "expire", ident, "-c", str(config))
+    assert again.code == 1 and f"no silence {ident!r} in force" in again.err
