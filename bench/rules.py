@@ -6,7 +6,9 @@ rules fuzzy) run over ~600-character items of pseudo-English with curly
 quotes, dashes and accents, a fifth of them naming a watched term (some with
 a typo). The baseline is one case-insensitive ``(?<!\\w)term(?!\\w)`` regex
 per term, no fuzzy. Targets: at 1,000 terms, >= 20,000 items/s and >= 50x the
-baseline; at 10,000 terms, >= 10,000 items/s; compiling 10,000 terms < 2 s.
+baseline; at 10,000 terms, >= 10,000 items/s; compiling 10,000 terms < 2 s,
+also when a tenth of the entities has a Cyrillic alias (declined by pymorphy3,
+whose dictionary load is counted: the first Cyrillic word pays it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from monitor.rules.text import tokens
 SIZES = (10, 100, 1_000, 10_000)
 ITEMS = 2_000
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"] + ["ar", "en", "ol", "us"]
+CYRILLIC = [c + v for c in "бвгдклмнпрстз" for v in "аеиоу"] + ["ов", "ин", "ск"]
 COMMON = [
     "the",
     "of",
@@ -68,12 +71,16 @@ def _word(rng: random.Random, syllables: int) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(syllables))
 
 
-def watch_list(rng: random.Random, terms: int) -> tuple[list[Entity], list[Rule]]:
+def watch_list(
+    rng: random.Random, terms: int, cyrillic: bool = False
+) -> tuple[list[Entity], list[Rule]]:
     entities = []
     for n in range(max(1, terms // 3)):
         designator = f"{_word(rng, 1).upper()}-{rng.randint(10, 999)}"
         name = f"{_word(rng, 3).title()} {_word(rng, 3).title()}"
         forms = [designator, name, _word(rng, 4)]
+        if cyrillic and n % 10 == 0:
+            forms.append("".join(rng.choice(CYRILLIC) for _ in range(3)).title())
         rng.shuffle(forms)
         entities.append(Entity(f"{forms[0]} e{n}", tuple(Form(f) for f in forms)))
     rules = []
@@ -151,7 +158,16 @@ def run() -> bool:
             f"{base:8,.0f} items/s ({rate / base:,.0f}x); compile {compiled:.3f} s"
         )
         ok &= _targets(size, rate, base, compiled)
-    return ok
+    entities, rules = watch_list(random.Random(10_000), 10_000, cyrillic=True)
+    start = time.perf_counter()
+    Engine(rules)
+    compiled = time.perf_counter() - start
+    met = compiled < 2.0
+    print(
+        f"rules: 10,000 terms, a tenth of the entities with a Cyrillic alias: compile "
+        f"{compiled:.3f} s\nrules: target compile them < 2 s: {'met' if met else 'MISSED'}"
+    )
+    return ok and met
 
 
 def _targets(size: int, rate: float, base: float, compiled: float) -> bool:

@@ -1,7 +1,8 @@
 """The compiled matcher: a pure function of (item, rules), no I/O.
 
-Every form of every term is normalised (``monitor.rules.text``) into a token
-string; one Aho-Corasick automaton finds all of them in an item field's token
+Every form of every term, with its derived forms (``monitor.rules.inflect``:
+plurals, verb forms, Russian cases), is normalised (``monitor.rules.text``) into
+a token string; one Aho-Corasick automaton finds all of them in an item field's token
 string in one pass, word boundaries being the spaces between tokens. Unknown
 words of the item are first mapped to fuzzy term words (``monitor.rules.fuzzy``)
 and their score carried into the hit. Each rule with a hit is then judged: its
@@ -19,9 +20,10 @@ import ahocorasick
 
 from monitor.model import Evidence, Item, RuleHit
 from monitor.rules.fuzzy import FuzzyIndex, fuzzy_word
+from monitor.rules.inflect import term_forms
 from monitor.rules.load import Rule
 from monitor.rules.query import Not, Or, Query, Term, leaves
-from monitor.rules.text import TOKEN, keeps_offsets, number_forms, offset_map, prepare, tokens
+from monitor.rules.text import TOKEN, keeps_offsets, offset_map, prepare
 from monitor.rules.text import words as split_words
 
 FIELD_ORDER = ("title", "summary")
@@ -90,8 +92,9 @@ class Engine:
         for r, rule in enumerate(self.rules):
             for index, (term, _) in enumerate(leaves(rule.query)):
                 for form in term.forms:
-                    for words in number_forms(tokens(form.text)):
-                        self._add(r, index, words, form.weak, term.threshold)
+                    for words, typos in term_forms(form.text).items():
+                        limit = term.threshold if typos else None
+                        self._add(r, index, words, form.weak, limit)
         self._automaton = ahocorasick.Automaton()
         for key, pid in self._patterns.items():
             self._automaton.add_word(f" {key} ", pid)

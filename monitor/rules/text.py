@@ -7,9 +7,9 @@ blanks possessives (``F-35's``, ``Ankara’s``) with spaces, so offsets are kept
 ``tokens`` splits the result into letter runs and digit-led runs, so every
 dash, hyphen and space form between the parts of a designator is the same
 (``S-400`` = ``S400`` = ``S 400`` = ``S‑400``) while a glued suffix stays part
-of its number (``F-35A`` is ``f 35a``, not ``f 35``). Plurals are handled on the
-term side: :func:`number_forms` gives each term's last word its English singular
-and plural forms (-s, -ies/-y, -es), and designators their ``-s``.
+of its number (``F-35A`` is ``f 35a``, not ``f 35``). The other forms of a term
+(plurals, verb forms, Russian cases) are derived on the term side, from the
+words as :func:`written`: see ``monitor.rules.inflect``.
 
 Spans map back to the original text: when every character folded to one
 (nearly always) offsets are the same; otherwise :func:`offset_map` rebuilds them.
@@ -87,51 +87,17 @@ def is_designator(word: str) -> bool:
     return not word.isalpha()
 
 
-_VOWELS = frozenset("aeiou")
-_ES_SINGULAR = ("s", "x", "z", "ch", "sh", "o")  # such singulars take -es: tax, crash, embargo
-_ES_PLURAL = ("ss", "us", "x", "z", "ch", "sh", "o")  # such stems lose -es: taxes, classes
-
-
-def number_forms(words: tuple[str, ...]) -> set[tuple[str, ...]]:
-    """The term's words with its last word in singular and plural: ``sanctions``
-    gives sanction/sanctions, ``battery`` battery/batteries, ``embargo``
-    embargo/embargos/embargoes, ``S-400`` gives s 400/s 400s. See :func:`other_numbers`."""
-    *head, last = words
-    if is_designator(last):
-        return {words, (*head, last + "s")}
-    return {words} | {(*head, form) for form in other_numbers(last)}
-
-
-def other_numbers(word: str) -> set[str]:
-    """English plural forms of a singular word, singular forms of a plural one.
-
-    A word of four letters or more ending in ``s`` (but not ``-ss``/``-us``:
-    class, bonus) is taken as a plural: ``sanctions`` -> sanction; ``-ies`` also
-    gives ``-y`` (batteries -> battery), and ``-es`` after s/x/z/ch/sh/o gives
-    the bare stem (embargoes -> embargo, taxes -> tax, launches -> launch).
-    Any other word is a singular: ``-y`` after a consonant gives ``-ies``
-    (battery -> batteries, spy -> spies); a word ending in s/x/z/ch/sh/o takes
-    ``-es`` (class -> classes, tax -> taxes, embargo -> embargoes; also ``-s``
-    after o and ch: embargos, monarchs); other words of four letters or more take
-    ``-s`` (missile -> missiles). Shorter words get no plural or singular but
-    the -ies/-es ones (war, jet, gas -> gases, ..., are left alone).
-    Forms that are no English word (``missil``) are harmless: matching is by
-    whole tokens, so they can only match themselves."""
-    n = len(word)
-    if n < 3 or not word.isalpha():
-        return set()
-    if n >= 4 and word.endswith("s") and not word.endswith(("ss", "us")):
-        out = {word[:-1]}
-        if word.endswith("ies") and n >= 5:
-            out.add(word[:-3] + "y")
-        elif word.endswith("es") and word[:-2].endswith(_ES_PLURAL):
-            out.add(word[:-2])
-        return out
-    if word[-1] == "y" and word[-2] not in _VOWELS:
-        return {word[:-1] + "ies"}
-    if word.endswith(_ES_SINGULAR):
-        return {word + "es", word + "s"} if word.endswith(("o", "ch")) else {word + "es"}
-    return {word + "s"} if n >= 4 else set()
+def written(text: str) -> list[str]:
+    """The tokens of ``text`` as written (case and accents kept), one per :func:`tokens`."""
+    prepared = prepare(text)
+    where = None if keeps_offsets(text) else offset_map(text)
+    out = []
+    for found in TOKEN.finditer(prepared):
+        start, end = found.span()
+        if where is not None:
+            start, end = where[start], where[end - 1] + 1
+        out.append(text[start:end])
+    return out
 
 
 def keeps_offsets(text: str) -> bool:

@@ -101,6 +101,7 @@ CASES = [
     ("Frigate and corvette exercise", "", "two-terms", True),
     ("Frigate exercise with frigates", "", "two-terms", False),
     # plurals: -s, y <-> ies after a consonant, -es after s/x/z/ch/sh/o, both directions
+    # (verb forms, names, Turkish and Russian endings: tests/rules/test_forms.py)
     ("Germany sends two Patriot batteries to Ukraine", "", "patriot-battery", True),
     ("A Patriot battery for Poland", "", "patriot-battery", True),
     ("Patriot batterys", "", "patriot-battery", False),  # not an English plural
@@ -127,10 +128,10 @@ CASES = [
     ("Aid convoies attacked", "", "convoy", False),
     ("A close ally of Erdogan", "", "allies", True),  # plural term, singular text
     ("NATO allies meet", "", "allies", True),
-    ("Allied forces advance", "", "allies", False),
+    ("Allied forces advance", "", "allies", True),  # allied: the verb form of ally (test_forms.py)
     ("Torpedo test fails", "", "torpedoes", True),
-    ("Torpedos fired", "", "torpedoes", False),  # the term is -oes: its singular is torpedo
-    ("Torpedoed talks", "", "torpedoes", False),
+    ("Torpedos fired", "", "torpedoes", True),  # torpedoes -> torpedo -> its plurals, as embargo
+    ("Torpedoed talks", "", "torpedoes", True),  # the verb form of torpedo (test_forms.py)
     ("Two Virginia classes of submarine", "", "class", True),
     ("Virginia clas submarine", "", "class", False),  # -ss words never lose an s
     # ... and designators are unaffected: their plural is -s only
