@@ -76,7 +76,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE deliveries (
             story_id TEXT NOT NULL, receiver TEXT NOT NULL, thread TEXT NOT NULL,
             shown INTEGER NOT NULL, shown_at REAL NOT NULL,
-            told INTEGER NOT NULL, told_at REAL NOT NULL,
+            told INTEGER NOT NULL, told_at REAL NOT NULL, followed_at REAL NOT NULL,
             PRIMARY KEY (story_id, receiver)
         ) WITHOUT ROWID""",
         """CREATE TABLE escalations (
