@@ -17,15 +17,15 @@ import math
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from monitor.alerting import StoriesStage
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.outbox import Outbox
-from monitor.alerts.route import Router, alerts_for
+from monitor.alerts.route import Router
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
 from monitor.config import Settings, rate
@@ -34,7 +34,7 @@ from monitor.dedup.stories import StoryBook
 from monitor.errors import StoreError
 from monitor.http import HttpServer
 from monitor.metrics import Metrics
-from monitor.model import Alert, Item, Match, Record
+from monitor.model import Item, Match, Record
 from monitor.rules.engine import Engine
 from monitor.rules.reload import RuleReloader
 from monitor.sources.fetch import Fetcher
@@ -101,15 +101,16 @@ class App:
             )  # fmt: skip
             book = StoryBook(store, s.stories.window, s.stories.threshold)
             book.load(time.time())
-            outbox = Outbox(store, refresh=lambda alert: _refresh(book, alert))
+            outbox = Outbox(store)
             self._watch(bus, outbox)
             stack.callback(self.metrics.unwatch)
             dispatcher = await stack.enter_async_context(self._dispatcher(outbox))
+            router = Router(s.route, list(self.sinks), s.time_intervals)
+            stories = StoriesStage(book, router, outbox, self.metrics, dispatcher.wake)
+            outbox.story = stories.story  # the one edge back: alerts render from the story
             stages = [
                 asyncio.create_task(self._rules_stage(bus), name="rules"),
-                asyncio.create_task(
-                    self._alerts_stage(bus, book, outbox, dispatcher), name="alerts"
-                ),
+                asyncio.create_task(self._stories_stage(bus, stories), name="alerts"),
             ]
             if not once:
                 stages.append(asyncio.create_task(self.rules.watch(), name="rule-reload"))
@@ -165,28 +166,12 @@ class App:
                   for r in self.settings.receivers if "rate_limit" in r.options}  # fmt: skip
         return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics, limits)
 
-    async def _alerts_stage(
-        self, bus: Bus, book: StoryBook, outbox: Outbox, dispatcher: Dispatcher
-    ) -> None:
+    async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
         """match -> story -> routes -> outbox (durable) -> ack; the dispatcher delivers."""
-        s = self.settings
-        router = Router(s.route, list(self.sinks), s.time_intervals)
-        evicted = time.time()
 
         async def handle(match: Record) -> None:
-            nonlocal evicted
             assert isinstance(match, Match)
-            now = time.time()
-            seen = book.observe(match, now)
-            (self.metrics.stories_created if seen.new else self.metrics.story_duplicates).inc()
-            story, routed = seen.story, router.route(seen.story.hits)
-            receivers = [r.receiver for r in routed]
-            alerts = alerts_for(story.as_match(), story.story_id, receivers, story.duplicates)
-            if added := outbox.enqueue(zip(routed, alerts, strict=True), now):
-                dispatcher.wake({a.receiver for a in alerts if a.alert_id in added})
-            if now - evicted > 60:
-                book.evict(now)
-                evicted = now
+            stories.handle(match, time.time())
 
         await pump(bus, MATCHES, STAGES[MATCHES], handle)
 
@@ -233,15 +218,6 @@ def _pending(outbox: Outbox) -> float:
         return float(outbox.pending_count())
     except StoreError:
         return math.nan  # the scrape still answers; /readyz says why
-
-
-def _refresh(book: StoryBook, alert: Alert) -> Alert:
-    """The alert as its story stands now (rules, duplicates seen while it waited)."""
-    story = book.get(alert.story_id)
-    if story is None:
-        return alert
-    (fresh,) = alerts_for(story.as_match(), story.story_id, [alert.receiver], story.duplicates)
-    return replace(fresh, created=alert.created)
 
 
 async def run_until_signalled(app: App, *, once: bool = False) -> None:

@@ -35,7 +35,8 @@ from monitor.errors import DEAD_LETTER_REASONS, DELIVERY_REASONS, FEED_REASONS
 # monitor.errors (bounded where each error is made), and the outcomes counted here
 FETCH_OUTCOMES = ("ok", "not_modified", *FEED_REASONS)
 FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
-DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered")
+DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
+UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
@@ -198,6 +199,18 @@ class Metrics:
         self.alerts_pending = Gauge(
             "newsmon_alerts_pending", "Alerts in the outbox not yet delivered", registry=r
         )
+        self.story_updates = Counter(
+            "newsmon_story_updates_total",
+            "Story updates a receiver accepted, by mode: edit (its first message brought up to"
+            " date in place), followup (a thread reply, a follow-up mail, an event)",
+            ["receiver", "mode"],
+            registry=r,
+        )
+        self.story_escalations = Counter(
+            "newsmon_story_escalations_total",
+            "Stories routed again at an escalation's severity (spreading)",
+            registry=r,
+        )
 
     def _bus(self) -> None:
         r = self.registry
@@ -245,6 +258,8 @@ class Metrics:
                 self.deliveries_failed.labels(name, reason)
             self.delivery_latency.labels(name)
             self.end_to_end_latency.labels(name)
+            for mode in UPDATE_MODES:
+                self.story_updates.labels(name, mode)
 
     def init_rules(self, names: Iterable[str]) -> None:
         for name in names:

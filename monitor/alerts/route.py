@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.config import Matcher, RouteConfig, TimeInterval
+from monitor.config import Escalation, Matcher, RouteConfig, TimeInterval
 from monitor.model import SEVERITIES, Alert, Evidence, Match, RuleHit
 
 
@@ -38,6 +38,9 @@ class Routed:
     group_interval: float = 0.0
     mute: tuple[TimeInterval, ...] = ()
     group_by: tuple[str, ...] = ()
+    updates: str = "significant"  # none | significant | all (config/routes.py)
+    update_interval: float = 600.0
+    escalate: Escalation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,14 @@ class Router:
         root = Routed(tree.receiver or "", "0") if tree else Routed("", "0")
         self._root = _compile(tree, root, by_name) if tree else None
 
-    def route(self, hits: Sequence[RuleHit]) -> list[Routed]:
+    def route(self, hits: Sequence[RuleHit], severity: str | None = None) -> list[Routed]:
+        """Where a story with these rule hits goes; ``severity`` overrides every hit's
+        (a story routed again at an escalation's severity)."""
         if self._root is None:
             return list(self._everyone)
         out: dict[str, Routed] = {}
         for hit in sorted(hits, key=lambda h: -_rank(h.severity)):  # stable: most severe first
-            labels = {**dict(hit.labels), "rule": hit.rule, "severity": hit.severity}
+            labels = {**dict(hit.labels), "rule": hit.rule, "severity": severity or hit.severity}
             for routed in _walk(self._root, labels) or [self._root.routed]:
                 out.setdefault(routed.receiver, routed)
         return list(out.values())
@@ -82,6 +87,11 @@ def _compile(cfg: RouteConfig, parent: Routed, intervals: Mapping[str, TimeInter
         group_interval=parent.group_interval if cfg.group_interval is None else cfg.group_interval,
         mute=mute,
         group_by=parent.group_by if cfg.group_by is None else cfg.group_by,
+        updates=parent.updates if cfg.updates is None else cfg.updates,
+        update_interval=(
+            parent.update_interval if cfg.update_interval is None else cfg.update_interval
+        ),
+        escalate=parent.escalate if cfg.escalate is None else cfg.escalate,
     )
     children = tuple(
         _compile(child, replace(routed, route=f"{routed.route}.{i}"), intervals)

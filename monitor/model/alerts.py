@@ -51,6 +51,7 @@ class Alert:
     mode: str = "post"  # one of MODES
     thread: tuple[tuple[str, str], ...] = ()  # the receiver's reference to its first message
     updated: datetime | None = None  # when the story last changed
+    labels: tuple[tuple[str, str], ...] = ()  # its rules' labels (desk=defence), for silences
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class Alert:
             "mode": self.mode,
             "thread": dict(self.thread),
             "updated": iso(self.updated),
+            "labels": dict(self.labels),
         }
 
     @classmethod
@@ -100,9 +102,9 @@ class Alert:
         event, mode = f.get("event", "story.created").removeprefix("story."), f.get("mode", "post")
         if event not in EVENTS or mode not in MODES:
             raise ValueError(f"alert.event or alert.mode unknown: {_show(event)}, {_show(mode)}")
-        thread = f.get("thread", {})
-        if not all(type(v) is str for v in thread.values()):
-            raise ValueError("alert.thread holds something other than strings")
+        thread, named = f.get("thread", {}), f.get("labels", {})
+        if not all(type(v) is str for v in (*thread.values(), *named.values())):
+            raise ValueError("alert.thread and alert.labels hold something other than strings")
         return cls(
             alert_id=f["alert_id"],
             story_id=f["story_id"],
@@ -130,6 +132,7 @@ class Alert:
             mode=mode,
             thread=tuple(sorted(thread.items())),
             updated=parse_iso(f.get("updated")),
+            labels=tuple(sorted(named.items())),
         )
 
 
@@ -146,5 +149,5 @@ _ALERT_OPTIONAL: Fields = {
     "link": _OPT_STR, "published": _OPT_STR, "matched": (dict,), "duplicates": (list,),
     "summary": _STR, "item_id": _STR, "feed_url": _STR, "created": _OPT_STR, "item_seen": _OPT_STR,
     "event": _STR, "version": (int,), "outlets": (list,), "members": (list,), "changes": (list,),
-    "mode": _STR, "thread": (dict,), "updated": _OPT_STR,
+    "mode": _STR, "thread": (dict,), "updated": _OPT_STR, "labels": (dict,),
 }  # fmt: skip

@@ -4,10 +4,10 @@ WAL mode, one connection, short transactions. The schema is versioned in
 ``PRAGMA user_version`` and migrated forward on open (``schema.py``). One
 :class:`Store` holds every table, its methods grouped by who uses them:
 ``feeds.py`` and ``items.py`` (feed state, seen items, retained items, written in
-batches: ``monitor.sources``), ``stories.py``
-(``monitor.dedup``), ``outbox.py`` (the alert outbox and sent log:
-``monitor.alerts``), over ``db.py`` (the connection, transactions, the state
-lock and the file's identity).
+batches: ``monitor.sources``), ``stories.py`` (``monitor.dedup``), ``outbox.py``
+(the alert outbox and sent log), ``deliveries.py`` (what each receiver was told of
+each story; escalations) and ``silences.py`` (``monitor.alerts``), over ``db.py``
+(the connection, transactions, the state lock and the file's identity).
 
 Calls are synchronous and short (indexed single-row work); the async stages
 call them directly. Errors from sqlite3 are translated to StoreError.
@@ -16,6 +16,7 @@ call them directly. Errors from sqlite3 are translated to StoreError.
 from __future__ import annotations
 
 from monitor.store.db import StateLock, retention_cutoff
+from monitor.store.deliveries import DeliveryRow, DeliveryStore, EscalationRow
 from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState
 from monitor.store.items import ItemStore
 from monitor.store.outbox import (
@@ -27,10 +28,11 @@ from monitor.store.outbox import (
     OutboxStore,
 )
 from monitor.store.schema import MIGRATIONS
+from monitor.store.silences import SilenceStore
 from monitor.store.stories import MemberRow, StoryRow, StoryStore
 
 
-class Store(ItemStore, StoryStore, OutboxStore):
+class Store(ItemStore, StoryStore, OutboxStore, DeliveryStore, SilenceStore):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 
@@ -41,6 +43,8 @@ __all__ = [
     "OUTBOX_GROUP_DUE",
     "OUTBOX_GROUP_MIN_DUE",
     "OUTBOX_PENDING",
+    "DeliveryRow",
+    "EscalationRow",
     "FeedState",
     "MemberRow",
     "OutboxRow",

@@ -3,16 +3,22 @@ sent log that keeps a story from alerting a receiver twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from monitor.store.db import Database
+from monitor.store.deliveries import DeliveryRow, save_deliveries
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     """One alert for one receiver: ``pending`` until the receiver accepts it (``sent``)
-    or it fails for good (``dead``: the dead-letter list). ``payload`` is the alert's JSON."""
+    or it fails for good (``dead``: the dead-letter list). ``payload`` is the alert's JSON.
+
+    ``kind`` is ``alert`` (a message to post) or ``sync``: bring the receiver up to date
+    with its story (an edit in place, a follow-up, or nothing); at most one is pending
+    per story and receiver, and ``payload`` holds its route's update options until it
+    is done, then the alert it sent."""
 
     alert_id: str
     story_id: str
@@ -25,6 +31,7 @@ class OutboxRow:
     attempts: int = 0
     last_error: str | None = None
     updated: float = 0.0
+    kind: str = "alert"
 
 
 _OUTBOX_COLUMNS = ", ".join(OutboxRow.__dataclass_fields__)
@@ -40,6 +47,11 @@ OUTBOX_GROUP_DUE = (
 )
 OUTBOX_GROUP_MIN_DUE = "SELECT MIN(due) FROM outbox WHERE state = 'pending' AND group_key = ?"
 OUTBOX_PENDING = "SELECT count(*) FROM outbox WHERE state = 'pending'"
+OUTBOX_SYNC_PENDING = (
+    "SELECT 1 FROM outbox WHERE story_id = ? AND receiver = ? AND kind = 'sync'"
+    " AND state = 'pending' LIMIT 1"
+)
+_MARKS = ", ".join("?" for _ in OutboxRow.__dataclass_fields__)
 
 
 def _outbox_values(r: OutboxRow) -> tuple[object, ...]:
@@ -76,9 +88,13 @@ class OutboxStore(Database):
                     "SELECT 1 FROM sent_alerts WHERE alert_id = ?", (r.alert_id,)
                 ).fetchone():
                     continue
+                if (
+                    r.kind == "sync"
+                    and db.execute(OUTBOX_SYNC_PENDING, (r.story_id, r.receiver)).fetchone()
+                ):
+                    continue  # one pending sync per story and receiver: it renders the latest
                 cur = db.execute(
-                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_MARKS})",
                     _outbox_values(r),
                 )
                 if cur.rowcount:
@@ -130,14 +146,31 @@ class OutboxStore(Database):
             row = self._db.execute(OUTBOX_GROUP_MIN_DUE, (group_key,)).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def outbox_group_count(self, group_key: str, due_by: float) -> int:
+        """How many of a group's pending alerts are due by ``due_by`` (its digest's size)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'pending' AND group_key = ?"
+                " AND due <= ?", (group_key, due_by),
+            ).fetchone()  # fmt: skip
+        return int(row[0])
+
     def outbox_pending(self) -> int:
         """How many alerts are pending (an index count: no payload is read)."""
         with self._lock:
             return int(self._db.execute(OUTBOX_PENDING).fetchone()[0])
 
-    def outbox_sent(self, alert_ids: Iterable[str], at: float) -> None:
-        """Mark alerts sent and log them in the sent log, in one transaction."""
+    def outbox_sent(
+        self, alert_ids: Iterable[str], at: float, told: Iterable[DeliveryRow] = (),
+        payloads: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """Mark alerts sent and log them in the sent log, and record what each receiver
+        was told of the stories (``told``), in one transaction. ``payloads`` replaces
+        a row's payload with what was sent (a sync row's alert)."""
         with self._tx() as db:
+            save_deliveries(db, told)
+            for alert_id, payload in (payloads or {}).items():
+                db.execute("UPDATE outbox SET payload = ? WHERE alert_id = ?", (payload, alert_id))
             for alert_id in alert_ids:
                 db.execute(
                     "UPDATE outbox SET state = 'sent', updated = ?, last_error = NULL,"
@@ -161,6 +194,59 @@ class OutboxStore(Database):
                 ((state, due, error, at, a) for a in alert_ids),
             )
 
+    def outbox_mute(
+        self, alert_ids: Iterable[str], reason: str, at: float,
+        told: Iterable[DeliveryRow] = (), payloads: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """Mark rows ``muted`` (by a silence: ``reason``): done with, never sent; logged
+        in the sent log like a send, so the story does not enter the outbox again."""
+        with self._tx() as db:
+            save_deliveries(db, told)
+            for alert_id, payload in (payloads or {}).items():
+                db.execute("UPDATE outbox SET payload = ? WHERE alert_id = ?", (payload, alert_id))
+            for alert_id in alert_ids:
+                db.execute("UPDATE outbox SET state = 'muted', updated = ?, last_error = ?"
+                           " WHERE alert_id = ?", (at, reason, alert_id))  # fmt: skip
+                db.execute(
+                    "INSERT OR IGNORE INTO sent_alerts (alert_id, story_id, receiver, sent_at)"
+                    " SELECT alert_id, story_id, receiver, ? FROM outbox WHERE alert_id = ?",
+                    (at, alert_id),
+                )
+
+    def outbox_defer(
+        self, alert_id: str, due: float, at: float, told: Iterable[DeliveryRow] = ()
+    ) -> None:
+        """Make a pending row due later, no attempt counted (a follow-up held by its cap),
+        and record what was told meanwhile (an edit in place), in one transaction."""
+        with self._tx() as db:
+            save_deliveries(db, told)
+            db.execute("UPDATE outbox SET due = ?, updated = ?, last_error = NULL"
+                       " WHERE alert_id = ?", (due, at, alert_id))  # fmt: skip
+
+    def outbox_drop(self, alert_id: str, told: Iterable[DeliveryRow] = ()) -> None:
+        """Remove a sync row that had nothing to send (and record what was told)."""
+        with self._tx() as db:
+            save_deliveries(db, told)
+            db.execute("DELETE FROM outbox WHERE alert_id = ?", (alert_id,))
+
+    def outbox_state(self, story_id: str, receiver: str, kind: str = "alert") -> list[str]:
+        """The states of the story's rows of ``kind`` for ``receiver`` (an index lookup)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state FROM outbox WHERE story_id = ? AND receiver = ? AND kind = ?",
+                (story_id, receiver, kind),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def outbox_for_story(self, story_id: str) -> list[OutboxRow]:
+        """Every row of one story, oldest first (the audit, the UI)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE story_id = ? ORDER BY created",
+                (story_id,),
+            ).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
     def outbox_requeue(self, alert_id: str, at: float) -> bool:
         """Put a dead (or sent) alert back in the queue, due now; True if it exists."""
         with self._tx() as db:
@@ -177,5 +263,5 @@ class OutboxStore(Database):
         their ids, so a story never alerts a receiver twice."""
         with self._tx() as db:
             return db.execute(
-                "DELETE FROM outbox WHERE state = 'sent' AND updated < ?", (cutoff,)
+                "DELETE FROM outbox WHERE state IN ('sent', 'muted') AND updated < ?", (cutoff,)
             ).rowcount

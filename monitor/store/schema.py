@@ -68,4 +68,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX story_members_by_item ON story_members (item_id)",
         "CREATE INDEX story_members_by_link ON story_members (link_key)",
     ),
+    (  # 6: living stories: what each receiver was told of each story, and escalations.
+        # outbox.kind: 'alert' (a message to post) or 'sync' (bring a receiver up to date
+        # with its story: at most one pending per story and receiver)
+        "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'",
+        "CREATE INDEX outbox_by_story ON outbox (story_id, receiver, kind, state)",
+        """CREATE TABLE deliveries (
+            story_id TEXT NOT NULL, receiver TEXT NOT NULL, thread TEXT NOT NULL,
+            shown INTEGER NOT NULL, shown_at REAL NOT NULL,
+            told INTEGER NOT NULL, told_at REAL NOT NULL, followed_at REAL NOT NULL,
+            PRIMARY KEY (story_id, receiver)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE escalations (
+            story_id TEXT NOT NULL, route TEXT NOT NULL, version INTEGER NOT NULL,
+            severity TEXT NOT NULL, outlets INTEGER NOT NULL, within REAL NOT NULL,
+            at REAL NOT NULL, PRIMARY KEY (story_id, route)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE silences (
+            silence_id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts REAL NOT NULL,
+            ends REAL NOT NULL, author TEXT NOT NULL, comment TEXT NOT NULL, created REAL NOT NULL
+        )""",
+        "CREATE INDEX silences_by_end ON silences (ends)",
+    ),
 )

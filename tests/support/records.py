@@ -3,10 +3,10 @@ defaults a test overrides by keyword."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.model import Alert, Evidence, Item, Match, RuleHit
+from monitor.model import Alert, Evidence, Item, Match, RuleHit, Story, StoryMember
 
 PUBLISHED = datetime(2019, 7, 12, 6, 5, tzinfo=UTC)
 
@@ -37,3 +37,22 @@ def alert(receiver: str, n: int = 1, **item_fields: Any) -> Alert:
 
     (made,) = alerts_for(match(item(n, **item_fields)), f"story{n}", [receiver])
     return made
+
+
+def story(*members: Any, story_id: str = "story1", hits: tuple[RuleHit, ...] | None = None,
+          first: Item | None = None) -> Story:  # fmt: skip
+    """A story of ``members`` (StoryMember, or (source, minutes after the first)
+    pairs): its version is one per member, its clock starts at PUBLISHED."""
+    made = []
+    for n, m in enumerate(members or (("Wire", 0),)):
+        if isinstance(m, StoryMember):
+            made.append(m)
+            continue
+        source, minutes = m
+        made.append(StoryMember(source, f"title {n}", f"https://{source.lower()}.example/{n}",
+                                PUBLISHED, "first" if n == 0 else "event",
+                                PUBLISHED + timedelta(minutes=minutes), ("s400",),
+                                item_id=f"g{n}"))  # fmt: skip
+    last = max(m.at or PUBLISHED for m in made)
+    return Story(story_id, len(made), first or item(), hits or (hit(),), tuple(made), PUBLISHED,
+                 last)  # fmt: skip
