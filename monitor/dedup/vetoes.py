@@ -51,8 +51,11 @@ def name(a: Features, b: Features, weight: Weight) -> str | None:
         only_a, only_b = only_a & a.entities, only_b & b.entities
     if not (only_a and only_b) or not _kinds(only_a, a) & _kinds(only_b, b):
         return None
-    shared = sum(weight(w) for w in a.title & b.title)
-    smaller = min(sum(weight(w) for w in a.title), sum(weight(w) for w in b.title))
+    # likeness by words, not by their rarity: a window full of templated headlines
+    # ("X takes delivery of S-400 from Y") makes the template's words common and the
+    # names rare, and rarity would then wave every swap through
+    shared = len(a.title & b.title)
+    smaller = min(len(a.title), len(b.title))
     if not smaller or shared / smaller < NAME_SWAP_SHARE:
         return None
     kind = "place" if only_a & COUNTRY_KEYS and only_b & COUNTRY_KEYS else "name"

@@ -100,3 +100,29 @@ def test_a_speaker_is_not_the_actor() -> None:
     a = feats("Chinese coast guard fires water cannon at Philippine vessel")
     b = feats("Philippines says Chinese coastguard fired water cannon at its vessel")
     assert role(a, b) is None
+
+
+def test_templated_headlines_with_other_names_stay_apart_in_a_full_window() -> None:
+    """Rarity must not weaken the name swap: in a window of many look-alike headlines the
+    template's words are common and the names rare, and they are still other stories."""
+    import time
+
+    from monitor.dedup.stories import StoryBook
+    from monitor.model import Evidence, Item, Match, RuleHit
+    from monitor.store import Store
+
+    hit = (RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),)),)
+    syllables = ("ka", "lo", "mir", "tes", "van", "dor", "phi", "nu", "zel", "bra", "qui", "sen")
+    names = ["".join(syllables[(n // 12**k) % 12] for k in range(3)).capitalize()
+             for n in range(1, 60)]  # fmt: skip
+    now = time.time()
+    with Store(":memory:") as store:
+        book = StoryBook(store)
+        new = []
+        for n, (buyer, plant) in enumerate(zip(names[:25], names[30:55], strict=True)):
+            title = f"{buyer} takes delivery of S-400 battery from {plant} plant"
+            item = Item(id=f"i{n}", feed_url="f", feed="f", source=f"Outlet {n % 3}",
+                        title=title, summary=f"{title}. More follows.",
+                        link=f"https://news.example/{n}")  # fmt: skip
+            new.append(book.observe(Match(item, hit), now).new)
+    assert all(new), [n for n, fresh in enumerate(new) if not fresh]
