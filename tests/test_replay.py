@@ -33,7 +33,8 @@ def item(feed: int, n: int) -> str:
     if n % 10 == 0:
         title = f"{word(story)} takes delivery of S-400 battery from {word(story + 7)} plant"
     elif n % 10 == 1 and n > 10:
-        title = f"UPDATE 1-{word(story - 1)} takes delivery of S-400 battery from {word(story + 6)} plant"
+        buyer, plant = word(story - 1), word(story + 6)  # item n - 1's story, updated
+        title = f"UPDATE 1-{buyer} takes delivery of S-400 battery from {plant} plant"
     elif n % 25 == 2:
         title = f"EU weighs sanctions on {word(story)} over {word(story + 3)} shipments"
     else:
