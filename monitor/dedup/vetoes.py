@@ -54,11 +54,11 @@ def name(a: Features, b: Features, weight: Weight) -> str | None:
     # likeness by words, not by their rarity: a window full of templated headlines
     # ("X takes delivery of S-400 from Y") makes the template's words common and the
     # names rare, and rarity would then wave every swap through
+    kind = "place" if only_a & COUNTRY_KEYS and only_b & COUNTRY_KEYS else "name"
     shared = len(a.title & b.title)
     smaller = min(len(a.title), len(b.title))
-    if not smaller or shared / smaller < NAME_SWAP_SHARE:
-        return None
-    kind = "place" if only_a & COUNTRY_KEYS and only_b & COUNTRY_KEYS else "name"
+    if kind != "place" and (not smaller or shared / smaller < NAME_SWAP_SHARE):
+        return None  # a rewrite adds names; a country each item lacks is another story
     if only_a & a.title_entities and only_b & b.title_entities and kind == "name":
         kind = "actor"
     return f"{kind}: {_show(only_a)} / {_show(only_b)}"
