@@ -34,23 +34,32 @@ HOSTILE = "<!channel> S-400 & <script>alert('x')</script> \"deal\" <https://evil
 MOSCOW = ZoneInfo("Europe/Moscow")
 
 
-def _members(n: int, title: str = "Russia to share S-400 technology with Turkey",
-             ) -> tuple[StoryMember, ...]:  # fmt: skip
+def _members(
+    n: int,
+    title: str = "Russia to share S-400 technology with Turkey",
+) -> tuple[StoryMember, ...]:
     outlets = ("Wire", "AP", "TASS", "Daily Sabah", "Defense News", "Reuters")
     return tuple(
-        StoryMember(f"{outlets[i % 6]}{'' if i < 6 else f' {i}'}", f"{outlets[i % 6]}: {title}",
-                    f"https://{outlets[i % 6].lower().replace(' ', '')}.example/{i}",
-                    records.PUBLISHED + timedelta(minutes=7 * i),
-                    ("first", "copy", "event")[min(i, 2) if i < 3 else i % 3])
+        StoryMember(
+            f"{outlets[i % 6]}{'' if i < 6 else f' {i}'}",
+            f"{outlets[i % 6]}: {title}",
+            f"https://{outlets[i % 6].lower().replace(' ', '')}.example/{i}",
+            records.PUBLISHED + timedelta(minutes=7 * i),
+            ("first", "copy", "event")[min(i, 2) if i < 3 else i % 3],
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
 
 
 def _alert(n: int, size: int = 1, **fields: Any) -> Alert:
     base = records.alert("desk", n, summary=fields.pop("summary", "Ankara and Moscow agree."))
     grown = _members(size)
-    alert = replace(base, outlets=tuple(dict.fromkeys(m.source for m in grown)), members=grown,
-                    updated=grown[-1].published)  # fmt: skip
+    alert = replace(
+        base,
+        outlets=tuple(dict.fromkeys(m.source for m in grown)),
+        members=grown,
+        updated=grown[-1].published,
+    )
     return replace(alert, **fields)
 
 
@@ -59,35 +68,71 @@ def cases() -> dict[str, tuple[list[Alert], tzinfo]]:
     post = _alert(1)
     grown = _alert(1, 4, version=4)
     hostile = _alert(
-        7, 3, title=HOSTILE + "\r\nBcc: spy@evil.example", link="javascript:alert(1)",
-        summary="<b>bold</b> & <!here> " + "long " * 200, source="Evil <@U123> Wire",
+        7,
+        3,
+        title=HOSTILE + "\r\nBcc: spy@evil.example",
+        link="javascript:alert(1)",
+        summary="<b>bold</b> & <!here> " + "long " * 200,
+        source="Evil <@U123> Wire",
         changes=("new entity: <!everyone>", "x\r\ny & z"),
-        members=(*_members(2), StoryMember("Evil <!here>", "<script>x</script>",
-                                           "javascript:alert(1)", None, "event")),
-    )  # fmt: skip
-    many = [replace(_alert(i), severity=("low", "medium", "high", "critical")[i % 4],
-                    title=f"Story {i}: S-400") for i in range(1, 14)]  # fmt: skip
+        members=(
+            *_members(2),
+            StoryMember("Evil <!here>", "<script>x</script>", "javascript:alert(1)", None, "event"),
+        ),
+    )
+    many = [
+        replace(
+            _alert(i),
+            severity=("low", "medium", "high", "critical")[i % 4],
+            title=f"Story {i}: S-400",
+        )
+        for i in range(1, 14)
+    ]
     return {
         "post": ([post], UTC),
         "post_moscow": ([post], MOSCOW),
-        "post_undated_unlinked": ([replace(post, published=None, link=None, duplicates=())],
-                                  UTC),  # fmt: skip
+        "post_undated_unlinked": ([replace(post, published=None, link=None, duplicates=())], UTC),
         "post_grown": ([grown], UTC),
         "digest_3": (many[:3], MOSCOW),
         "digest_13": (many, UTC),
-        "followup": ([replace(grown, mode="followup", event="updated",
-                              changes=("new rule: sanctions", "+3 outlets: AP, TASS, "
-                                       "Daily Sabah (4 in all)"))], MOSCOW),  # fmt: skip
+        "followup": (
+            [
+                replace(
+                    grown,
+                    mode="followup",
+                    event="updated",
+                    changes=("new rule: sanctions", "+3 outlets: AP, TASS, Daily Sabah (4 in all)"),
+                )
+            ],
+            MOSCOW,
+        ),
         "followup_bare": ([replace(grown, mode="followup", event="updated")], UTC),
-        "escalated_post": ([replace(grown, event="escalated", severity="critical",
-                                    changes=("spreading: 4 outlets within 30m (now CRITICAL)",))],
-                           UTC),  # fmt: skip
-        "escalated_followup": ([replace(grown, mode="followup", event="escalated",
-                                        changes=("spreading: 4 outlets within 30m",))], MOSCOW),
+        "escalated_post": (
+            [
+                replace(
+                    grown,
+                    event="escalated",
+                    severity="critical",
+                    changes=("spreading: 4 outlets within 30m (now CRITICAL)",),
+                )
+            ],
+            UTC,
+        ),
+        "escalated_followup": (
+            [
+                replace(
+                    grown,
+                    mode="followup",
+                    event="escalated",
+                    changes=("spreading: 4 outlets within 30m",),
+                )
+            ],
+            MOSCOW,
+        ),
         "hostile_post": ([hostile], UTC),
         "hostile_followup": ([replace(hostile, mode="followup", event="updated")], UTC),
         "many_members": ([_alert(3, 26, title="x" * 400)], UTC),
-    }  # fmt: skip
+    }
 
 
 def slack(alerts: Sequence[Alert], zone: tzinfo) -> list[dict[str, Any]]:
@@ -96,16 +141,31 @@ def slack(alerts: Sequence[Alert], zone: tzinfo) -> list[dict[str, Any]]:
     return slack_blocks.posts(alerts, zone)
 
 
+def slack_kept_current(alerts: Sequence[Alert], zone: tzinfo) -> list[dict[str, Any]]:
+    """Each alert as the Web API keeps its story's message current (chat.update)."""
+    return [slack_blocks.post([a], zone) for a in alerts]
+
+
 def mails(alerts: Sequence[Alert], zone: tzinfo) -> list[dict[str, str]]:
-    config = EmailConfig(host="127.0.0.1", port=25, sender="newsmon@desk.example",
-                         to=("desk@desk.example",), zone=zone)  # fmt: skip
+    config = EmailConfig(
+        host="127.0.0.1",
+        port=25,
+        sender="newsmon@desk.example",
+        to=("desk@desk.example",),
+        zone=zone,
+    )
     out = []
     for mail in compose(config, alerts):
         parsed = email.message_from_bytes(mail.message.as_bytes(), policy=email.policy.default)
         text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
         assert text is not None and html is not None
-        out.append({"subject": str(parsed["Subject"]), "text": text.get_content(),
-                    "html": html.get_content()})  # fmt: skip
+        out.append(
+            {
+                "subject": str(parsed["Subject"]),
+                "text": text.get_content(),
+                "html": html.get_content(),
+            }
+        )
     return out
 
 
@@ -117,8 +177,12 @@ def console(alerts: Sequence[Alert]) -> str:
 
 def rendered() -> dict[str, dict[str, Any]]:
     return {
-        name: {"slack": slack(alerts, zone), "email": mails(alerts, zone),
-               "console": console(alerts)}  # fmt: skip
+        name: {
+            "slack": slack(alerts, zone),
+            "slack_kept_current": slack_kept_current(alerts, zone),
+            "email": mails(alerts, zone),
+            "console": console(alerts),
+        }
         for name, (alerts, zone) in cases().items()
     }
 
