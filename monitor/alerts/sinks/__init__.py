@@ -21,10 +21,12 @@ __all__ = ["Sink", "build", "schemas"]
 
 
 def _kinds() -> dict[str, ModuleType]:
+    import monitor.alerts.sinks.apprise as apprise
     import monitor.alerts.sinks.email as email
-    from monitor.alerts.sinks import console, file, slack, webhook
+    from monitor.alerts.sinks import alertmanager, console, file, slack, webhook
 
-    return {"console": console, "file": file, "slack": slack, "email": email, "webhook": webhook}
+    return {"console": console, "file": file, "slack": slack, "email": email, "webhook": webhook,
+            "apprise": apprise, "alertmanager": alertmanager}  # fmt: skip
 
 
 def schemas() -> dict[str, ReceiverSchema]:
