@@ -9,7 +9,8 @@ one path renders both. Each template belongs to a channel
 sees: :mod:`~monitor.alerts.templates.context`.
 
 Templates run in Jinja2's immutable sandbox (no attribute starting with ``_``, no
-changing what it is given, ``range`` bounded), with ``StrictUndefined`` (a misspelt
+changing what it is given, ``range`` bounded), without the ``safe`` filter (no
+value can be printed unescaped), with ``StrictUndefined`` (a misspelt
 name is an error, not an empty string) and ``trim_blocks``/``lstrip_blocks`` (a
 line holding only a ``{% tag %}`` leaves no line behind). A string or list may not
 be multiplied past the output bound, nor a number raised past 2**64, and the
@@ -82,6 +83,7 @@ def environment(channel: str) -> jinja2.Environment:
         auto_reload=False,
     )  # fmt: skip
     env.globals.update(context.helpers(channel))
+    del env.filters["safe"]  # no way to print a value unescaped: feed text stays inert
     return env
 
 
