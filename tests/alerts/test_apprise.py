@@ -18,6 +18,7 @@ from standins import HookServer
 
 from monitor.alerts.sinks import apprise as apprise_sink
 from monitor.alerts.sinks import build, schemas
+from monitor.alerts.sinks.base import Batch
 from monitor.config import ReceiverConfig, Secret
 from monitor.errors import ConfigError, DeliveryError
 
@@ -177,3 +178,13 @@ async def test_a_hanging_target_is_a_timeout(hook: HookServer) -> None:
         with pytest.raises(DeliveryError, match="refused") as failed:
             await asyncio.wait_for(s.send([alert("phones")]), 30)
     assert failed.value.reason == "timeout" and failed.value.retryable
+
+
+async def test_a_group_sent_in_parts_says_where_each_part_sits(hook: HookServer) -> None:
+    part = Batch([alert("phones", f"Story {n}", n=n) for n in range(11, 21)], first=10, group=25)
+    async with sink(json_url(hook, "/parts")) as s:
+        assert s.max_batch == 10
+        await s.send(part)
+    (note,) = notifications(hook, "/parts")
+    assert str(note["title"]).startswith("Alerts 11–20 of 25: 10 alerts, top [HIGH] Story 1")
+    assert str(note["message"]).count("[HIGH] Story ") == 10
