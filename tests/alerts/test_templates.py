@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,15 @@ receivers:
     assert lines[0].startswith(f"{tmp_path / 'subject.j2'}:1: receiver 'desk-mail': title_template")
     assert lines[1].startswith(f"{config}:6: receiver 'phones': body_template (line 1 of the")
     assert "does not compile" in lines[0] and "does not compile" in lines[1]
+
+
+def test_a_template_may_include_a_default_and_nothing_else() -> None:
+    options = {"url": "https://hooks.example/x",
+               "body_template": "{% include 'slack.body.j2' %}\n_sent by the desk_"}  # fmt: skip
+    sink = build(receiver("slack", **options), Path("."))
+    body = sink.words.body(alert("desk"), UTC)  # type: ignore[attr-defined]
+    assert body == "S-400 (title): “S-400”\nOutlets: Wire\n_sent by the desk_"
+    for name in ("markup.py", "../../config/secrets.py", "/etc/passwd"):
+        options["body_template"] = f"{{% include '{name}' %}}"
+        with pytest.raises(ConfigError, match="TemplateNotFound"):
+            build(receiver("slack", **options), Path("."))

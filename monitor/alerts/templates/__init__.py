@@ -28,8 +28,9 @@ dead-lettered, and ``newsmon alerts retry`` sends it once the template is fixed)
 from __future__ import annotations
 
 import functools
+import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,20 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def _default_source(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """A default template by its name (``text.body.j2``), for ``{% include %}``;
+    nothing else of the package, nothing outside it."""
+    path = Path(__file__).parent / name
+    if not re.fullmatch(r"[a-z][a-z.]*\.j2", name) or not path.is_file():
+        return None
+    return path.read_text("utf-8"), str(path), lambda: True
+
+
 @functools.cache
 def environment(channel: str) -> jinja2.Environment:
     """The sandbox of ``channel``; the defaults can be included by name."""
     env = _Sandbox(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent),
+        loader=jinja2.FunctionLoader(_default_source),
         autoescape=channel != "text", finalize=FINALIZE[channel],
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         auto_reload=False,
