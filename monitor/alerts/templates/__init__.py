@@ -1,9 +1,10 @@
 """Message templates: what a receiver's messages say, as Jinja2 templates.
 
 A receiver may set ``title_template`` and ``body_template`` (each inline text, or
-``@path`` to a file against the config's folder); without them it uses the
-defaults beside this module (``*.j2``), which render what newsmon always sent, so
-one path renders both. Each template belongs to a channel
+``@path`` to a file against the config's folder; inline text has its ``${VAR}``
+expanded like any config value, so a literal ``${`` belongs in a file); without
+them it uses the defaults beside this module (``*.j2``), which render what newsmon
+always sent, so one path renders both. Each template belongs to a channel
 (:mod:`~monitor.alerts.templates.markup`): ``slack`` (mrkdwn), ``html`` (mail) or
 ``text``, and every value it prints is escaped for that channel. What a template
 sees: :mod:`~monitor.alerts.templates.context`.
@@ -12,8 +13,9 @@ Templates run in Jinja2's immutable sandbox (no attribute starting with ``_``, n
 changing what it is given, ``range`` bounded), without the ``safe`` filter (no
 value can be printed unescaped), with ``StrictUndefined`` (a misspelt
 name is an error, not an empty string) and ``trim_blocks``/``lstrip_blocks`` (a
-line holding only a ``{% tag %}`` leaves no line behind). A string or list may not
-be multiplied past the output bound, nor a number raised past 2**64, and the
+line holding only a ``{% tag %}`` leaves no line behind); ``{% include %}``
+reaches the defaults by name and nothing else. A string or list may not be
+multiplied past the output bound, nor a number raised to a power above 64, and the
 output stops at its bound (:data:`TITLE_MAX`, :data:`BODY_MAX` characters, cut with
 ``… [truncated]``). A template file is at most :data:`FILE_MAX` bytes.
 
@@ -62,7 +64,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**"})
 
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
+    def call_binop(self, ctx: jinja2.runtime.Context, operator: str, left: Any,
                    right: Any) -> Any:  # fmt: skip
         if operator == "**" and isinstance(right, int) and abs(right) > 64:
             raise SecurityError("exponent too large")
@@ -71,7 +73,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
                 if sized and len(seq) * n > BODY_MAX:
                     raise SecurityError("repetition too large")
-        return super().call_binop(context, operator, left, right)
+        return super().call_binop(ctx, operator, left, right)
 
 
 def _default_source(name: str) -> tuple[str, str, Callable[[], bool]] | None:
