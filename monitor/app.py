@@ -82,7 +82,11 @@ class App:
             bus = await stack.enter_async_context(open_bus(s.bus, self.metrics))
             fetcher = await stack.enter_async_context(Fetcher(s.fetch))
             parser = await stack.enter_async_context(
-                ParsePool(timeout=s.fetch.parse_timeout, max_field_bytes=s.fetch.max_field_bytes)
+                ParsePool(
+                    timeout=s.fetch.parse_timeout,
+                    max_field_bytes=s.fetch.max_field_bytes,
+                    max_items=s.fetch.max_items,
+                )
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
@@ -93,6 +97,7 @@ class App:
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
+                item_retention=s.state.item_retention, max_items=s.state.max_items,
             )  # fmt: skip
             book = StoryBook(store, s.stories.window, s.stories.threshold)
             book.load(time.time())

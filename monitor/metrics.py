@@ -38,11 +38,15 @@ FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
 DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
 UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
+# Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
+DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
 # seconds: a receiver answering at once ... a day of retries
 _DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400)
+# seconds: how late a poll started after it was due
+_DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # seconds: a feed polled as a story breaks ... a week-old item found in an archive feed
 _AGE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600,
                 86400, 3 * 86400, 7 * 86400)  # fmt: skip
@@ -103,10 +107,43 @@ class Metrics:
             "How old a new item was when newsmon first saw it (seen - published), dated items",
             buckets=_AGE_BUCKETS, registry=r,
         )  # fmt: skip
+        self._sources_cost()
         for outcome in FETCH_OUTCOMES:
             self.fetches.labels(outcome)
         for reason in FAILURE_REASONS:
             self.feeds_failing.labels(reason)
+        for flag in DATE_FLAGS:
+            self.dates_flagged.labels(flag)
+
+    def _sources_cost(self) -> None:
+        r = self.registry
+        self.poll_delay = Histogram(
+            "newsmon_feed_poll_delay_seconds",
+            "How late polls started after they were due (waiting for a fetch slot included)",
+            buckets=_DELAY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.feeds_truncated = Gauge(
+            "newsmon_feeds_truncated",
+            "Feeds whose last body had more entries than fetch.max_items (the newest read)",
+            registry=r,
+        )
+        self.items_truncated = Counter(
+            "newsmon_feed_items_truncated_total",
+            "Feed entries left unread because their body had more than fetch.max_items",
+            registry=r,
+        )
+        self.ids_disambiguated = Counter(
+            "newsmon_item_ids_disambiguated_total",
+            "New items whose id another entry of their feed shared, given one of their own",
+            registry=r,
+        )
+        self.dates_flagged = Counter(
+            "newsmon_item_dates_flagged_total",
+            "New items whose date is not exactly the feed's, by flag (unparseable, future,"
+            " too_old: the first-seen time; date_only, no_zone: no time or no zone given)",
+            ["flag"],
+            registry=r,
+        )
 
     def _stages(self) -> None:
         r = self.registry

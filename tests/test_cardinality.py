@@ -67,8 +67,9 @@ def series(registry: CollectorRegistry) -> set[Series]:
 def write_config(tmp: Path, feeds: dict[str, str]) -> Path:
     (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
     return support.config.write_config(
-        tmp, feeds, rules="[rules.yaml]", fetch="{allow_networks: ['127.0.0.1/32'], timeout: 20s}"
-    )
+        tmp, feeds, rules="[rules.yaml]",
+        fetch="{allow_networks: ['127.0.0.1/32'], timeout: 20s, max_items: 1000}",  # whole feeds
+    )  # fmt: skip
 
 
 async def test_ten_thousand_distinct_items_add_no_series(

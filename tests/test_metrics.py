@@ -32,8 +32,8 @@ from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import Store
 
-BOUNDED_LABELS = {"reason", "outcome", "receiver", "rule", "topic", "stage", "result",
-                  "version", "python"}  # fmt: skip
+BOUNDED_LABELS = {"reason", "outcome", "receiver", "rule", "topic", "stage", "result", "flag",
+                  "version", "python", "mode"}  # fmt: skip
 EMPTY_RSS = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
 
 
@@ -114,7 +114,7 @@ def test_failure_reasons_are_bounded_where_the_error_is_made() -> None:
 
 
 def test_the_fetchers_exception_table_speaks_the_fetch_vocabulary() -> None:
-    from monitor.sources.fetch import _REASONS
+    from monitor.sources.fetcherrors import _REASONS
 
     assert {reason for _, reason in _REASONS} <= set(FETCH_REASONS)
 

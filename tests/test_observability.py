@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import support.config
 from feedserver import FeedServer, rss, status
-from kafka_broker import Broker, external
+from kafka_broker import ApacheKafka, Tansu
 from prometheus import api, binary, prometheus, wait_for_samples
 from support.config import ROOT, file_receiver
 from support.daemon import Daemon
@@ -235,23 +235,21 @@ async def test_readyz_turns_false_while_the_store_is_unwritable(
 
 @pytest.mark.kafka
 @pytest.mark.slow
-@pytest.mark.skipif(external() is not None, reason="pauses its own broker process")
 async def test_readyz_turns_false_while_the_kafka_broker_is_paused(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, own_kafka: ApacheKafka | Tansu
 ) -> None:
     port = free_port()
-    with Broker() as broker:
-        bus = (
-            f"bus: {{kind: kafka, bootstrap_servers: ['{broker.bootstrap}'], topic_prefix: ready,"
-            " group_id: ready, partitions: 1, session_timeout: 6s, heartbeat_interval: 1s,"
-            " max_poll_interval: 10s, commit_interval: 200ms}\n"
-        )
-        async with Daemon(quiet_config(tmp_path, feed_server, port, bus)):
-            await until_status(port, "/readyz", 200)
-            broker.pause()
-            try:
-                assert await until_status(port, "/readyz", 503) == "not ready: bus\n"
-                assert (await get(port, "/healthz")) == (200, "ok\n")
-            finally:
-                broker.resume()
-            assert await until_status(port, "/readyz", 200) == "ready\n"
+    bus = (
+        f"bus: {{kind: kafka, bootstrap_servers: ['{own_kafka.bootstrap}'], topic_prefix: ready,"
+        " group_id: ready, partitions: 1, session_timeout: 6s, heartbeat_interval: 1s,"
+        " max_poll_interval: 10s, commit_interval: 200ms}\n"
+    )
+    async with Daemon(quiet_config(tmp_path, feed_server, port, bus)):
+        await until_status(port, "/readyz", 200)
+        own_kafka.pause()
+        try:
+            assert await until_status(port, "/readyz", 503) == "not ready: bus\n"
+            assert (await get(port, "/healthz")) == (200, "ok\n")
+        finally:
+            own_kafka.resume()
+        assert await until_status(port, "/readyz", 200) == "ready\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
+from monitor.model import Item
 from monitor.store import (
     ERRORS_KEPT_PER_FEED,
     MIGRATIONS,
@@ -15,8 +16,10 @@ from monitor.store import (
     OUTBOX_GROUP_MIN_DUE,
     OUTBOX_PENDING,
     FeedState,
+    MemberRow,
     OutboxRow,
     Store,
+    StoryRow,
 )
 
 
@@ -186,3 +189,97 @@ def test_next_batch_is_the_earliest_due_group_of_the_receiver(tmp_path: Path) ->
         assert store.outbox_batch("desk", 2.0, 50) == []
         assert store.outbox_pending() == 6
         assert store.outbox_group_due("g1") == 3.0 and store.outbox_group_due("g9") is None
+
+
+def _item(n: int, feed: str = "f") -> Item:
+    return Item(id=f"i{n}", feed_url=feed, feed=feed, source="S", title=f"story {n}",
+                summary="s", link=f"https://x.example/{n}", seen=SEEN)  # fmt: skip
+
+
+SEEN = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_staged_feed_state_and_seen_marks_are_read_back_at_once_and_written_by_flush(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.stage_feed_state(FeedState(url="f", etag='"v2"', truncated=7))
+        store.stage_feed_error(FeedState(url="g", consecutive_errors=1), 5.0, "timeout", "slow")
+        store.stage_seen("f", [_item(1), _item(2)], at=10.0)
+        assert store.feed_state("f").etag == '"v2"' and store.unseen("f", ["i1", "i3"]) == ["i3"]
+        assert store.feed_errors("g") == [(5.0, "timeout", "slow")]
+        assert {s.url for s in store.feed_states()} == {"f", "g"}
+        assert store.flush() == 2 + 1 + 2 + 2  # states, error, seen marks, retained items
+        assert store.staged == 0
+    with Store(tmp_path / "s.db") as store:
+        assert store.feed_state("f").truncated == 7 and store.feed_state("g").consecutive_errors
+        assert store.unseen("f", ["i1", "i2", "i3"]) == ["i3"]
+        assert store.feed_errors("g") == [(5.0, "timeout", "slow")]
+
+
+def test_what_was_staged_and_not_flushed_is_unseen_after_a_crash(tmp_path: Path) -> None:
+    """A crash loses the marks staged since the last flush: those items come again
+    (published twice, never lost)."""
+    store = Store(tmp_path / "s.db")
+    store.stage_seen("f", [_item(1)], at=1.0)
+    store.flush()
+    store.stage_seen("f", [_item(2)], at=2.0)
+    store.stage_feed_state(FeedState(url="f", etag='"late"'))
+    store._db.close()  # the process dies: no flush
+    with Store(tmp_path / "s.db") as store:
+        assert store.unseen("f", ["i1", "i2"]) == ["i2"]
+        assert store.feed_state("f").etag is None
+
+
+def test_a_failed_flush_keeps_everything_for_the_next(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.stage_seen("f", [_item(1)], at=1.0)
+        store.stage_feed_state(FeedState(url="f", etag='"v1"'))
+        store._db.execute("PRAGMA query_only = ON")
+        with pytest.raises(StoreError):
+            store.flush()
+        assert store.staged == 3 and store.unseen("f", ["i1"]) == []
+        store._db.execute("PRAGMA query_only = OFF")
+        assert store.flush() == 3
+    with Store(tmp_path / "s.db") as store:
+        assert store.unseen("f", ["i1"]) == [] and store.feed_state("f").etag == '"v1"'
+
+
+def test_retained_items_come_back_in_publish_order_within_a_time_range(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        for n in range(1200):  # more than one page
+            store.stage_seen("f" if n % 2 else "g", [_item(n, "f" if n % 2 else "g")], at=n / 10)
+        store.flush()
+        got = [item.id for item in store.retained_items(since=10.0, until=100.0)]
+        assert got == [f"i{n}" for n in range(100, 1000)]
+        assert next(store.retained_items(since=0.0)) == _item(0, "g")
+        assert len(list(store.retained_items(since=0.0))) == 1200
+
+
+def test_retained_items_are_bounded_by_age_and_count_oldest_first(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        for n in range(100):
+            store.stage_seen("f", [_item(n)], at=float(n))
+        store.flush()
+        assert store.forget_items(before=10.0, keep=1000) == 10
+        assert store.forget_items(before=0.0, keep=50) == 40
+        assert [i.id for i in store.retained_items(since=0.0)] == [f"i{n}" for n in range(50, 100)]
+
+
+def test_story_members_are_kept_found_and_forgotten_with_their_story(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        old = StoryRow("old", 1.0, 10.0, "", "", "{}")
+        new = StoryRow("new", 1.0, 50.0, "", "", "{}")
+        store.save_story(old, ["k-old"], MemberRow("old", 0, "i1", "a.example/1", "{}"))
+        store.save_story(new, ["k-new"], MemberRow("new", 0, "i2", "b.example/2", "{}"))
+        store.save_story(new, [], MemberRow("new", 1, "i3", None, '{"x": 1}'))
+    with Store(tmp_path / "s.db") as store:  # a restart keeps them
+        assert [m.seq for m in store.story_members("new")] == [0, 1]
+        assert [m.story_id for m in store.members_since(20.0)] == ["new", "new"]
+        found = store.find_member("i3")
+        assert found is not None and found.data == '{"x": 1}'
+        by_link = store.find_member("nothing", "a.example/1")
+        assert by_link is not None and by_link.story_id == "old"
+        assert store.forget_stories_before(20.0) == 1
+        assert store.story_members("old") == [] and store.find_member("i1") is None
+        assert store.story_for_keys(["k-old"]) is None and store.story_for_keys(["k-new"]) == "new"

@@ -126,7 +126,13 @@ class Worker:
             await self._sync(batch[0])
             return
         started = time.time()
-        alerts = [self.outbox.current(row) for row in batch]
+        try:
+            alerts = [self.outbox.current(row) for row in batch]
+        except StoreError:
+            raise
+        except Exception as exc:  # a broken payload, a bug rendering it: retry, never die
+            self._bug(batch, exc)
+            return
         batch, alerts = self._unmuted(batch, alerts, started)
         if not batch:
             return
@@ -194,11 +200,15 @@ class Worker:
         except StoreError:
             raise
         except Exception as exc:  # a bug in the sink or a broken payload: retry, never die
-            error = DeliveryError("other", type(exc).__name__, retryable=True)
-            self._unexpected(exc)
-            self._last_reason = str(error)  # logged just now: failed() need not warn again
-            self.failed(batch, error)
+            self._bug(batch, exc)
         return False, None
+
+    def _bug(self, batch: list[OutboxRow], exc: Exception) -> None:
+        """An unexpected error: logged with its traceback once, then a retryable failure."""
+        error = DeliveryError("other", type(exc).__name__, retryable=True)
+        self._unexpected(exc)
+        self._last_reason = str(error)  # logged just now: failed() need not warn again
+        self.failed(batch, error)
 
     async def _sync(self, row: OutboxRow) -> None:
         """Bring the receiver up to date with the row's story (``sync.plan``)."""
@@ -208,8 +218,12 @@ class Worker:
             return
         now = time.time()
         escalations = self.outbox.store.escalations(row.story_id)
-        todo = plan(story, told, self.outbox.sync_options(row), edits=self.sink.edits,
-                    now=now, ident=row.alert_id, escalations=escalations)  # fmt: skip
+        try:
+            todo = plan(story, told, self.outbox.sync_options(row), edits=self.sink.edits,
+                        now=now, ident=row.alert_id, escalations=escalations)  # fmt: skip
+        except Exception as exc:  # a broken row or a bug rendering it: retried, never fatal
+            self._bug([row], exc)
+            return
         if todo.alert is None:
             if todo.defer is None:
                 self.outbox.drop(row)

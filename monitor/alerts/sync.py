@@ -7,7 +7,8 @@ was told (:class:`~monitor.store.DeliveryRow`) and says what to send now:
 * a **follow-up** (``mode="followup"``: a Slack thread reply, a mail in the first
   one's thread, a webhook event) when the route's ``updates`` wants one (``all``:
   any new member; ``significant``: a new rule, entity or number, or an escalation)
-  and the route's ``update_interval`` since the last follow-up has passed; the
+  and the route's ``update_interval`` since the last follow-up has passed (the
+  first follow-up goes at once); the
   changes are collected meanwhile, so a held follow-up loses nothing. An escalation
   is sent at once.
 * else an **edit** (``mode="edit"``) for a receiver that edits in place (Slack's Web
@@ -55,12 +56,12 @@ def plan(
     wanted = changes.significant or (options.updates == "all" and changes.new_members > 0)
     defer = math.inf
     if wanted:
-        due = told.told_at + options.interval
+        due = told.followed_at + options.interval  # the cap is between follow-ups
         if changes.escalated or now >= due:
             event = "escalated" if changes.escalated else "updated"
             alert = alert_for(story, told.receiver, ident=ident, event=event, mode="followup",
                               changes=changes.lines, thread=told.thread)  # fmt: skip
-            after = replace(told, told=story.version, told_at=now)
+            after = replace(told, told=story.version, told_at=now, followed_at=now)
             if edits:  # the follow-up brings the first message up to date too
                 after = replace(after, shown=story.version, shown_at=now)
             return Plan(alert, None, after)

@@ -183,6 +183,14 @@ class ConsumerThread(threading.Thread):
             try:
                 consumer = KafkaConsumer(**self.settings.kafka)
                 consumer.subscribe([self.topic], listener=_Listener(self))
+                # kafka-python joins the group without waiting for the topic's metadata
+                # (it waits only for pattern subscriptions): on Apache Kafka the first
+                # assignment was then empty, a rebalance followed, and meanwhile drain()
+                # took the empty assignment for "other members hold these partitions"
+                # (`run --once` could exit before handling its items). Fetched here,
+                # after subscribe, the metadata is known to the first join and to the
+                # coordinator's snapshot of it, so no second rebalance follows either.
+                consumer.partitions_for_topic(self.topic)
                 self._consumer = consumer
             except Exception as exc:  # KafkaError, or anything else: try again
                 if consumer is not None:
@@ -218,6 +226,7 @@ class ConsumerThread(threading.Thread):
         try:
             self._flow_control()
             records = self._consumer.poll(timeout_ms=200, max_records=self.settings.max_records)
+            finish_dropped_join(self._consumer)
         except KafkaError as exc:
             self._failing(exc)
             self._stopping.wait(1.0)
@@ -402,6 +411,19 @@ class ConsumerThread(threading.Thread):
             self._consumer.close(autocommit=False)
         except KafkaError as exc:
             log.warning("consumer_close_failed topic=%s error=%s", self.topic, exc)
+
+
+def finish_dropped_join(consumer: Any) -> None:
+    """Work around kafka-python 3.0.12 losing a rejoin. A rejoin that a metadata change
+    starts (on Apache Kafka the first join often precedes the topic's metadata: an empty
+    assignment, then a rejoin once the partitions are known) and whose JoinGroup/SyncGroup
+    outlasts ``poll``'s timeout is never finished: once the leader has computed the new
+    assignment, ``need_rejoin()`` is False, no later poll awaits the join, and the consumer
+    keeps no partition until the next rebalance. Asking for a rejoin makes the next poll
+    finish (or redo) it. A no-op when the client has no such join in flight."""
+    coordinator: Any = getattr(consumer, "_coordinator", None)
+    if getattr(coordinator, "_join_task", None) is not None and not coordinator.need_rejoin():
+        coordinator.request_rejoin()
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

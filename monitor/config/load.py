@@ -167,7 +167,12 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
     ),
     "state": (
         StateConfig,
-        {"path": values.string, "seen_retention_days": values.real(0, 36500, above=True)},
+        {
+            "path": values.string,
+            "seen_retention_days": values.real(0, 36500, above=True),
+            "item_retention": values.duration,
+            "max_items": values.integer(0, 100_000_000),
+        },
     ),
     "http": (HttpConfig, {"listen": _listen, "enabled": values.boolean}),
     "fetch": (
@@ -183,6 +188,7 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
             "allow_networks": _networks,
             "parse_timeout": values.duration,
             "max_field_bytes": values.size,
+            "max_items": values.integer(1, 1_000_000),
         },
     ),
     "schedule": (

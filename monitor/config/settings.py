@@ -63,6 +63,7 @@ class FetchConfig:
     allow_networks: tuple[str, ...] = ()
     parse_timeout: float = 10.0  # CPU time bound of parsing one feed body, seconds
     max_field_bytes: int = 64 * 1024  # longest text of one feed element kept before parsing
+    max_items: int = 500  # entries read per feed body, the newest (a bigger feed is cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ class BusConfig:
 class StateConfig:
     path: str = "newsmon.db"
     seen_retention_days: float = 90.0
+    item_retention: float = 7 * 86400.0  # new items kept for backtests (replay), seconds
+    max_items: int = 1_000_000  # at most this many kept, the oldest dropped first
 
 
 @dataclass(frozen=True, slots=True)

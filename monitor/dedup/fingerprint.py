@@ -1,10 +1,8 @@
-"""Story fingerprints: pure functions of an item.
+"""Story fingerprints: the copy tier's near-duplicates, pure functions of an item.
 
-Two kinds of sameness:
+(Exact sameness, the link and GUID keys, is ``monitor.dedup.keys``; rewrites of one
+event in other words are the event tier, ``monitor.dedup.events``.)
 
-* **Exact**: the same canonical link, or the same globally unique GUID (a URL,
-  a URN or a long opaque id), whatever feed carried it. Short GUIDs such as
-  ``"1234"`` are only unique within their feed, so they are keyed by feed.
 * **Near-duplicate**: wire copies of one story. Titles are normalised
   (:func:`normalise_title`: NFKC, case-folded, diacritics folded so
   ``Erdoğan`` = ``Erdogan``, dotted acronyms joined (``U.S.`` = ``US``),
@@ -67,7 +65,9 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from monitor.model import Item
+from monitor.dedup.keys import exact_keys, story_id
+
+__all__ = ["exact_keys", "story_id"]  # re-exported: the kafka key and replay use story_id
 
 TITLE_THRESHOLD = 75.0
 ORDER_FLOOR = 70.0
@@ -86,7 +86,8 @@ _TAGS = (
 _TAG = rf"(?:{_TAGS})(?:\s*\d+)?"  # wire style, upper case: "UPDATE 2-", "UPDATE 1, WRAPUP 2-"
 _ANY_TAG = rf"(?i:{_TAGS})(?:\s*\d+)?"  # any case, but only before ": " or " - " ("Live: ")
 _PREFIX = re.compile(
-    rf"^\s*(?:{_TAG}(?:\s*,\s*{_TAG})*\s*[-:–—|]\s*"
+    rf"^\s*(?:\((?:{_TAGS}|LEAD|\d+(?:st|nd|rd|th) LD)(?:[ ,][^)]{{0,24}})?\)\s*"  # (LEAD)
+    rf"|{_TAG}(?:\s*,\s*{_TAG})*\s*[-:–—|]\s*"
     rf"|{_ANY_TAG}(?:\s*,\s*{_ANY_TAG})*(?:\s*[:|]\s*|\s+[-–—]\s+))+"
 )
 _SUFFIX = re.compile(r"\s+[-–—|]\s+((?:[\w.&'’]+\s*){1,4})$")
@@ -120,29 +121,7 @@ class Signature:
     names: frozenset[str] = frozenset()
 
 
-def story_id(item: Item) -> str:
-    """A new story's id: stable for the item (its link, else its feed and id)."""
-    basis = f"link\0{item.link}" if item.link else f"item\0{item.feed_url}\0{item.id}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:20]
-
-
-def exact_keys(item: Item) -> tuple[str, ...]:
-    """Keys that make two items the same item, across feeds."""
-    keys = []
-    if item.link:
-        keys.append("link:" + item.link)
-    if item.guid:
-        keys.append(("guid:" if _global_guid(item.guid) else f"guid:{item.feed_url}\0") + item.guid)
-    keys.append(f"item:{item.feed_url}\0{item.id}")
-    return tuple(hashlib.sha256(k.encode()).hexdigest()[:24] for k in keys)
-
-
-def _global_guid(guid: str) -> bool:
-    low = guid.lower()
-    return low.startswith(("http://", "https://", "urn:", "tag:")) or len(guid) >= 24
-
-
-def _headline(title: str) -> str:
+def headline(title: str) -> str:
     """The title without wire prefixes and an outlet suffix, case kept."""
     text = unicodedata.normalize("NFKC", title)
     text = _PREFIX.sub("", text)
@@ -152,7 +131,7 @@ def _headline(title: str) -> str:
 
 
 def normalise_title(title: str) -> str:
-    return _fold(_clean(_headline(title)).casefold())
+    return _fold(_clean(headline(title)).casefold())
 
 
 def normalise_text(text: str) -> str:
@@ -185,7 +164,7 @@ def _fold(text: str) -> str:
 
 
 def signature(title: str, summary: str = "") -> Signature:
-    words = _clean(_headline(title)).split()
+    words = _clean(headline(title)).split()
     lowered = [_fold(w.casefold()) for w in words]
     norm = " ".join(lowered)
     tokens = tuple(dict.fromkeys(t for t in lowered if t not in STOPWORDS))
@@ -202,7 +181,7 @@ def signature(title: str, summary: str = "") -> Signature:
 
 def _names(words: list[str], lowered: list[str], summary: str) -> frozenset[str]:
     """The name-like tokens of a title (``words``, case kept; ``lowered``, normalised)."""
-    informative = _case_informative(words)
+    informative = case_informative(words)
     names, unknown = set(), set()
     for i, (word, low) in enumerate(zip(words, lowered, strict=True)):
         if low in STOPWORDS or (len(low) < 2 and not low.isdigit()):
@@ -219,7 +198,7 @@ def _names(words: list[str], lowered: list[str], summary: str) -> frozenset[str]
     return frozenset(names)
 
 
-def _case_informative(words: list[str]) -> bool:
+def case_informative(words: list[str]) -> bool:
     """Whether capitals mark names here: not ALL CAPS, not Title Case."""
     if all(w.upper() == w for w in words):
         return False

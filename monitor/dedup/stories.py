@@ -1,80 +1,69 @@
 """Stories: which matches are one story, within a window (default 48 h).
 
-:class:`StoryBook` sees every match. An item joins an existing story when it
-has one of the story's exact keys (same canonical link or global GUID: an
-update of the same article, with a new title or GUID, joins too), else when
-the index finds a near-duplicate (``fingerprint.similarity``); otherwise it
-starts a new story. A story keeps its first item (what alerts show), every
-rule it matched (with the first evidence per rule), the outlets that carried
-it and how many copies were seen.
+:class:`StoryBook` sees every match and decides, in two tiers, whether its item joins a
+story of the window or starts one:
 
-A story joins only within its window: one last seen longer ago than the
-window is never joined, even before :meth:`StoryBook.evict` drops it.
+* **copy** (the same article): one of a member's exact keys (``keys.exact_keys``: the
+  link with its http/https and AMP forms folded, a global GUID), else a near-duplicate
+  of any member's title or lead (``fingerprint.similarity``: wire markup, outlet
+  suffixes, case, the same lead under a new title);
+* **event** (a rewrite of the same event): ``events.EventIndex``, against every member
+  of the candidate stories, within hours, with the vetoes of ``vetoes``.
 
-Stories are persisted in the store on every change, so a restart keeps them;
-on start the stories of the window are loaded back into the index. Memory is
-bounded by the window: older stories are evicted from the index and the store.
+Each member records its tier, its score and the member it matched; an item that starts
+its own story records its near miss (the nearest story and the veto that kept them
+apart). Times are on the story clock (``clock.story_time``: the published time when
+plausible, else first-seen): a story joins an item whose time lies within the window of
+it, and the event tier only members within its span.
+
+Stories and their members are persisted on every change, so a restart keeps them
+(:meth:`StoryBook.load`); memory and the store are bounded by the window on the
+processing clock: a story unchanged for a window is evicted from both.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
-from monitor.dedup.fingerprint import (
-    TITLE_THRESHOLD,
-    Signature,
-    exact_keys,
-    signature,
-    story_id,
+from monitor.dedup.clock import story_time
+from monitor.dedup.events import EventIndex
+from monitor.dedup.features import Features, features
+from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature, similarity
+from monitor.dedup.keys import exact_keys, link_key, story_id
+from monitor.dedup.story import (
+    Member,
+    NearMiss,
+    Observed,
+    Story,
+    decode_member,
+    decode_story,
+    encode_member,
+    encode_story,
+    first_hits,
 )
-from monitor.dedup.index import StoryIndex
-from monitor.model import SEVERITIES, Item, Match, RuleHit
-from monitor.store import Store, StoryRow
+from monitor.dedup.vetoes import veto
+from monitor.model import Match
+from monitor.store import MemberRow, Store, StoryRow
 
+__all__ = ["DEFAULT_WINDOW", "Member", "NearMiss", "Observed", "Story", "StoryBook", "Verdict"]
 DEFAULT_WINDOW = 48 * 3600.0
+Joined = tuple[Story, Member]
 
 
 @dataclass(frozen=True, slots=True)
-class Story:
-    story_id: str
-    item: Item  # the first item: what alerts show
-    hits: tuple[RuleHit, ...]  # one per rule matched, first evidence kept
-    outlets: tuple[str, ...]  # sources in the order seen; the first is the item's
-    copies: int = 1  # items seen (the first included)
-    created: float = 0.0
-    last_seen: float = 0.0
+class Verdict:
+    """What :meth:`StoryBook.decide` found for a match, before anything is written:
+    the story it joins (None: it starts one) as ``member``, or its near miss."""
 
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(h.rule for h in self.hits)
-
-    @property
-    def duplicates(self) -> tuple[str, ...]:
-        """The other outlets that carried the story."""
-        return self.outlets[1:]
-
-    @property
-    def severity(self) -> str:
-        return max((h.severity for h in self.hits), key=SEVERITIES.index, default="medium")
-
-    def as_match(self) -> Match:
-        return Match(self.item, self.hits)
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """What one match did: ``new`` story, ``copy`` of a story (a duplicate
-    absorbed), and whether the story's rules grew."""
-
-    story: Story
-    new: bool
-    new_rules: tuple[str, ...] = field(default=())
-
-    @property
-    def copy(self) -> bool:
-        return not self.new
+    story: Story | None
+    member: Member
+    near_miss: NearMiss | None
+    features: Features
+    signature: Signature
+    keys: tuple[str, ...]
 
 
 class StoryBook:
@@ -83,89 +72,243 @@ class StoryBook:
     ) -> None:
         self.store = store
         self.window = window
-        self.index = StoryIndex(threshold)
+        self.threshold = threshold
+        self.events = EventIndex()  # both tiers' candidates; the event tier's features
+        self._sigs: dict[str, Signature] = {}  # member key -> its title and lead signature
+        self._leads: dict[str, set[str]] = {}  # exact lead key -> member keys
+        self._live: dict[str, Story] = {}
+        self._touched: dict[str, float] = {}  # story id -> last change, processing clock
+        self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
+        self._keys: dict[str, str] = {}  # exact key -> story id
 
     def load(self, now: float) -> int:
         """Forget stories older than the window; index the rest. Returns how many."""
         cutoff = now - self.window
         self.store.forget_stories_before(cutoff)
+        members: dict[str, list[MemberRow]] = {}
+        for member in self.store.members_since(cutoff):
+            members.setdefault(member.story_id, []).append(member)
         rows = self.store.stories_since(cutoff)
         for row in rows:
-            self.index.add(row.story_id, _signature(row), row.last_seen)
+            story = _decode(row, members.get(row.story_id, []))
+            self._remember(story, row.last_seen, [_indexed(m) for m in story.members])
         return len(rows)
 
-    def observe(self, match: Match, now: float) -> Observed:
+    def decide(self, match: Match, now: float) -> Verdict:
+        """Which story ``match`` joins, and why; nothing is written (pure, in memory)."""
         item = match.item
-        sig = signature(item.title, item.summary)
+        at = story_time(item, now)
         keys = exact_keys(item)
-        cutoff = now - self.window
-        found = self.store.story_for_keys(keys)
-        row = self.store.story(found) if found else None
-        if row is None or row.last_seen < cutoff:  # not evicted yet, but out of the window
-            found = self.index.find(sig, since=cutoff)
-            row = self.store.story(found) if found else None
-        if row is None:
-            story = Story(story_id(item), item, _first_hits(match.hits), (item.source,),
-                          created=now, last_seen=now)  # fmt: skip
-            self._save(story, sig, keys)
-            self.index.add(story.story_id, sig, now)
-            return Observed(story, new=True, new_rules=story.rules)
-        old = _decode(row)
-        story = _join(old, match, now)
-        self._save(story, _signature(row), keys)
-        self.index.touch(story.story_id, now)
-        return Observed(story, new=False, new_rules=story.rules[len(old.rules) :])
+        feats = features(match)
+        sig = signature(item.title, item.summary)
+        near: NearMiss | None = None
+        candidates = self.events.candidates(feats)
+        found = self._copy(match, feats, sig, keys, at, now, candidates)
+        if found is None:
+            found, near = self._event(match, feats, at, now, candidates)
+        if found is None:
+            return Verdict(None, _member(match, feats, "first", 0.0, None, at), near, feats, sig,
+                           keys)  # fmt: skip
+        return Verdict(found[0], found[1], None, feats, sig, keys)
+
+    def observe(self, match: Match, now: float) -> Observed:
+        """Decide, then keep the decision: in memory and, durably, in the store."""
+        verdict = self.decide(match, now)
+        member, old = verdict.member, verdict.story
+        if old is None:
+            sid, at, near = self._new_id(match, member.at), member.at, verdict.near_miss
+            story = Story(sid, (member,), first_hits(match.hits), (match.item.source,), at, at,
+                          near_miss=near)  # fmt: skip
+            self._save(story, verdict, now)
+            return Observed(story, True, member, verdict.near_miss, story.rules)
+        story = _join(old, member)
+        self._save(story, verdict, now)
+        return Observed(story, False, member, None, story.rules[len(old.rules) :])
 
     def get(self, story_id: str) -> Story | None:
+        live = self._live.get(story_id)
+        if live is not None:
+            return live
         row = self.store.story(story_id)
-        return _decode(row) if row else None
+        return _decode(row, self.store.story_members(story_id)) if row else None
+
+    def stories_since(self, t: float) -> list[Story]:
+        """The stories changed at or after ``t`` (processing clock), oldest change first."""
+        return [_decode(row, self.store.story_members(row.story_id))
+                for row in self.store.stories_since(t)]  # fmt: skip
+
+    def find_item(self, ref: str) -> tuple[Story, Member] | None:
+        """The story and member of an item, by its item id or its link (any AMP form)."""
+        key = link_key(ref) if "://" in ref else None
+        row = self.store.find_member(ref, key)
+        story = self.get(row.story_id) if row else None
+        if story is None or row is None:
+            return None
+        return story, next(m for i, m in enumerate(story.members) if i == row.seq)
 
     def evict(self, now: float) -> int:
         cutoff = now - self.window
-        dropped = self.index.evict(cutoff)
+        dropped = 0
+        while self._ages and self._ages[0][0] < cutoff:
+            touched, sid = heapq.heappop(self._ages)
+            if self._touched.get(sid) != touched:
+                continue  # changed since: a newer heap entry stands for it
+            self._forget(sid)
+            dropped += 1
         self.store.forget_stories_before(cutoff)
-        return len(dropped)
+        return dropped
 
-    def _save(self, story: Story, sig: Signature, keys: tuple[str, ...]) -> None:
-        title = [sig.title, list(sig.tokens), sorted(sig.names)]
-        title_sig = json.dumps(title, ensure_ascii=False)
-        lead_sig = json.dumps([sig.lead, sig.lead_key], ensure_ascii=False)
-        row = StoryRow(story.story_id, story.created, story.last_seen, title_sig, lead_sig,
-                       json.dumps(_encode(story), ensure_ascii=False))  # fmt: skip
-        self.store.save_story(row, keys)
+    # -- the copy tier ------------------------------------------------------------------
+
+    def _copy(
+        self, match: Match, feats: Features, sig: Signature, keys: tuple[str, ...], at: float,
+        now: float, candidates: list[str],
+    ) -> Joined | None:  # fmt: skip
+        sid = next((s for k in keys if (s := self._keys.get(k)) is not None), None)
+        story = self._live.get(sid) if sid else None
+        if story is not None and self._joinable(story, at, now):
+            wanted = set(keys)
+            matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
+                           story.members[0])  # fmt: skip
+            return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
+        best = self._look_alike(sig, at, candidates)
+        if best is None:
+            return None
+        member = self._member(best[0])
+        story = self._live[best[0].rpartition("/")[0]]
+        if not self._joinable(story, at, now):
+            return None
+        if veto(feats, self.events.features(best[0]), self.events.idf):
+            return None  # a templated lead ("FM Fidan met ... in Antalya"), another name
+
+        return story, _member(match, feats, "copy", round(best[1], 1), member.item.id, at)
+
+    # -- the event tier -----------------------------------------------------------------
+
+    def _look_alike(
+        self, sig: Signature, at: float, candidates: list[str]
+    ) -> tuple[str, float] | None:
+        """The member ``sig`` is most a copy of (title or lead), among the candidate stories
+        and those with the same lead; ties go to the earlier member."""
+        keys = [k for sid in candidates for k in self.events.members(sid)]
+        keys += sorted(self._leads.get(sig.lead_key, ())) if sig.lead_key else []
+        best: tuple[str, float] | None = None
+        for key in dict.fromkeys(keys):
+            if abs(self._member(key).at - at) > self.events.span:
+                continue  # a look-alike a day later is the next development, not a copy
+            value = similarity(sig, self._sigs[key])
+            if value >= self.threshold and (best is None or value > best[1]):
+                best = (key, value)
+        return best
+
+    def _event(
+        self, match: Match, feats: Features, at: float, now: float, candidates: list[str]
+    ) -> tuple[Joined | None, NearMiss | None]:
+        decision = self.events.decide(feats, at, candidates)
+        if decision is None:
+            return None, None
+        story, matched = self._live[decision.story], self._member(decision.member)
+        if decision.veto is None and self._joinable(story, at, now):
+            return (
+                story,
+                _member(match, feats, "event", decision.score, matched.item.id, at),
+            ), None
+        reason = decision.veto or "out of the window"
+        return None, NearMiss(decision.story, matched.item.id, decision.score, reason)
+
+    def _joinable(self, story: Story, at: float, now: float) -> bool:
+        touched = self._touched.get(story.story_id, -1e300)
+        inside = story.created - self.window <= at <= story.last_seen + self.window
+        return inside and touched >= now - self.window
+
+    # -- memory and the store -------------------------------------------------------------
+
+    def _member(self, key: str) -> Member:
+        sid, _, seq = key.rpartition("/")
+        return self._live[sid].members[int(seq)]
+
+    def _remember(
+        self, story: Story, touched: float, new: list[tuple[Features, Signature]]
+    ) -> None:
+        """Keep ``story`` live; index its last ``len(new)`` members (features, signature)."""
+        sid = story.story_id
+        self._live[sid] = story
+        self._touched[sid] = touched
+        heapq.heappush(self._ages, (touched, sid))
+        first = len(story.members) - len(new)
+        for seq, (feats, sig) in enumerate(new, first):
+            member = story.members[seq]
+            key = f"{sid}/{seq}"
+            self._sigs[key] = sig
+            if sig.lead_key:
+                self._leads.setdefault(sig.lead_key, set()).add(key)
+            self.events.add(key, sid, feats, member.at)
+            for exact in exact_keys(member.item):
+                self._keys[exact] = sid
+
+    def _forget(self, sid: str) -> None:
+        story = self._live.pop(sid)
+        self._touched.pop(sid, None)
+        for seq, member in enumerate(story.members):
+            sig = self._sigs.pop(f"{sid}/{seq}", None)
+            if sig is not None and sig.lead_key in self._leads:
+                self._leads[sig.lead_key].discard(f"{sid}/{seq}")
+                if not self._leads[sig.lead_key]:
+                    del self._leads[sig.lead_key]
+            for exact in exact_keys(member.item):
+                if self._keys.get(exact) == sid:
+                    del self._keys[exact]
+        self.events.remove_story(sid)
+
+    def _new_id(self, match: Match, at: float) -> str:
+        sid = story_id(match.item)
+        if sid in self._live or self.store.story(sid) is not None:  # that article, long ago
+            sid = hashlib.sha256(f"{sid}\0{at}".encode()).hexdigest()[:20]
+        return sid
+
+    def _save(self, story: Story, verdict: Verdict, now: float) -> None:
+        seq, member = len(story.members) - 1, verdict.member
+        row = StoryRow(story.story_id, story.created, now, "", "",
+                       json.dumps(encode_story(story), ensure_ascii=False))  # fmt: skip
+        link = link_key(member.item.link) if member.item.link else None
+        data = json.dumps(encode_member(member), ensure_ascii=False)
+        member_row = MemberRow(story.story_id, seq, member.item.id, link, data)
+        self.store.save_story(row, verdict.keys, member_row)
+        self._remember(story, now, [(verdict.features, verdict.signature)])
 
 
-def _first_hits(hits: tuple[RuleHit, ...]) -> tuple[RuleHit, ...]:
-    first: dict[str, RuleHit] = {}
-    for hit in hits:
-        first.setdefault(hit.rule, hit)
-    return tuple(first.values())
+def _member(
+    match: Match, feats: Features, tier: str, score: float, matched: str | None, at: float
+) -> Member:
+    return Member(match.item, tier, score, matched, at, match.rules, feats.entities,
+                  feats.numbers, match.hits)  # fmt: skip
 
 
-def _join(story: Story, match: Match, now: float) -> Story:
+def _indexed(member: Member) -> tuple[Features, Signature]:
+    return features(member.as_match()), signature(member.item.title, member.item.summary)
+
+
+def _join(story: Story, member: Member) -> Story:
     known = set(story.rules)
-    hits = story.hits + tuple(h for h in _first_hits(match.hits) if h.rule not in known)
-    source = match.item.source
+    hits = story.hits + tuple(h for h in first_hits(member.hits) if h.rule not in known)
+    source = member.item.source
     outlets = story.outlets if source in story.outlets else (*story.outlets, source)
-    return replace(story, hits=hits, outlets=outlets, copies=story.copies + 1, last_seen=now)
+    last_seen = max(story.last_seen, member.at)
+    members = (*story.members, member)
+    return replace(story, members=members, hits=hits, outlets=outlets, last_seen=last_seen,
+                   version=story.version + 1)  # fmt: skip
 
 
-def _signature(row: StoryRow) -> Signature:
-    title, tokens, *names = json.loads(row.title_sig)
-    lead, lead_key = json.loads(row.lead_sig)
-    if not names:  # stored before names were kept: derive them from the story's item
-        item = _decode(row).item
-        return signature(item.title, item.summary)
-    return Signature(title, tuple(tokens), lead, lead_key, frozenset(names[0]))
-
-
-def _encode(story: Story) -> dict[str, Any]:
-    match = story.as_match().to_dict()
-    return {"match": match, "outlets": list(story.outlets), "copies": story.copies}
-
-
-def _decode(row: StoryRow) -> Story:
+def _decode(row: StoryRow, members: list[MemberRow]) -> Story:
     data = json.loads(row.data)
-    match = Match.from_dict(data["match"])
-    return Story(row.story_id, match.item, match.hits, tuple(data["outlets"]),
-                 int(data["copies"]), row.created, row.last_seen)  # fmt: skip
+    if data.get("v") != 2:  # stored before members were kept: the first item, as a member
+        match = Match.from_dict(data["match"])
+        member = Member(match.item, "first", 0.0, None, row.created, match.rules, hits=match.hits)
+        return Story(row.story_id, (member,), match.hits, tuple(data["outlets"]), row.created,
+                     row.created, max(1, int(data.get("copies", 1))))  # fmt: skip
+    decoded = []
+    for m in members:
+        member = decode_member(json.loads(m.data), frozenset(), frozenset())
+        feats = features(member.as_match())
+        decoded.append(replace(member, entities=feats.entities, numbers=feats.numbers))
+    return decode_story(row.story_id, data, tuple(decoded))

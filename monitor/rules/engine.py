@@ -117,19 +117,28 @@ class Engine:
 
     def match(self, item: Item) -> tuple[RuleHit, ...]:
         """The rules the item matches, in rule order, with their evidence."""
-        if self._empty:
-            return ()
-        found: dict[int, list[_Hit]] = {}
-        scanned = {}
-        for field, text in (("title", item.title), ("summary", item.summary)):
-            if text:
-                scanned[field] = self._scan(field, text, found)
+        found, scanned = self.scan(item)
         hits = []
         for r in sorted(found):
             hit = _judge(self._compiled[r], found[r], scanned)
             if hit is not None:
                 hits.append(hit)
         return tuple(hits)
+
+    def scan(self, item: Item) -> tuple[dict[int, list[_Hit]], dict[str, _Field]]:
+        """Every term form found in the item: rule index -> hits, and the fields read
+        (``match`` judges them; ``monitor.rules.explain`` says why a rule did not)."""
+        found: dict[int, list[_Hit]] = {}
+        scanned: dict[str, _Field] = {}
+        if self._empty:
+            return found, scanned
+        for field, text in (("title", item.title), ("summary", item.summary)):
+            if text:
+                scanned[field] = self._scan(field, text, found)
+        return found, scanned
+
+    def compiled(self, r: int) -> _Compiled:
+        return self._compiled[r]
 
     def _scan(self, field: str, text: str, found: dict[int, list[_Hit]]) -> _Field:
         prepared = prepare(text)

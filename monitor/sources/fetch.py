@@ -18,26 +18,24 @@ event was set before the fetch got its slot) and ``asyncio.CancelledError`` esca
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType, TracebackType
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.http_exceptions import ContentEncodingError, DecompressSizeError
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from monitor.addresses import Allowed, is_allowed, parse_allowlist
-from monitor.config import FetchConfig, Secret, redact_urls, reveal
+from monitor.addresses import parse_allowlist
+from monitor.config import FetchConfig, Secret, reveal
 from monitor.errors import BlockedAddress, FetchError
-from monitor.retry_after import parse_retry_after
+from monitor.sources.fetcherrors import scrub, status_error, translate
+from monitor.sources.resolver import GuardedResolver, admits
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +65,6 @@ class FetchResult:
     elapsed: float  # seconds, from the first byte sent (waiting for a slot not included)
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolves through ``inner`` and drops the addresses the SSRF policy refuses;
-    raises :class:`BlockedAddress` when none is left. aiohttp calls it for host
-    names only: IP literals are checked by :meth:`Fetcher._check_hop`."""
-
-    def __init__(self, inner: AbstractResolver, allow: tuple[Allowed, ...]) -> None:
-        self._inner = inner
-        self._allow = allow
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        kept = [r for r in found if _admits(r["host"], r["port"], self._allow)]
-        if not kept:
-            addresses = ", ".join(sorted({r["host"] for r in found}))
-            raise BlockedAddress(f"{host}:{port} resolves to {addresses}")
-        return kept
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def _admits(host: str, port: int, allow: tuple[Allowed, ...]) -> bool:
-    try:
-        return is_allowed(ipaddress.ip_address(host), port, allow)
-    except ValueError:  # not an address we can judge: refuse
-        return False
-
-
 class _Slots:
     """Per-host and global concurrency limits, taken before a fetch's deadline starts
     (so a fetch queued behind others is not timed out by the wait)."""
@@ -119,6 +87,23 @@ class _Slots:
                 del self._hosts[host]
 
 
+def slot_key(url: str) -> str:
+    """The host a fetch of ``url`` counts against (``fetch.per_host``): host and port."""
+    try:
+        return _slot_key(URL(url))
+    except (ValueError, TypeError):
+        return url
+
+
+def _slot_key(url: URL) -> str:
+    return f"{url.raw_host}:{url.port}"
+
+
+@lru_cache(maxsize=65_536)
+def _parsed(url: str) -> URL:
+    return URL(url)
+
+
 class Fetcher:
     """Fetches feeds through one aiohttp session; an async context manager."""
 
@@ -133,6 +118,11 @@ class Fetcher:
             "Accept": ACCEPT,
             "Accept-Encoding": "gzip, deflate",
         }
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        """(fetches per host, fetches in all) at once."""
+        return self._config.per_host, self._config.concurrency
 
     async def __aenter__(self) -> Fetcher:
         self._resolver = GuardedResolver(aiohttp.DefaultResolver(), self._allow)
@@ -184,12 +174,12 @@ class Fetcher:
         hide_paths = isinstance(url, Secret)
         try:
             try:
-                target = URL(reveal(url))
+                target = _parsed(reveal(url))
             except (ValueError, TypeError) as exc:
                 raise FetchError("bad_url", str(exc)) from exc
             return await self._fetch(target, etag, last_modified, admit, stop)
         except FetchError as exc:
-            _scrub(exc, paths=not hide_paths)
+            scrub(exc, paths=not hide_paths)
             raise
 
     async def _fetch(
@@ -206,7 +196,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self._slots.hold(f"{target.raw_host}:{target.port}"):
+        async with self._slots.hold(_slot_key(target)):
             if stop is not None and stop.is_set():
                 raise NotStarted()
             try:
@@ -215,7 +205,7 @@ class Fetcher:
             except FetchError:
                 raise
             except Exception as exc:
-                raise _translate(exc, self._config.timeout) from exc
+                raise translate(exc, self._config.timeout) from exc
             if admit is not None and result.status != 304:
                 await admit()  # the slot is kept until the parser takes the body
             return result
@@ -240,7 +230,7 @@ class Fetcher:
         if not host:
             raise FetchError("bad_url", "no host")
         looks_ip = ":" in host or host.replace(".", "").isdigit()  # aiohttp's test
-        if looks_ip and not _admits(host, url.port or 0, self._allow):
+        if looks_ip and not admits(host, url.port or 0, self._allow):
             raise BlockedAddress(f"{host}:{url.port}")
 
     async def _finish(
@@ -251,7 +241,7 @@ class Fetcher:
         elif 200 <= resp.status < 300:
             body = await _read_capped(resp, self._config.max_bytes)
         else:
-            raise _status_error(resp)
+            raise status_error(resp)
         not_modified = resp.status == 304
         return FetchResult(
             status=resp.status,
@@ -299,56 +289,3 @@ def _lowered(headers: CIMultiDictProxy[str]) -> Mapping[str, str]:
         key = key.lower()
         out[key] = f"{out[key]}, {value}" if key in out else value
     return MappingProxyType(out)
-
-
-def _status_error(resp: aiohttp.ClientResponse) -> FetchError:
-    status = resp.status
-    reason = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else "http_3xx"
-    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-    return FetchError(reason, f"HTTP {status}", status=status, retry_after=retry_after)
-
-
-_REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
-    ((TimeoutError,), "timeout"),
-    ((aiohttp.ClientConnectorDNSError,), "dns"),
-    ((aiohttp.ClientSSLError, ssl.SSLError), "tls"),
-    ((aiohttp.ClientConnectorError,), "connect"),
-    ((aiohttp.InvalidURL,), "bad_url"),
-    ((DecompressSizeError,), "too_large"),  # one chunk inflating past aiohttp's own bound
-    ((ContentEncodingError,), "bad_encoding"),
-    ((aiohttp.ClientPayloadError, aiohttp.ClientResponseError), "protocol"),
-    ((aiohttp.ClientConnectionError, OSError), "connect"),
-    ((aiohttp.ClientError,), "protocol"),
-)
-
-
-def _translate(exc: Exception, timeout: float) -> FetchError:
-    """The FetchError for an aiohttp (or other) exception raised by one fetch."""
-    if isinstance(exc, TimeoutError) and not str(exc):
-        return FetchError("timeout", f"no complete answer within {timeout:g}s")
-    cause = exc.__cause__ if isinstance(exc, aiohttp.ClientPayloadError) else None
-    for types, reason in _REASONS:
-        if isinstance(cause, types) or isinstance(exc, types):
-            return FetchError(reason, _describe(exc))
-    log.warning("fetch_unexpected_error error=%s", _describe(exc))  # no traceback: URLs
-    return FetchError("protocol", _describe(exc))
-
-
-def _describe(exc: BaseException) -> str:
-    """``Type: message``, short, without the request's URL (aiohttp puts it in
-    ClientResponseError's text; other URLs are cut by :func:`_scrub`)."""
-    if isinstance(exc, aiohttp.ClientResponseError):
-        text = f"{exc.status}, message={exc.message!r}"
-    elif isinstance(exc, aiohttp.InvalidURL):
-        text = "invalid URL"
-    else:
-        text = str(exc)
-    return f"{type(exc).__name__}: {text}"[:300]
-
-
-def _scrub(exc: FetchError, *, paths: bool) -> None:
-    """Cut every URL in ``exc``'s detail to scheme, host (and path)."""
-    detail = redact_urls(exc.detail, paths=paths)
-    if detail != exc.detail:
-        exc.detail = detail
-        exc.args = (f"{exc.reason}: {detail}",)

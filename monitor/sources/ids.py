@@ -25,10 +25,18 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from monitor.model import Item
 
-__all__ = ["MAX_GUID", "disambiguate", "fragments_matter", "item_id", "without_fragment"]
+__all__ = [
+    "MAX_GUID",
+    "assign_ids",
+    "disambiguate",
+    "fragments_matter",
+    "item_id",
+    "without_fragment",
+]
 
 MAX_GUID = 512
 _NEVER = datetime.max.replace(tzinfo=None)
@@ -68,38 +76,60 @@ def fragments_matter(links: Iterable[str | None]) -> bool:
     return False
 
 
-def disambiguate(items: Sequence[Item]) -> tuple[list[Item], int]:
-    """``items`` with unique ids, and how many were given a new one."""
+class Entry(Protocol):
+    """What an id's disambiguation looks at (an Item has it all)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def date_flag(self) -> str | None: ...
+
+
+def disambiguate(items: Sequence[Item]) -> tuple[list[Item], list[str]]:
+    """``items`` with unique ids, and the new ids given."""
+    kept, renamed = assign_ids(items)
+    out = [items[i] if items[i].id == new else replace(items[i], id=new) for i, new in kept]
+    return out, renamed
+
+
+def assign_ids(entries: Sequence[Entry]) -> tuple[list[tuple[int, str]], list[str]]:
+    """(index, unique id) of each entry kept, in order, and the new ids given."""
     groups: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        groups.setdefault(item.id, []).append(index)
-    out: list[Item | None] = list(items)
-    renamed = 0
+    for index, entry in enumerate(entries):
+        groups.setdefault(entry.id, []).append(index)
+    ids: list[str | None] = [e.id for e in entries]
+    renamed: list[str] = []
     for shared, indexes in groups.items():
         if len(indexes) < 2:
             continue
-        keeper = min(indexes, key=lambda i: (_exact_date(items[i]), -i))
-        kept = {_digest(items[keeper])}
+        keeper = min(indexes, key=lambda i: (_exact_date(entries[i]), -i))
+        kept = {_digest(entries[keeper])}
         for index in indexes:
-            digest = _digest(items[index])
+            digest = _digest(entries[index])
             if index == keeper:
                 continue
             if digest in kept:
-                out[index] = None  # the same entry again
+                ids[index] = None  # the same entry again
                 continue
             kept.add(digest)
-            out[index] = replace(items[index], id=f"{shared}#{digest[:16]}")
-            renamed += 1
-    return [item for item in out if item is not None], renamed
+            ids[index] = f"{shared}#{digest[:16]}"
+            renamed.append(f"{shared}#{digest[:16]}")
+    return [(i, new) for i, new in enumerate(ids) if new is not None], renamed
 
 
-def _exact_date(item: Item) -> datetime:
+def _exact_date(item: Entry) -> datetime:
     if item.published is None or item.date_flag is not None:
         return _NEVER
     return item.published.replace(tzinfo=None)
 
 
-def _digest(item: Item) -> str:
+def _digest(item: Entry) -> str:
     return _sha256(item.title + "\x00" + (item.link or ""))
 
 

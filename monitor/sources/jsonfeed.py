@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.errors import ParseError
+from monitor.sources.bound import newest
 
 __all__ = ["MAX_DEPTH", "is_json", "parse_json_feed"]
 
@@ -56,8 +57,12 @@ def is_json(body: bytes, content_type: str) -> bool:
     return (media in JSON_TYPES or media.endswith("+json")) and not head.startswith(b"<")
 
 
-def parse_json_feed(body: bytes, *, max_field_bytes: int = 64 * 1024) -> dict[str, Any]:
-    """The feedparser-shaped result of one JSON Feed body; ParseError if it is not one."""
+def parse_json_feed(
+    body: bytes, *, max_field_bytes: int = 64 * 1024, max_items: int = 0
+) -> dict[str, Any]:
+    """The feedparser-shaped result of one JSON Feed body; ParseError if it is not one.
+    With ``max_items``, only the newest that many items are read (``truncated``: how
+    many were left out)."""
     text, problem = _decode(body)
     try:
         doc = json.loads(text)
@@ -76,9 +81,16 @@ def parse_json_feed(body: bytes, *, max_field_bytes: int = 64 * 1024) -> dict[st
         what = "no items array" if items is None else f"items is {_kind(items)}, not an array"
         raise _invalid(f"{what} and no jsonfeed.org version")
     field = _Fields(max_field_bytes)
+    objects = [item for item in items or () if isinstance(item, dict)]
+    truncated = 0
+    if max_items and len(objects) > max_items:
+        dates = [field.text(o.get("date_published")) or None for o in objects]
+        kept = newest(dates, max_items)
+        truncated, objects = len(objects) - len(kept), [objects[i] for i in kept]
     return {
         "feed": field.feed(doc),
-        "entries": [field.entry(item) for item in items or () if isinstance(item, dict)],
+        "entries": [field.entry(item) for item in objects],
+        "truncated": truncated,
         "version": "json11" if is_versioned and str(version).endswith("1.1") else "json1",
         "bozo": problem is not None,
         "bozo_reason": problem,

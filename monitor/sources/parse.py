@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import logging
 import re
 import warnings
 from collections.abc import Mapping
@@ -60,10 +59,10 @@ from feedparser.mixin import _FeedParserMixin
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
+from monitor.sources.bound import MAX_ITEMS, cut_entries
+from monitor.sources.fastrss import read_rss
 from monitor.sources.jsonfeed import is_json, parse_json_feed
 from monitor.sources.normalise import ParsedFeed, normalise
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_TOKEN",
@@ -87,7 +86,6 @@ _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})  # local names, lower case
 _UTF8_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 _XML_DECLARATION: re.Pattern[str] = RE_XML_DECLARATION
-_WARNED_DUPLICATES: set[str] = set()  # feeds whose duplicate ids this process logged
 
 # feedparser treats <guid> and Atom <id> as links: it resolves them against the
 # base URL and xml:base (``<guid>dw-4411</guid>`` became ``https://host/dir/dw-4411``).
@@ -101,6 +99,8 @@ def parse_feed(
     *,
     max_field_bytes: int = 64 * 1024,
     base: str = "",
+    fast: bool = True,
+    max_items: int = MAX_ITEMS,
 ) -> Any:
     """Parse one feed body (XML after :func:`harden`, or JSON Feed); return a
     ``feedparser.parse``-shaped dict.
@@ -109,20 +109,29 @@ def parse_feed(
     document that parses with problems but yields a feed is returned; its
     problem is in ``result["bozo_reason"]``. ``result["base"]`` is what relative
     links resolve against: the Content-Location header (resolved against
-    ``base``, the feed's URL), else ``base``."""
+    ``base``, the feed's URL), else ``base``. ``fast``: plain RSS 2.0 is read by
+    :func:`~monitor.sources.fastrss.read_rss` (feedparser reads what it refuses).
+    Only the newest ``max_items`` entries are read (:mod:`monitor.sources.bound`);
+    ``result["truncated"]`` says how many were left out."""
     lowered = {k.lower(): v for k, v in headers.items()}
     if is_json(body, lowered.get("content-type", "")):
-        result = parse_json_feed(body, max_field_bytes=max_field_bytes)
+        result = parse_json_feed(body, max_field_bytes=max_field_bytes, max_items=max_items)
     else:
-        result = _parse_xml(body, lowered, max_field_bytes)
+        result = _parse_xml(body, lowered, max_field_bytes, fast, max_items)
     location = lowered.get("content-location", "").strip()
     result["base"] = urljoin(base, location) if location else base
     return result
 
 
-def _parse_xml(body: bytes, lowered: dict[str, str], max_field_bytes: int) -> Any:
-    data, problem, had_entities = harden(body, lowered, max_field_bytes=max_field_bytes)
+def _parse_xml(
+    body: bytes, lowered: dict[str, str], max_field_bytes: int, fast: bool, max_items: int
+) -> Any:
+    hardened = harden(body, lowered, max_field_bytes=max_field_bytes, max_items=max_items)
+    data, problem, had_entities, truncated = hardened
     headers = {k: v for k, v in lowered.items() if k != "content-location"}
+    if fast and (quick := read_rss(data, headers)) is not None:
+        quick["bozo_reason"], quick["truncated"] = problem, truncated
+        return quick
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # feedparser's own Deprecation/Runtime noise
@@ -138,6 +147,7 @@ def _parse_xml(body: bytes, lowered: dict[str, str], max_field_bytes: int) -> An
         raise ParseError("parse_error", f"{type(exc).__name__}: {exc}"[:200]) from exc
     reason = str(result.get("bozo_exception") or "") if result.get("bozo") else ""
     result["bozo_reason"] = reason or problem or None
+    result["truncated"] = truncated
     head = result.get("feed") or {}
     if not (result.get("entries") or result.get("version") or head.get("title")):
         if _root_name(data) in FEED_ROOTS:
@@ -161,29 +171,28 @@ def parse_and_normalise(
     feed: FeedConfig,
     seen: datetime,
     max_field_bytes: int = 64 * 1024,
+    known: bytes = b"",
+    max_items: int = MAX_ITEMS,
 ) -> ParsedFeed:
-    """parse_feed + normalise: what one ParsePool worker runs for one body."""
-    result = parse_feed(body, headers, max_field_bytes=max_field_bytes, base=feed.base)
-    parsed = normalise(result, feed, seen=seen, bozo=result["bozo_reason"], base=result["base"])
-    if parsed.duplicate_ids and feed.url not in _WARNED_DUPLICATES:
-        if len(_WARNED_DUPLICATES) >= 10_000:
-            _WARNED_DUPLICATES.clear()
-        _WARNED_DUPLICATES.add(feed.url)  # once per feed (and worker process)
-        log.warning(
-            "feed_duplicate_ids feed=%s count=%d (both items kept, ids disambiguated)",
-            feed.name,
-            parsed.duplicate_ids,
-        )
-    return parsed
+    """parse_feed + normalise: what one ParsePool worker runs for one body. Items
+    whose id digest is in ``known`` are left out (see :func:`normalise`)."""
+    result = parse_feed(
+        body, headers, max_field_bytes=max_field_bytes, base=feed.base, max_items=max_items
+    )
+    return normalise(result, feed, seen=seen, bozo=result["bozo_reason"], base=result["base"],
+                     known=known, truncated=result.get("truncated", 0))  # fmt: skip
 
 
 class Hardened(NamedTuple):
-    data: bytes  # UTF-8, no DOCTYPE, long runs shortened
+    data: bytes  # UTF-8, no DOCTYPE, long runs shortened, at most max_items entries
     problem: str | None  # an encoding problem feedparser would have reported
     had_entities: bool  # a removed DOCTYPE declared entities
+    truncated: int = 0  # entries left out (the newest max_items kept)
 
 
-def harden(body: bytes, headers: Mapping[str, str], *, max_field_bytes: int) -> Hardened:
+def harden(
+    body: bytes, headers: Mapping[str, str], *, max_field_bytes: int, max_items: int = 0
+) -> Hardened:
     """Make a body safe to give feedparser (see the module docstring).
 
     ``headers`` must have lower-case keys (feedparser looks them up so)."""
@@ -192,6 +201,7 @@ def harden(body: bytes, headers: Mapping[str, str], *, max_field_bytes: int) -> 
     state: dict[str, Any] = {}
     data = _to_utf8(body, headers, state)
     data, removed = _strip_doctypes(data)
+    data, truncated = cut_entries(data, max_items)
     data = _collapse_head(_cap_runs(data, max_field_bytes))
     if _ENTITY_LINE.search(data, 0, _head_end(data)):
         raise ParseError("xml_entities", "entity declaration outside the prolog")
@@ -200,6 +210,7 @@ def harden(body: bytes, headers: Mapping[str, str], *, max_field_bytes: int) -> 
         data,
         str(problem) if problem else None,
         any(_ENTITY.search(doctype) for doctype in removed),
+        truncated,
     )
 
 

@@ -1,17 +1,25 @@
 """The sources stage: poll each feed on its schedule, publish its new items.
 
-One task per feed sleeps until the feed is due (or the stop event is set),
-polls it, and plans the next poll from what it saw. A failing feed records its
-reason and backs off; the other feeds keep their own schedules. Nothing a poll
-raises ends a feed's task: a failing store is retried after STORE_RETRY, and a
-bug (any other exception, or a CancelledError that was not aimed at the task)
-is logged with its traceback once per distinct error, counted as the feed's
-error ``error`` and retried after min_interval. An item is published once per
-feed, ever: it is marked seen in the store only after the bus took it, so a
-crash in between republishes rather than loses it.
+One scheduler loop, not one task per feed: every feed's next poll is in one heap
+(:class:`~monitor.sources.queue.PollQueue`); a feed that falls due waits in its
+host's queue for a fetch slot of that host (``fetch.per_host``) and one in all
+(``fetch.concurrency``), hosts taking turns, so a host with thousands of slow
+feeds never delays another host's polls. Each poll (:mod:`monitor.sources.poll`)
+plans the next from what it saw. The first polls after a start (and overdue
+ones) are spread over each feed's own interval (``schedule.first_delay``).
 
-A poll *starts* when its fetch gets a slot (see ``Fetcher``): once the stop event
-is set, polls not started are skipped and polls started are finished.
+Nothing a poll raises ends the loop: a failing store is retried after
+STORE_RETRY, and a bug (any other exception, or a CancelledError that was not
+aimed at the task) is logged with its traceback once per distinct error, counted
+as the feed's error ``error`` and retried after min_interval.
+
+The store is written in batches (:meth:`~monitor.store.Store.flush`): feed states,
+error history, seen marks and retained items of all the polls of the last
+FLUSH_EVERY seconds in one transaction, and once more on the way out. A crash (not
+a stop) loses what was staged since the last flush: those polls' states (the
+feeds are polled again on restart) and seen marks (their items are published
+again: an item is never lost, and on Kafka at least once, as always). Once the
+stop event is set, no poll starts; the polls in flight finish.
 """
 
 from __future__ import annotations
@@ -20,28 +28,27 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 
-from monitor.bus import ITEMS, Bus
-from monitor.config import FeedConfig, ScheduleConfig, redact_urls
-from monitor.errors import FeedError, FetchError, ParseError, StoreError
+from monitor.bus import Bus
+from monitor.config import FeedConfig, ScheduleConfig
+from monitor.errors import StoreError
 from monitor.metrics import Metrics
-from monitor.model import Item
-from monitor.sources.fetch import Fetcher, FetchResult, NotStarted
+from monitor.sources.fetch import Fetcher, slot_key
+from monitor.sources.poll import Polls, _cancelling
 from monitor.sources.pool import ParsePool
-from monitor.sources.report import FailureLog
-from monitor.sources.schedule import Outcome, first_delay, max_age, plan
-from monitor.store import FeedState, Store
+from monitor.sources.queue import PollQueue
+from monitor.sources.schedule import first_delay
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
 STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
+FLUSH_EVERY = 0.25  # seconds between two writes of the staged feed states and seen marks
+PRUNE_EVERY = 60.0  # seconds between two prunes of the retained items
 
 
-class Poller:
+class Poller(Polls):
     def __init__(
         self,
         feeds: Sequence[FeedConfig],
@@ -54,62 +61,111 @@ class Poller:
         schedule: ScheduleConfig,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        item_retention: float = 7 * 86400.0,
+        max_items: int = 1_000_000,
     ) -> None:
-        self.feeds = tuple(feeds)
-        self._fetcher = fetcher
-        self._parser = parser
-        self._store = store
-        self._bus = bus
-        self._metrics = metrics
-        self._schedule = schedule
-        self._clock = clock
-        self._rng = rng or random.Random()
-        self._failing: dict[str, str] = {}  # feed url -> reason its last poll failed
-        self._failing_by: Counter[str] = Counter()  # reason -> feeds failing for it
-        self._healthy: set[str] = set()  # feed urls whose last poll succeeded
+        super().__init__(feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
+                         metrics=metrics, schedule=schedule, clock=clock, rng=rng)  # fmt: skip
+        self._retention = (item_retention, max_items)
+        self._hosts = [slot_key(feed.fetch_url) for feed in self.feeds]
         self._store_error: str | None = None
-        self._bugs: dict[str, str] = {}  # feed url -> the bug its last poll hit, logged once
-        self._report = FailureLog(len(self.feeds))
-        metrics.feeds_configured.set(len(self.feeds))
+        self._pruned = 0.0
 
     async def run_once(self, stop: asyncio.Event | None = None) -> None:
-        """Poll every feed once, concurrently (the fetcher bounds concurrency).
+        """Poll every feed once, concurrently (the fetch limits bound concurrency).
         Once ``stop`` is set, polls not yet started are skipped; those in flight finish."""
-        await asyncio.gather(*(self._guarded_poll(feed, stop) for feed in self.feeds))
+        await self._drive(stop or asyncio.Event(), repeat=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every feed on its schedule until ``stop`` is set; a poll in
         flight when it is set is finished, not abandoned."""
-        async with asyncio.TaskGroup() as group:
-            for feed in self.feeds:
-                group.create_task(self._feed_loop(feed, stop), name=f"poll {feed.name}")
+        await self._drive(stop, repeat=True)
 
-    async def _feed_loop(self, feed: FeedConfig, stop: asyncio.Event) -> None:
-        delay = await self._first_delay(feed, stop)
-        while not await _sleep_unless(stop, delay):
+    async def _drive(self, stop: asyncio.Event, *, repeat: bool) -> None:
+        if not await self._load(stop):
+            return
+        limits = self._fetcher.limits
+        queue = PollQueue(per_host=limits[0], total=limits[1])
+        now = self._clock()
+        for index, feed in enumerate(self.feeds):
+            queue.schedule(index, self._hosts[index], self._first_due(feed, now) if repeat else now)
+        wake = asyncio.Event()
+        helpers = [asyncio.create_task(_set_when(stop, wake), name="poller-stop"),
+                   asyncio.create_task(self._flush_loop(stop), name="poller-flush")]  # fmt: skip
+        polls: set[asyncio.Task[None]] = set()
+        try:
+            await self._loop(queue, wake, stop, polls, repeat)
+            await asyncio.gather(*polls)  # started polls finish
+        finally:
+            for task in (*helpers, *polls):
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            self._flush(final=True)
+
+    async def _loop(self, queue: PollQueue, wake: asyncio.Event, stop: asyncio.Event,
+                    polls: set[asyncio.Task[None]], repeat: bool) -> None:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+        armed: float | None = None  # the due time the timer wakes the loop for
+        try:
+            while not stop.is_set():
+                now = self._clock()
+                for index in queue.take(now):
+                    task = loop.create_task(self._one(index, queue, wake, stop, repeat))
+                    polls.add(task)
+                    task.add_done_callback(polls.discard)
+                if queue.idle():
+                    return
+                due = queue.next_due()
+                if due != armed or timer is None or armed is None or armed <= now:
+                    if timer is not None:
+                        timer.cancel()
+                    timer = None if due is None else loop.call_later(max(due - now, 0), wake.set)
+                    armed = due
+                await wake.wait()
+                wake.clear()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _one(self, index: int, queue: PollQueue, wake: asyncio.Event,
+                   stop: asyncio.Event, repeat: bool) -> None:  # fmt: skip
+        feed = self.feeds[index]
+        self._metrics.poll_delay.observe(max(0.0, self._clock() - queue.due_at(index)))
+        try:
             delay = await self._guarded_poll(feed, stop)
+        finally:
+            queue.done(index)
+            wake.set()
+        if repeat and not stop.is_set():
+            queue.schedule(index, self._hosts[index], self._clock() + delay)
 
-    async def _first_delay(self, feed: FeedConfig, stop: asyncio.Event) -> float:
-        """Until the feed's planned poll; a first or overdue poll is spread (first_delay)."""
-        while True:
+    async def _load(self, stop: asyncio.Event) -> bool:
+        """Every feed's state, read at once (retried while the store fails); False
+        if ``stop`` was set meanwhile."""
+        while not stop.is_set():
             try:
-                state = self._store.feed_state(feed.url)
+                self._states = {s.url: s for s in self._store.feed_states()}
+                return True
             except StoreError as exc:
                 self._store_failed(exc)
-                if await _sleep_unless(stop, min(self._schedule.min_interval, STORE_RETRY)):
-                    return 0.0
-                continue
-            due = None if state.next_poll is None else state.next_poll - self._clock()
-            if due is not None and due > 0:
-                return due
-            return first_delay(self._schedule, len(self.feeds), self._rng)
+                await _sleep_unless(stop, min(self._schedule.min_interval, STORE_RETRY))
+        return False
+
+    def _first_due(self, feed: FeedConfig, now: float) -> float:
+        """The feed's planned poll; a first or overdue poll is spread (first_delay)."""
+        state = self._states.get(feed.url)
+        if state is not None and state.next_poll is not None and state.next_poll > now:
+            return state.next_poll
+        own = feed.interval or (state.interval if state is not None else None)
+        return now + first_delay(self._schedule, len(self.feeds), self._rng, interval=own)
 
     async def _guarded_poll(self, feed: FeedConfig, stop: asyncio.Event | None) -> float:
         """:meth:`poll`, and the delay until the next; nothing it raises escapes but
         this task's own cancellation."""
         try:
-            delay = await self.poll(feed, stop)
-        except StoreError as exc:  # the feed's state cannot be kept: try again soon
+            return await self.poll(feed, stop)
+        except StoreError as exc:  # the feed's state cannot be read: try again soon
             self._store_failed(exc)
             return min(self._schedule.min_interval, STORE_RETRY)
         except asyncio.CancelledError as exc:
@@ -118,34 +174,29 @@ class Poller:
             self._bug(feed, exc)
         except Exception as exc:  # a bug must not stop this feed, the others or the daemon
             self._bug(feed, exc)
-        else:
-            self._store_failed(None)
-            return delay
         return self._schedule.min_interval
 
-    def _log_bug(self, feed: FeedConfig, exc: BaseException) -> str:
-        """Log a bug hit by ``feed``'s poll, with its traceback, once per distinct
-        error (again after a success); returns its text."""
-        text = redact_urls(f"{type(exc).__name__}: {exc}")[:500]
-        if self._bugs.get(feed.url) != text:
-            self._bugs[feed.url] = text
-            log.error("poll_crashed feed=%s error=%s", feed.name, text, exc_info=exc)
-        return text
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while not await _sleep_unless(stop, FLUSH_EVERY):
+            self._flush()
 
-    def _bug(self, feed: FeedConfig, exc: BaseException) -> None:
-        """A bug escaped :meth:`poll`: log it once, count and record it as the
-        feed's error ``error`` (best effort: the store may be what fails)."""
-        text = self._log_bug(feed, exc)
-        self._metrics.fetches.labels("error").inc()
-        self._set_failing(feed, "error")
+    def _flush(self, *, final: bool = False) -> None:
+        """Write what the polls staged; a failure is logged once and retried."""
         try:
-            state = self._store.feed_state(feed.url)
-            at = self._clock()
-            failed = replace(state, last_poll=at, last_reason="error", last_error=text,
-                             next_poll=at + self._schedule.min_interval)  # fmt: skip
-            self._store.record_feed_error(failed, at, "error", text)  # saves the state too
-        except Exception:  # the store may be what fails: the log line is the record
-            log.debug("poll_crash_not_recorded feed=%s", feed.name)
+            if self._store.staged:
+                self._store.flush()
+            now = self._clock()
+            if not final and now - self._pruned >= PRUNE_EVERY:
+                self._pruned = now
+                retention, keep = self._retention
+                self._store.forget_items(now - retention, keep)
+        except StoreError as exc:
+            self._store_failed(exc)
+            if final:
+                log.warning("state_not_saved rows=%d (their feeds are polled again on the next"
+                            " start; their items published again)", self._store.staged)  # fmt: skip
+            return
+        self._store_failed(None)
 
     def _store_failed(self, exc: StoreError | None) -> None:
         """Log a store failure once (and once again when it changes or ends)."""
@@ -155,167 +206,14 @@ class Poller:
         if text is None:
             log.info("store_recovered")
         else:
-            log.warning("store_failed error=%s (polls retried; items republished after)", text)
+            log.warning("store_failed error=%s (kept in memory and written again; polls"
+                        " go on)", text)  # fmt: skip
         self._store_error = text
 
-    async def poll(self, feed: FeedConfig, stop: asyncio.Event | None = None) -> float:
-        """Poll ``feed`` once; returns the delay until its next poll. Never
-        raises for a feed's own failure: that is recorded in its state. When
-        ``stop`` is set before the poll started, nothing is done and 0.0 returned."""
-        state = self._store.feed_state(feed.url)
-        started = self._clock()
-        failure: FeedError | None = None
-        try:
-            outcome, state = await self._fetch_and_publish(feed, state, stop)
-        except NotStarted:
-            return 0.0
-        except FeedError as exc:
-            failure = exc
-        except StoreError:
-            raise
-        except asyncio.CancelledError:
-            if _cancelling():
-                raise
-            # not aimed at this task (a worker pool's job was cancelled): the feed's error
-            failure = ParseError("parse_crash", "parse job cancelled")
-        except Exception as exc:  # a bug in fetch, parse or publish costs this poll only
-            failure = FeedError("error", self._log_bug(feed, exc))
-        if failure is not None:
-            wait = failure.retry_after if isinstance(failure, FetchError) else None
-            outcome = Outcome(ok=False, retry_after=wait)
-            state = self._failed(feed, state, failure, started)
-        nxt = plan(
-            outcome,
-            interval=state.interval,
-            errors=state.consecutive_errors,
-            config=self._schedule,
-            fixed=feed.interval,
-            rng=self._rng,
-        )
-        state = replace(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay)
-        self._store.save_feed_state(state)
-        if failure is not None:
-            self._report.failed(feed, failure, state.consecutive_errors, nxt.delay)
-        elif outcome.ok:
-            self._report.ok(feed)
-            self._bugs.pop(feed.url, None)  # a bug seen again after this is logged again
-        return nxt.delay
 
-    async def _fetch_and_publish(
-        self, feed: FeedConfig, state: FeedState, stop: asyncio.Event | None
-    ) -> tuple[Outcome, FeedState]:
-        started = self._clock()
-        async with self._parser.admission() as admit:  # bounds the bodies held at once
-            result = await self._fetcher.fetch(
-                feed.secret_url or feed.url,
-                etag=state.etag,
-                last_modified=state.last_modified,
-                admit=admit,
-                stop=stop,
-            )
-            self._metrics.fetch_duration.observe(result.elapsed)  # not counting slot waits
-            self._metrics.fetched_bytes.inc(len(result.body))
-            if result.status == 304:
-                self._metrics.fetches.labels("not_modified").inc()
-                return Outcome(ok=True, max_age=max_age(result.headers)), self._succeeded(
-                    feed, state, result, started, "not_modified", title=state.title
-                )
-            parsed = await self._parser.parse(
-                result.body, result.headers, feed, seen=datetime.now(UTC)
-            )
-            result = replace(result, body=b"")  # let the body go before publishing
-        self._metrics.items_parsed.inc(len(parsed.items))
-        published = await self._publish_new(feed, parsed.items)
-        self._metrics.fetches.labels("ok").inc()
-        if parsed.bozo:
-            log.debug("feed_bozo feed=%s detail=%r", feed.name, parsed.bozo)
-        outcome = Outcome(
-            ok=True, new_items=published, ttl=parsed.ttl, max_age=max_age(result.headers)
-        )
-        return outcome, self._succeeded(feed, state, result, started, "ok", title=parsed.title)
-
-    async def _publish_new(self, feed: FeedConfig, items: Sequence[Item]) -> int:
-        fresh = set(self._store.unseen(feed.url, (i.id for i in items)))
-        new = [i for i in items if i.id in fresh]
-        new.sort(key=lambda i: i.published or i.seen)
-        once = list({item.id: item for item in reversed(new)}.values())  # an id twice: the first
-        once.sort(key=lambda i: i.published or i.seen)
-        await self._bus.publish_many(ITEMS, [(item.id, item) for item in once])
-        done = {item.id for item in once}
-        for item in once:
-            if item.published is not None:  # a future date counts as age 0
-                age = (item.seen - item.published).total_seconds()
-                self._metrics.item_age.observe(max(0.0, age))
-        self._store.mark_seen(feed.url, done, self._clock())
-        self._metrics.items_published.inc(len(done))
-        if done:
-            log.info("items_published feed=%s count=%d", feed.name, len(done))
-        return len(done)
-
-    def _succeeded(
-        self,
-        feed: FeedConfig,
-        state: FeedState,
-        result: FetchResult,
-        at: float,
-        reason: str,
-        *,
-        title: str | None,
-    ) -> FeedState:
-        if state.consecutive_errors:
-            log.info("feed_recovered feed=%s after_errors=%d", feed.name, state.consecutive_errors)
-        self._set_failing(feed, None)
-        self._metrics.last_success.set(at)
-        return replace(
-            state,
-            etag=result.etag or state.etag,
-            last_modified=result.last_modified or state.last_modified,
-            last_poll=at,
-            last_success=at,
-            consecutive_errors=0,
-            last_status=result.status,
-            last_reason=reason,
-            last_error=None,
-            title=title,
-        )
-
-    def _failed(self, feed: FeedConfig, state: FeedState, exc: FeedError, at: float) -> FeedState:
-        self._metrics.fetches.labels(exc.reason).inc()
-        self._set_failing(feed, exc.reason)
-        failed = replace(
-            state,
-            last_poll=at,
-            consecutive_errors=state.consecutive_errors + 1,
-            last_status=exc.status if isinstance(exc, FetchError) else None,
-            last_reason=exc.reason,
-            last_error=exc.detail[:2000],
-        )
-        self._store.record_feed_error(failed, at, exc.reason, exc.detail)
-        return failed
-
-    def _set_failing(self, feed: FeedConfig, reason: str | None) -> None:
-        """Count ``feed`` healthy (``reason`` None) or failing for ``reason``; a reason
-        no feed has any more stays at 0 (its series never disappears)."""
-        if reason is None:
-            self._healthy.add(feed.url)
-        else:
-            self._healthy.discard(feed.url)
-        before = self._failing.pop(feed.url, None)
-        if before is not None:
-            self._failing_by[before] -= 1
-            self._metrics.feeds_failing.labels(before).set(self._failing_by[before])
-        if reason is not None:
-            self._failing[feed.url] = reason
-            self._failing_by[reason] += 1
-            self._metrics.feeds_failing.labels(reason).set(self._failing_by[reason])
-        self._metrics.feeds_healthy.set(len(self._healthy))
-
-
-def _cancelling() -> bool:
-    """Is the current task being cancelled (as opposed to seeing a CancelledError
-    that some future it awaited raised)?"""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()
 
 
 async def _sleep_unless(stop: asyncio.Event, delay: float) -> bool:

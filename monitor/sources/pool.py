@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from multiprocessing import get_context
 from types import TracebackType
@@ -26,76 +24,10 @@ from typing import Any
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
+from monitor.sources.bound import MAX_ITEMS
 from monitor.sources.normalise import ParsedFeed
 from monitor.sources.parse import parse_and_normalise
-
-
-def _init_worker(memory_limit: int, owner: int) -> None:
-    """Worker initializer: cap the address space so a blow-up fails, not the host;
-    ignore SIGINT (Ctrl-C reaches the terminal's whole process group: the daemon
-    stops its workers itself, and a worker's KeyboardInterrupt traceback would read
-    like a crash); and exit when the daemon (``owner``) does, however it ended."""
-    import resource
-    import signal
-    import threading
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    if memory_limit > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
-
-
-def _exit_with(owner: int) -> None:
-    """Block until process ``owner`` ends, then end this one.
-
-    A ProcessPoolExecutor worker (and the forkserver it came from) outlives a
-    daemon killed with SIGKILL: it waits on a queue whose write end it holds
-    itself. Orphans would keep the daemon's stdout/stderr open and pile up."""
-    import os
-    import select
-    import time
-
-    try:
-        fd = os.pidfd_open(owner)
-    except (AttributeError, OSError):  # not Linux 5.3+: look once a second
-        while True:
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:
-                pass
-            time.sleep(1.0)
-    select.select([fd], [], [])
-    os._exit(1)
-
-
-_WARM_FEEDS = (
-    b'<rss version="2.0"><channel><title>t</title><item><title>a</title>'
-    b"<link>https://example.org/a</link><pubDate>Tue, 10 Jun 2003 04:00:00 GMT</pubDate>"
-    b"<description>&lt;p&gt;b&lt;/p&gt;</description></item></channel></rss>",
-    b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title>'
-    b'<link href="https://example.org/a"/><updated>2003-12-13T18:30:02Z</updated>'
-    b'<summary type="html">&lt;p&gt;b&lt;/p&gt;</summary></entry></feed>',
-)
-
-
-def _ready() -> float:
-    """A worker's first job: it has started, and has parsed a tiny RSS and Atom feed,
-    so the first use of the parser (lazy imports, patterns compiled on first use:
-    over a second on a loaded machine) is not charged to a real feed's deadline.
-    Returns the worker's CPU time so far."""
-    warm = FeedConfig(url="https://example.org/feed", name="warm-up")
-    for body in _WARM_FEEDS:
-        parse_and_normalise(body, {}, warm, datetime(2003, 12, 13, tzinfo=UTC))
-    return time.process_time()
-
-
-def _timed(job: Callable[[], Any]) -> tuple[Any, float]:
-    """Run ``job`` in the worker; its result and the worker's CPU time after it."""
-    return job(), time.process_time()
-
+from monitor.sources.worker import init_worker, ready, timed
 
 START_TIMEOUT = 60.0  # seconds a new worker process may take to start (not a parse's deadline)
 WALL_FACTOR = 10.0  # a job making no CPU progress is given up after timeout x this, wall clock
@@ -165,12 +97,14 @@ class ParsePool:
         max_field_bytes: int = 64 * 1024,
         memory_limit: int = 1 << 30,
         queue: int | None = None,
+        max_items: int = MAX_ITEMS,
     ) -> None:
         self.workers = max(1, workers)
         self.queue = 2 * self.workers if queue is None else max(0, queue)
         self.timeout = timeout
         self.max_field_bytes = max_field_bytes
         self.memory_limit = memory_limit
+        self.max_items = max_items  # entries read per body, the newest (fetch.max_items)
         self._idle: asyncio.Queue[_Worker] | None = None
         self._live: set[_Worker] = set()
         self._room: asyncio.Semaphore | None = None
@@ -192,30 +126,25 @@ class ParsePool:
         for worker in list(self._live):
             self._retire(worker)
 
-    @asynccontextmanager
-    async def admission(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-        """Yields ``admit``: awaiting it (once or more) takes one of the
-        ``workers + queue`` places for a body, held until the block ends."""
-        room = self._room
-        held = False
-
-        async def admit() -> None:
-            nonlocal held
-            if not held and room is not None:
-                await room.acquire()
-                held = True
-
-        try:
-            yield admit
-        finally:
-            if held and room is not None:
-                room.release()
+    def admission(self) -> Admission:
+        """An async context manager yielding ``admit``: awaiting it (once or more)
+        takes one of the ``workers + queue`` places for a body, held until the block
+        ends."""
+        return Admission(self._room)
 
     async def parse(
-        self, body: bytes, headers: Mapping[str, str], feed: FeedConfig, *, seen: datetime
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        feed: FeedConfig,
+        *,
+        seen: datetime,
+        known: bytes = b"",
     ) -> ParsedFeed:
-        """Parse and normalise one body off the event loop."""
-        job = partial(parse_and_normalise, body, dict(headers), feed, seen, self.max_field_bytes)
+        """Parse and normalise one body off the event loop; items whose id digest is
+        in ``known`` (the feed's previous body) are left out."""
+        job = partial(parse_and_normalise, body, dict(headers), feed, seen,
+                      self.max_field_bytes, known, self.max_items)  # fmt: skip
         return await self.run(job)
 
     async def run(self, job: partial[ParsedFeed]) -> ParsedFeed:
@@ -239,9 +168,9 @@ class ParsePool:
         try:
             if not worker.started:  # its start-up is not the parse's time
                 async with asyncio.timeout(START_TIMEOUT):
-                    worker.cpu = await asyncio.wrap_future(worker.executor.submit(_ready))
+                    worker.cpu = await asyncio.wrap_future(worker.executor.submit(ready))
                 worker.started = True
-            done = asyncio.wrap_future(worker.executor.submit(_timed, job))
+            done = asyncio.wrap_future(worker.executor.submit(timed, job))
             result, worker.cpu = await self._bounded(worker, done)
             return result  # type: ignore[no-any-return]
         except TimeoutError as exc:
@@ -285,7 +214,7 @@ class ParsePool:
             ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=get_context("forkserver"),
-                initializer=_init_worker,
+                initializer=init_worker,
                 initargs=(self.memory_limit, os.getpid()),
             )
         )
@@ -295,6 +224,30 @@ class ParsePool:
     def _retire(self, worker: _Worker) -> None:
         self._live.discard(worker)
         _kill(worker.executor)
+
+
+class Admission:
+    """One caller's place among the bodies the pool admits (see :meth:`ParsePool.admission`);
+    a plain object rather than a generator-based context manager: one per poll."""
+
+    __slots__ = ("_held", "_room")
+
+    def __init__(self, room: asyncio.Semaphore | None) -> None:
+        self._room = room
+        self._held = False
+
+    async def __aenter__(self) -> Callable[[], Awaitable[None]]:
+        return self._admit
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._held and self._room is not None:
+            self._held = False
+            self._room.release()
+
+    async def _admit(self) -> None:
+        if not self._held and self._room is not None:
+            await self._room.acquire()
+            self._held = True
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:

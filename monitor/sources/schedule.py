@@ -15,8 +15,9 @@ first success resets the error count: a feed is never given up on. Every
 delay gets +/- ``jitter`` so feeds do not move in lockstep.
 
 The first polls of a start are spread too (:func:`first_delay`): over
-``feeds / START_RATE`` seconds, at most min(interval, 60 s), so thousands of
-feeds do not all fetch in the first second while a handful start at once.
+``feeds / START_RATE`` seconds, at most min(the feed's own interval, 60 s), so
+thousands of feeds do not all fetch in the first second while a handful start at
+once, and a feed polled every 3 s is first polled within 3 s.
 """
 
 from __future__ import annotations
@@ -102,10 +103,18 @@ def _jitter(delay: float, jitter: float, rng: random.Random | None) -> float:
     return delay * (1.0 + r)
 
 
-def first_delay(config: ScheduleConfig, feeds: int, rng: random.Random | None = None) -> float:
+def first_delay(
+    config: ScheduleConfig,
+    feeds: int,
+    rng: random.Random | None = None,
+    *,
+    interval: float | None = None,
+) -> float:
     """The delay of a feed's first poll after a start (or of an overdue one), random
     in a window that grows with the number of ``feeds``: ``feeds / START_RATE``
-    seconds, at most min(interval, MAX_START_SPREAD). Three feeds start within
-    0.06 s; 3,000 within a minute."""
-    window = min(feeds / START_RATE, config.interval, MAX_START_SPREAD)
+    seconds, at most MAX_START_SPREAD and at most the feed's own ``interval`` (the
+    schedule's when None), so a 3 s feed starts within 3 s however many others
+    there are. Three feeds start within 0.06 s; 3,000 within a minute."""
+    own = interval or config.interval
+    window = min(feeds / START_RATE, own, MAX_START_SPREAD)
     return (rng or random).uniform(0.0, max(window, 0.0))

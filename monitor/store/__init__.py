@@ -3,11 +3,11 @@
 WAL mode, one connection, short transactions. The schema is versioned in
 ``PRAGMA user_version`` and migrated forward on open (``schema.py``). One
 :class:`Store` holds every table, its methods grouped by who uses them:
-``feeds.py`` (feed state, seen items: ``monitor.sources``), ``stories.py``
-(``monitor.dedup``), ``outbox.py`` (the alert outbox and sent log) and
-``deliveries.py`` (what each receiver was told of each story; escalations:
-``monitor.alerts``), over ``db.py`` (the connection, transactions, the state
-lock and the file's identity).
+``feeds.py`` and ``items.py`` (feed state, seen items, retained items, written in
+batches: ``monitor.sources``), ``stories.py`` (``monitor.dedup``), ``outbox.py``
+(the alert outbox and sent log), ``deliveries.py`` (what each receiver was told of
+each story; escalations) and ``silences.py`` (``monitor.alerts``), over ``db.py``
+(the connection, transactions, the state lock and the file's identity).
 
 Calls are synchronous and short (indexed single-row work); the async stages
 call them directly. Errors from sqlite3 are translated to StoreError.
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from monitor.store.db import StateLock, retention_cutoff
 from monitor.store.deliveries import DeliveryRow, DeliveryStore, EscalationRow
-from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState, FeedStore
+from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState
+from monitor.store.items import ItemStore
 from monitor.store.outbox import (
     OUTBOX_FIRST_DUE,
     OUTBOX_GROUP_DUE,
@@ -28,10 +29,10 @@ from monitor.store.outbox import (
 )
 from monitor.store.schema import MIGRATIONS
 from monitor.store.silences import SilenceStore
-from monitor.store.stories import StoryRow, StoryStore
+from monitor.store.stories import MemberRow, StoryRow, StoryStore
 
 
-class Store(FeedStore, StoryStore, OutboxStore, DeliveryStore, SilenceStore):
+class Store(ItemStore, StoryStore, OutboxStore, DeliveryStore, SilenceStore):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "DeliveryRow",
     "EscalationRow",
     "FeedState",
+    "MemberRow",
     "OutboxRow",
     "StateLock",
     "Store",

@@ -23,6 +23,7 @@ class DeliveryRow:
     shown_at: float
     told: int  # the story version the last message about it (post or follow-up) told
     told_at: float
+    followed_at: float = 0.0  # when its last follow-up went (0: none yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,23 +37,23 @@ class EscalationRow:
     at: float
 
 
-_DELIVERY = "story_id, receiver, thread, shown, shown_at, told, told_at"
+_DELIVERY = "story_id, receiver, thread, shown, shown_at, told, told_at, followed_at"
 _ESCALATION = "story_id, route, version, severity, outlets, within, at"
 
 
 def save_deliveries(db: sqlite3.Connection, rows: Iterable[DeliveryRow]) -> None:
     """Upsert inside the caller's transaction (the one that marks the sends done)."""
     db.executemany(
-        f"INSERT OR REPLACE INTO deliveries ({_DELIVERY}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO deliveries ({_DELIVERY}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ((r.story_id, r.receiver, json.dumps(dict(r.thread)), r.shown, r.shown_at, r.told,
-          r.told_at) for r in rows),
+          r.told_at, r.followed_at) for r in rows),
     )  # fmt: skip
 
 
 def _delivery(row: tuple[Any, ...]) -> DeliveryRow:
-    story_id, receiver, thread, shown, shown_at, told, told_at = row
+    story_id, receiver, thread, shown, shown_at, told, told_at, followed_at = row
     ref = tuple(sorted(json.loads(thread).items()))
-    return DeliveryRow(story_id, receiver, ref, shown, shown_at, told, told_at)
+    return DeliveryRow(story_id, receiver, ref, shown, shown_at, told, told_at, followed_at)
 
 
 class DeliveryStore(Database):

@@ -1,14 +1,24 @@
-"""Feed state (validators, schedule, errors) and the ids of the items seen per feed."""
+"""Feed state (validators, schedule, errors): read at once, written in batches.
+
+The poller *stages* each poll's state and errors (``stage_feed_state``,
+``stage_feed_error``) and :meth:`~monitor.store.items.ItemStore.flush` writes
+everything staged in one transaction (a few times a second), instead of one
+transaction per poll. Reads see what is staged (read your writes): the state file
+lags behind, the process never does. ``save_feed_state`` and
+``record_feed_error`` still write at once (tools, tests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from pathlib import Path
 
-from monitor.store.db import Database, _chunks
+from monitor.store.db import Database
 
 ERRORS_KEPT_PER_FEED = 50
+MAX_STAGED_ERRORS = 10_000  # error rows held while the store cannot write (oldest dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,48 +38,63 @@ class FeedState:
     last_error: str | None = None
     update_rate: float | None = None  # smoothed new items per second
     title: str | None = None
+    truncated: int = 0  # entries of the last body left unread (fetch.max_items), 0: none
 
 
 _FEED_COLUMNS = tuple(FeedState.__dataclass_fields__)
+_SELECT = f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds"
 _SAVE_FEED = (
     f"INSERT OR REPLACE INTO feeds ({', '.join(_FEED_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
 )
+_ADD_ERROR = "INSERT INTO feed_errors (feed_url, at, reason, detail) VALUES (?, ?, ?, ?)"
+_TRIM_ERRORS = """DELETE FROM feed_errors WHERE feed_url = ? AND rowid NOT IN (
+    SELECT rowid FROM feed_errors WHERE feed_url = ? ORDER BY at DESC LIMIT ?)"""
+
+ErrorRow = tuple[str, float, str, str]  # feed url, at, reason, detail
 
 
 class FeedStore(Database):
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._staged_states: dict[str, FeedState] = {}
+        self._staged_errors: deque[ErrorRow] = deque(maxlen=MAX_STAGED_ERRORS)
+
     # -- feed state ---------------------------------------------------------
 
     def feed_state(self, url: str) -> FeedState:
+        staged = self._staged_states.get(url)
+        if staged is not None:
+            return staged
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds WHERE url = ?", (url,)
-            ).fetchone()
+            row = self._db.execute(_SELECT + " WHERE url = ?", (url,)).fetchone()
         return FeedState(*row) if row else FeedState(url=url)
 
     def feed_states(self) -> list[FeedState]:
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds").fetchall()
-        return [FeedState(*row) for row in rows]
+            rows = self._db.execute(_SELECT).fetchall()
+        states = {row[0]: FeedState(*row) for row in rows}
+        states.update(self._staged_states)
+        return list(states.values())
 
     def save_feed_state(self, state: FeedState) -> None:
-        values = tuple(getattr(state, c) for c in _FEED_COLUMNS)
         with self._tx() as db:
-            db.execute(_SAVE_FEED, values)
+            db.execute(_SAVE_FEED, _values(state))
+        self._staged_states.pop(state.url, None)
+
+    def stage_feed_state(self, state: FeedState) -> None:
+        """Keep ``state`` for the next flush (a later one for the feed replaces it)."""
+        self._staged_states[state.url] = state
 
     def record_feed_error(self, state: FeedState, at: float, reason: str, detail: str) -> None:
         """Save the feed's new state and append the error to its history (last 50 kept)."""
-        self.save_feed_state(state)
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO feed_errors (feed_url, at, reason, detail) VALUES (?, ?, ?, ?)",
-                (state.url, at, reason, detail[:2000]),
-            )
-            db.execute(
-                """DELETE FROM feed_errors WHERE feed_url = ? AND rowid NOT IN (
-                     SELECT rowid FROM feed_errors WHERE feed_url = ? ORDER BY at DESC LIMIT ?)""",
-                (state.url, state.url, ERRORS_KEPT_PER_FEED),
-            )
+        self.stage_feed_error(state, at, reason, detail)
+        self.flush_feeds()
+
+    def stage_feed_error(self, state: FeedState, at: float, reason: str, detail: str) -> None:
+        """:meth:`record_feed_error` at the next flush."""
+        self._staged_states[state.url] = state
+        self._staged_errors.append((state.url, at, reason, detail[:2000]))
 
     def feed_errors(self, url: str) -> list[tuple[float, str, str]]:
         """(at, reason, detail) of the feed's recent errors, newest first."""
@@ -78,35 +103,40 @@ class FeedStore(Database):
                 "SELECT at, reason, detail FROM feed_errors WHERE feed_url = ? ORDER BY at DESC",
                 (url,),
             ).fetchall()
-        return [(float(a), str(r), str(d or "")) for a, r, d in rows]
+        staged = [(at, reason, detail) for u, at, reason, detail in self._staged_errors if u == url]
+        found = [(float(a), str(r), str(d or "")) for a, r, d in rows]
+        return sorted(staged + found, key=lambda e: -e[0])[:ERRORS_KEPT_PER_FEED]
 
-    # -- seen items ---------------------------------------------------------
-
-    def unseen(self, feed_url: str, item_ids: Iterable[str]) -> list[str]:
-        """The ids of ``item_ids`` never marked seen for this feed, in order."""
-        ids = list(dict.fromkeys(item_ids))
-        if not ids:
-            return []
-        seen: set[str] = set()
-        with self._lock:
-            for chunk in _chunks(ids, 500):
-                marks = ", ".join("?" for _ in chunk)
-                rows = self._db.execute(
-                    f"SELECT item_id FROM seen_items WHERE feed_url = ? AND item_id IN ({marks})",
-                    (feed_url, *chunk),
-                ).fetchall()
-                seen.update(r[0] for r in rows)
-        return [i for i in ids if i not in seen]
-
-    def mark_seen(self, feed_url: str, item_ids: Iterable[str], at: float) -> None:
+    def flush_feeds(self) -> None:
+        """Write the staged feed states and errors now, in one transaction."""
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO seen_items (feed_url, item_id, first_seen) VALUES (?, ?, ?)",
-                ((feed_url, i, at) for i in item_ids),
-            )
+            taken = self._write_feeds(db)
+        self._forget_feeds(taken)
 
-    def forget_seen_before(self, cutoff: datetime) -> int:
-        """Drop seen marks older than ``cutoff``; returns how many."""
-        with self._tx() as db:
-            cur = db.execute("DELETE FROM seen_items WHERE first_seen < ?", (cutoff.timestamp(),))
-            return cur.rowcount
+    def _write_feeds(self, db: sqlite3.Connection) -> tuple[list[FeedState], int]:
+        """Write what is staged (inside the caller's transaction); returns what was
+        written, to be forgotten once the transaction commits."""
+        states = list(self._staged_states.values())
+        errors = list(self._staged_errors)
+        db.executemany(_SAVE_FEED, [_values(s) for s in states])
+        if errors:
+            db.executemany(_ADD_ERROR, errors)
+            urls = {url for url, *_ in errors}
+            db.executemany(_TRIM_ERRORS, [(u, u, ERRORS_KEPT_PER_FEED) for u in urls])
+        return states, len(errors)
+
+    def _forget_feeds(self, taken: tuple[list[FeedState], int]) -> None:
+        states, errors = taken
+        for state in states:  # unless staged again meanwhile
+            if self._staged_states.get(state.url) is state:
+                del self._staged_states[state.url]
+        for _ in range(min(errors, len(self._staged_errors))):
+            self._staged_errors.popleft()
+
+    @property
+    def staged_feeds(self) -> int:
+        return len(self._staged_states) + len(self._staged_errors)
+
+
+def _values(state: FeedState) -> tuple[object, ...]:
+    return tuple(getattr(state, c) for c in _FEED_COLUMNS)

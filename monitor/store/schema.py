@@ -52,7 +52,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_by_due ON outbox (state, receiver, due, created, group_key)",
         "CREATE INDEX outbox_by_group ON outbox (state, group_key, due, created)",
     ),
-    (  # 4: living stories: what each receiver was told of each story, and escalations.
+    (  # 4 (sources): a feed's body cut to fetch.max_items; new items kept for backtests
+        "ALTER TABLE feeds ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE retained_items (
+            seq INTEGER PRIMARY KEY, at REAL NOT NULL, feed_url TEXT NOT NULL,
+            item_id TEXT NOT NULL, envelope TEXT NOT NULL
+        )""",  # seq: publish order; rows of 1-10 KB, so a rowid table
+        "CREATE INDEX retained_items_by_time ON retained_items (at)",
+    ),
+    (  # 5: a story's members (join order, why each joined) and its audit, beside the story
+        """CREATE TABLE story_members (
+            story_id TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL,
+            link_key TEXT, data TEXT NOT NULL, PRIMARY KEY (story_id, seq)
+        )""",  # rows of 1-3 KB: a rowid table
+        "CREATE INDEX story_members_by_item ON story_members (item_id)",
+        "CREATE INDEX story_members_by_link ON story_members (link_key)",
+    ),
+    (  # 6: living stories: what each receiver was told of each story, and escalations.
         # outbox.kind: 'alert' (a message to post) or 'sync' (bring a receiver up to date
         # with its story: at most one pending per story and receiver)
         "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'",
@@ -60,7 +76,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE deliveries (
             story_id TEXT NOT NULL, receiver TEXT NOT NULL, thread TEXT NOT NULL,
             shown INTEGER NOT NULL, shown_at REAL NOT NULL,
-            told INTEGER NOT NULL, told_at REAL NOT NULL,
+            told INTEGER NOT NULL, told_at REAL NOT NULL, followed_at REAL NOT NULL,
             PRIMARY KEY (story_id, receiver)
         ) WITHOUT ROWID""",
         """CREATE TABLE escalations (

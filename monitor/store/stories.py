@@ -1,4 +1,6 @@
-"""Stories (``monitor.dedup``): each story's row and the exact keys that point at it."""
+"""Stories (``monitor.dedup``): each story's row, its members and the exact keys that
+point at it. ``last_seen`` of a row is when the story last changed on the processing
+clock: what the window forgets by. The JSON ``data`` is owned by monitor.dedup."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from monitor.store.db import Database
 
 @dataclass(frozen=True, slots=True)
 class StoryRow:
-    """A story as stored: its signatures and its JSON ``data`` (owned by monitor.dedup)."""
+    """A story as stored: its signatures (version 1 rows) and its JSON ``data``."""
 
     story_id: str
     created: float
@@ -20,7 +22,20 @@ class StoryRow:
     data: str
 
 
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One member of a story: its place in join order, its item id and link key, its
+    JSON ``data`` (the match and why it joined)."""
+
+    story_id: str
+    seq: int
+    item_id: str
+    link_key: str | None
+    data: str
+
+
 _STORY_COLUMNS = ", ".join(StoryRow.__dataclass_fields__)
+_MEMBER_COLUMNS = ", ".join(MemberRow.__dataclass_fields__)
 
 
 class StoryStore(Database):
@@ -51,21 +66,70 @@ class StoryStore(Database):
             ).fetchall()
         return [StoryRow(*row) for row in rows]
 
-    def save_story(self, story: StoryRow, keys: Iterable[str]) -> None:
-        """Insert or update a story and point its exact keys at it, in one transaction."""
+    def story_members(self, story_id: str) -> list[MemberRow]:
+        """A story's members in join order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? ORDER BY seq",
+                (story_id,),
+            ).fetchall()
+        return [MemberRow(*row) for row in rows]
+
+    def members_since(self, cutoff: float) -> list[MemberRow]:
+        """The members of the stories changed at or after ``cutoff``, story by story."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join('m.' + c for c in MemberRow.__dataclass_fields__)}"
+                " FROM story_members m JOIN stories s ON s.story_id = m.story_id"
+                " WHERE s.last_seen >= ? ORDER BY s.last_seen, m.story_id, m.seq",
+                (cutoff,),
+            ).fetchall()
+        return [MemberRow(*row) for row in rows]
+
+    def find_member(self, item_id: str, link_key: str | None = None) -> MemberRow | None:
+        """The latest member with this item id, else with this link key."""
+        with self._lock:
+            for column, value in (("item_id", item_id), ("link_key", link_key)):
+                if value is None:
+                    continue
+                row = self._db.execute(
+                    f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE {column} = ?"
+                    " ORDER BY rowid DESC LIMIT 1",
+                    (value,),
+                ).fetchone()
+                if row:
+                    return MemberRow(*row)
+        return None
+
+    def save_story(
+        self, story: StoryRow, keys: Iterable[str], member: MemberRow | None = None
+    ) -> None:
+        """Insert or update a story, add its new member and point its exact keys at it,
+        in one transaction."""
         with self._tx() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO stories ({_STORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (story.story_id, story.created, story.last_seen, story.title_sig,
                  story.lead_sig, story.data),
             )  # fmt: skip
+            if member is not None:
+                db.execute(
+                    f"INSERT OR REPLACE INTO story_members ({_MEMBER_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (member.story_id, member.seq, member.item_id, member.link_key, member.data),
+                )
             db.executemany(
                 "INSERT OR REPLACE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
                 ((k, story.story_id, story.last_seen) for k in keys),
             )
 
     def forget_stories_before(self, cutoff: float) -> int:
-        """Drop stories (and their keys) last seen before ``cutoff``; returns how many."""
+        """Drop stories (their members and keys) last seen before ``cutoff``; returns how many."""
         with self._tx() as db:
             db.execute("DELETE FROM story_keys WHERE last_seen < ?", (cutoff,))
+            db.execute(
+                "DELETE FROM story_members WHERE story_id IN"
+                " (SELECT story_id FROM stories WHERE last_seen < ?)",
+                (cutoff,),
+            )
             return db.execute("DELETE FROM stories WHERE last_seen < ?", (cutoff,)).rowcount

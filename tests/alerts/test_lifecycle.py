@@ -29,9 +29,10 @@ def member(source: str, *, rules: tuple[str, ...] = ("s400",), entities: tuple[s
                        entities, numbers)  # fmt: skip
 
 
-def told(version: int, at: float = T0, *, shown: int | None = None) -> DeliveryRow:
+def told(version: int, at: float = T0, *, shown: int | None = None,
+         followed: float = 0.0) -> DeliveryRow:  # fmt: skip
     return DeliveryRow("story1", "slack", (("channel", "C1"), ("ts", "1.1")),
-                       version if shown is None else shown, at, version, at)  # fmt: skip
+                       version if shown is None else shown, at, version, at, followed)  # fmt: skip
 
 
 FIRST = member("Reuters", entities=("S-400", "Turkey"), numbers=("2",), tier="first")
@@ -86,13 +87,20 @@ def test_a_significant_change_is_a_follow_up_in_the_thread() -> None:
     assert (p.told.told, p.told.told_at, p.told.shown) == (2, T0 + 700, 2)
 
 
+def test_the_first_follow_up_goes_at_once() -> None:
+    s = story(FIRST, member("AP", rules=("sanctions",)))
+    p = plan(s, told(1), Options("significant", 600), edits=False, now=T0 + 1, ident="x")
+    assert p.alert is not None and p.alert.mode == "followup" and p.told.followed_at == T0 + 1
+
+
 def test_a_follow_up_inside_the_interval_is_held_and_the_message_edited_meanwhile() -> None:
     s = story(FIRST, member("AP", rules=("sanctions",)))
     now = T0 + 60  # 1 min after the last follow-up; the interval is 10 min
-    p = plan(s, told(1), Options("significant", 600), edits=True, now=now, ident="x")
+    p = plan(s, told(1, followed=T0), Options("significant", 600), edits=True, now=now, ident="x")
     assert p.alert is not None and p.alert.mode == "edit" and p.defer == T0 + 600
     assert (p.told.shown, p.told.told) == (2, 1)  # shown up to date, the follow-up owed
-    held = plan(s, told(1), Options("significant", 600), edits=False, now=now, ident="x")
+    held = plan(s, told(1, followed=T0), Options("significant", 600), edits=False, now=now,
+                ident="x")  # fmt: skip
     assert (held.alert, held.defer) == (None, T0 + 600)  # nothing to edit: just wait
 
 

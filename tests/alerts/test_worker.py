@@ -28,6 +28,9 @@ from monitor.store import Store
 class Scripted:
     """A sink that raises the scripted errors, one per call, then takes alerts."""
 
+    edits = False
+    max_batch = None
+
     def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.got: list[Alert] = []

@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import io
 import json
-import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,12 +16,12 @@ from kafka import KafkaProducer
 from support.config import ROOT, write_config
 from support.daemon import newsmon
 from test_kafka import kafka_config, poison_published_as_a_number
-from test_kafka_daemon import bus_yaml, offsets
+from test_kafka_daemon import bus_yaml, offsets, running, sigterm
 
 from monitor.bus.kafka import KafkaBus
 from monitor.dedup.fingerprint import story_id
 from monitor.model import Item
-from monitor.replay import replay
+from monitor.replay import from_kafka, replay
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
 
@@ -80,19 +78,14 @@ async def test_replay_finds_the_matches_live_processing_found(
 
     quiet = {"quiet": feed_server.add("/quiet.xml", feed(EMPTY))}  # keeps the daemon running
     config = write_config(tmp_path, quiet, extra=bus_yaml(kafka_bootstrap, topic_prefix))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "-c", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(120):
-        while not (
-            offsets(bus_config, "items", "rules") == N
-            and offsets(bus_config, "matches", "alerts") == N // 10
-        ):
-            await asyncio.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    async with running(config) as proc:
+        async with asyncio.timeout(120):
+            while not (
+                offsets(bus_config, "items", "rules") == N
+                and offsets(bus_config, "matches", "alerts") == N // 10
+            ):
+                await asyncio.sleep(0.5)
+        await sigterm(proc, config)
     live = read(tmp_path / "alerts.jsonl")
     assert {a["story_id"] for a in live} == expected
 
@@ -125,10 +118,8 @@ async def test_replay_counts_records_it_cannot_read_and_goes_on(
     engine = Engine(load_rules(rule_files([f"{ROOT}/rules/*.yaml"])))
     out = io.StringIO()
     now = datetime.now(UTC)
-    summary = await asyncio.to_thread(
-        replay, bus_config, engine, now - timedelta(hours=1), now + timedelta(minutes=1), out,
-        bar=False,
-    )  # fmt: skip
+    source = from_kafka(bus_config, now - timedelta(hours=1), now + timedelta(minutes=1))
+    summary = await asyncio.to_thread(replay, source, engine, out, bar=False)
     assert (summary.items, summary.unreadable) == (22, 2)
     assert (summary.matched, summary.stories, summary.duplicates) == (2, 1, 1)
     assert len(out.getvalue().splitlines()) == 1

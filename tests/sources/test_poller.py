@@ -55,10 +55,10 @@ class BuggyStore(Store):
         super().__init__(path)
         self.buggy: set[str] = set()
 
-    def save_feed_state(self, state: FeedState) -> None:
+    def stage_feed_state(self, state: FeedState) -> None:
         if state.url in self.buggy and state.last_reason == "ok":
             raise RuntimeError(f"bug saving {state.url}")
-        super().save_feed_state(state)
+        super().stage_feed_state(state)
 
 
 @pytest.fixture
@@ -111,11 +111,11 @@ class CancellingPool(ParsePool):
     cancelled = False
 
     async def parse(self, body: bytes, headers: object, feed: FeedConfig, *,
-                    seen: datetime) -> ParsedFeed:  # type: ignore[override]  # fmt: skip
+                    seen: datetime, known: bytes = b"") -> ParsedFeed:  # type: ignore[override]  # fmt: skip
         if not self.cancelled:
             self.cancelled = True
             raise asyncio.CancelledError()
-        return await super().parse(body, headers, feed, seen=seen)  # type: ignore[arg-type]
+        return await super().parse(body, headers, feed, seen=seen, known=known)  # type: ignore[arg-type]
 
 
 async def test_a_stray_cancelled_error_is_the_feeds_parse_crash(rig: Rig) -> None:
@@ -207,10 +207,10 @@ class CountingPool(ParsePool):
                 self.admitted -= taken
 
     async def parse(self, body: bytes, headers: object, feed: FeedConfig, *,
-                    seen: datetime) -> ParsedFeed:  # type: ignore[override]  # fmt: skip
+                    seen: datetime, known: bytes = b"") -> ParsedFeed:  # type: ignore[override]  # fmt: skip
         self.unadmitted_parses += not self.admitted
         await asyncio.sleep(0.05)  # a parser that is behind the fetcher
-        return await super().parse(body, headers, feed, seen=seen)  # type: ignore[arg-type]
+        return await super().parse(body, headers, feed, seen=seen, known=known)  # type: ignore[arg-type]
 
 
 async def test_bodies_wait_for_the_parser_in_bounded_number(rig: Rig) -> None:
@@ -224,3 +224,51 @@ async def test_bodies_wait_for_the_parser_in_bounded_number(rig: Rig) -> None:
     assert all(rig.store.feed_state(f.url).last_reason == "ok" for f in feeds)
     assert parser.most == 2  # workers + queue, while 12 bodies were fetched at once
     assert parser.unadmitted_parses == 0
+
+
+async def test_a_changed_feed_normalises_only_its_new_items(rig: Rig) -> None:
+    feed = FeedConfig(rig.server.add("/grows", counting_feed("story")), "grows")
+    poller = rig.poller([feed])
+    seen: list[ParsedFeed] = []
+    parse = rig.parser.parse
+
+    async def spy(*args: object, **kwargs: object) -> ParsedFeed:
+        parsed = await parse(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(parsed)
+        return parsed
+
+    rig.parser.parse = spy  # type: ignore[method-assign]
+    for _ in range(3):
+        await poller.poll(feed)
+    assert [(len(p.items), p.skipped) for p in seen] == [(1, 0), (1, 1), (1, 2)]
+    assert [p.items[0].title for p in seen] == ["story 1", "story 2", "story 3"]
+    value = rig.metrics.registry.get_sample_value
+    assert value("newsmon_items_parsed_total") == 1 + 2 + 3
+    assert value("newsmon_items_published_total") == 3
+
+
+DUPLICATES = (
+    b'<rss version="2.0"><channel><title>T</title>'
+    b"<item><title>one</title><guid>same</guid><pubDate>yesterday</pubDate></item>"
+    b"<item><title>two</title><guid>same</guid></item></channel></rss>"
+)
+
+
+async def test_the_poller_logs_and_counts_what_the_workers_cannot(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=DUPLICATES, headers={"Content-Type": "application/rss+xml"})
+
+    feed = FeedConfig(rig.server.add("/dup", serve), "dup")
+    poller = rig.poller([feed])
+    caplog.set_level(logging.INFO, "monitor.sources.poller")
+    for _ in range(2):
+        await poller.poll(feed)
+    said = [r.getMessage() for r in caplog.records if "feed_duplicate_ids" in r.getMessage()]
+    assert said == ["feed_duplicate_ids feed=dup count=1 (both items kept, ids disambiguated)"]
+    value = rig.metrics.registry.get_sample_value
+    assert value("newsmon_item_ids_disambiguated_total") == 1
+    assert value("newsmon_item_dates_flagged_total", {"flag": "unparseable"}) == 1
+    assert value("newsmon_item_dates_flagged_total", {"flag": "future"}) == 0
+    assert value("newsmon_item_age_seconds_count") == 0  # the first-seen fallback has no age
