@@ -17,7 +17,9 @@ each follow-up (``followups: false``: none) a notification of its own; no edits.
 The type is the severity's (low, medium: info; high: warning; critical:
 failure), which services show as a colour or an icon. What they say is the
 receiver's ``title_template`` and ``body_template`` (text; defaults
-``text.title.j2`` and ``text.body.j2``).
+``text.title.j2`` and ``text.body.j2``). Apprise paces each service itself (up
+to 5.5 s between two notifications to one target); ``timeout`` (default 20s,
+under ``delivery.timeout``) bounds one notification, waits included.
 
 Failures: Apprise answers only whether a target took the notification, so every
 refusal is retried by the one delivery loop (``other``, or ``timeout``) until the
@@ -111,7 +113,7 @@ class AppriseSink:
     max_batch: int | None = MAX_BATCH
 
     def __init__(self, name: str, targets: Sequence[Target], *, zone: tzinfo = UTC,
-                 followups: bool = True, timeout: float = 30.0,
+                 followups: bool = True, timeout: float = 20.0,
                  title: templates.Template | None = None,
                  body: templates.Template | None = None) -> None:  # fmt: skip
         self.name, self.targets, self.zone = name, list(targets), zone
@@ -217,5 +219,5 @@ def build(receiver: ReceiverConfig, base_dir: Path) -> AppriseSink:
                           fallback="text.body.j2")  # fmt: skip
     return AppriseSink(receiver.name, targets, zone=zone_of(o),
                        followups=values.boolean(o.get("followups", True)),
-                       timeout=values.duration(o.get("timeout", 30.0)), title=title,
+                       timeout=values.duration(o.get("timeout", 20.0)), title=title,
                        body=body)  # fmt: skip
