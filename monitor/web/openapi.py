@@ -168,6 +168,14 @@ def _op(summary: str, ok: Schema, *errors: int, params: list[Schema] | None = No
     return op
 
 
+def _etag(op: Schema) -> Schema:
+    op["description"] = "Answers an ETag; asked with If-None-Match while nothing changed, 304."
+    op["parameters"].append({"name": "If-None-Match", "in": "header", "required": False,
+                             "schema": STR})  # fmt: skip
+    op["responses"]["304"] = {"description": "unchanged since that ETag"}
+    return op
+
+
 # fmt: off
 _WHY = {400: "a bad value (named in field)", 403: "a cross-site request",
         404: "no such thing", 409: "not in a state for it", 413: "the body is too large",
@@ -182,11 +190,11 @@ STORY_FILTERS = [
     _query("limit", "at most this many (1-1000, default 200)", _LIMIT),
 ]
 PATHS: dict[str, Schema] = {
-    "/api/stories": {"get": {
-        **_op("The stories of the window, the latest update first", _json("StoryList"), 400,
-              params=STORY_FILTERS),
-        "description": "Answers an ETag; with If-None-Match and nothing changed, 304.",
-    }},
+    "/api/openapi.json": {"get": _op("This document", {
+        "description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}})},
+    "/api/stories": {"get": _etag(_op(
+        "The stories of the window, the latest update first", _json("StoryList"), 400,
+        params=STORY_FILTERS))},
     "/api/stories/{story_id}": {"get": _op(
         "One story's audit: members, why each joined, evidence, alerts and updates sent",
         _json("StoryAudit"), 404, params=[_path("story_id")])},

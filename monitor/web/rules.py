@@ -46,8 +46,9 @@ def rule(r: Rule, matches: int | None, stories: int) -> dict[str, Any]:
 def query_text(q: Query) -> str:
     """A rule's query as it could be written again."""
     if isinstance(q, Term):
-        text = f'"{q.text}"' if any(c in q.text for c in ' ()"') else q.text
-        return (f"{q.field}:" if q.field else "") + text
+        text = f'"{q.text}"' if any(c in q.text for c in ' ()"~') else q.text
+        fuzzy = "" if not q.fuzzy_set else "~" if q.threshold is None else f"~{q.threshold:g}"
+        return (f"{q.field}:" if q.field else "") + text + fuzzy
     if isinstance(q, Not):
         return "NOT " + _grouped(q.child)
     op = " AND " if isinstance(q, And) else " OR "

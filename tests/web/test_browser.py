@@ -4,11 +4,12 @@ the test's tmp dir (``<tmp>/screenshots/*.png``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from feedserver import FeedServer
 from playwright.async_api import Browser, Page, expect
-from webdesk import Desk, alerts_written, desk_daemon, item, until_async
+from webdesk import TOKEN, Desk, alerts_written, desk_daemon, item, until_async
 
 S400 = "First S-400 components land at Mürted air base near Ankara"
 WAIT = 60_000  # ms: generous, the machine is shared
@@ -157,3 +158,32 @@ async def test_a_silence_made_on_a_story_mutes_its_next_update(
 async def _muted(desk: Desk, story_id: str) -> bool:
     audit = await desk.api(f"/api/stories/{story_id}")
     return any(s["state"] == "muted" for d in audit["deliveries"] for s in d["sends"])
+
+
+async def test_off_loopback_the_ui_asks_for_the_token_and_keeps_a_strict_cookie(
+    tmp_path: Path, feed_server: FeedServer, browser: Browser, shots: Path
+) -> None:
+    async with desk_daemon(tmp_path, feed_server, host="0.0.0.0", token=TOKEN) as desk:
+        page = await new_page(browser)
+        await page.goto(desk.base + "/silences")
+        await expect(page).to_have_url(re.compile(r"/login\?next="))
+        await page.screenshot(path=shots / "login.png", full_page=True)
+        await page.locator("input[name=token]").fill("not-the-token")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator(".error")).to_have_text("That is not the token.")
+        await page.locator("input[name=token]").fill(TOKEN)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page).to_have_url(desk.base + "/silences")
+        (cookie,) = await page.context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert TOKEN not in cookie["value"]
+        form = page.locator("#new-silence")  # a form post with the session's CSRF token
+        await form.locator("textarea[name=matchers]").fill("rule=sanctions")
+        await form.locator("input[name=author]").fill("ana")
+        await form.locator("input[name=comment]").fill("quiet week")
+        await form.get_by_role("button", name="Create silence").click()
+        await expect(page.locator("#silences tbody tr").first).to_contain_text("rule=sanctions")
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page).to_have_url(desk.base + "/login")
+        await page.goto(desk.base + "/stories")
+        await expect(page).to_have_url(re.compile(r"/login\?next="))

@@ -9,24 +9,14 @@ that does nothing when clicked; and every page has the strict CSP.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from feedserver import FeedServer
 from playwright.async_api import Browser, Page, expect
-from prometheus_client import CollectorRegistry
+from webapp import web_app
 from webdesk import desk_daemon
 
-from monitor.alerts.outbox import Outbox
-from monitor.config import HttpConfig
-from monitor.dedup.stories import StoryBook
-from monitor.http import HttpServer
-from monitor.model import Evidence, Item, Match, RuleHit
-from monitor.rules.engine import Engine
-from monitor.store import Store
-from monitor.web import Desk, mounter
+from monitor.model import Item
 
 HOSTILE = (Path(__file__).parent / "hostile.xml").read_bytes()
 SOURCE = "Evil Wire <script>window.__pwned=9</script>"  # the feed's own title
@@ -102,23 +92,6 @@ async def test_hostile_titles_through_the_daemon_render_as_text(
         await page.screenshot(path=shots / "feeds-hostile.png", full_page=True)
 
 
-@asynccontextmanager
-async def stored(tmp_path: Path, items: list[Item]) -> AsyncIterator[str]:
-    """A web UI on a store holding stories of ``items`` as they are (no normalising:
-    what a bug upstream, or an old state file, could have put there)."""
-    with Store(tmp_path / "state.db") as store:
-        book = StoryBook(store)
-        for n, item in enumerate(items):  # each its own rule and term: its own story
-            term = item.title.split()[0]
-            evidence = (Evidence(term, "title", term, 0, len(term)),)
-            book.observe(Match(item, (RuleHit(f"rule{n}", "high", (), evidence),)), time.time())
-        engine = Engine([])
-        desk = Desk(store, book, Outbox(store), lambda: engine, receivers=("desk",))
-        mount = mounter(desk, HttpConfig(listen="127.0.0.1:0"))
-        async with HttpServer("127.0.0.1", 0, CollectorRegistry(), {}, mount) as server:
-            yield f"http://127.0.0.1:{server.port}"
-
-
 async def test_a_javascript_link_in_the_store_renders_inert_and_clicks_to_nothing(
     tmp_path: Path, browser: Browser, shots: Path
 ) -> None:
@@ -128,7 +101,7 @@ async def test_a_javascript_link_in_the_store_renders_inert_and_clicks_to_nothin
         Item(id="data", title="Greek ministry publishes budget data",
              link="data:text/html,<script>parent.__pwned=2</script>", **feed),
     ]  # fmt: skip
-    async with stored(tmp_path, items) as base:
+    async with web_app(tmp_path, items) as base:
         page, events = await watched(browser)
         await page.goto(base + "/stories")
         for item in items:

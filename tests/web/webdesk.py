@@ -110,9 +110,10 @@ def _hook(desk: Desk) -> Handler:
 @asynccontextmanager
 async def desk_daemon(
     tmp: Path, server: FeedServer, *, extra: Mapping[str, bytes] | None = None,
-    http: str | None = None, token: str | None = None,
+    host: str = "127.0.0.1", token: str | None = None,
 ) -> AsyncIterator[Desk]:  # fmt: skip
-    """The daemon running (its first polls done), stopped on the way out."""
+    """The daemon running (its first stories made), stopped on the way out; its HTTP
+    server on ``host`` (reached at 127.0.0.1), with ``token`` as http.auth_token."""
     port = free_port()
     daemon = Daemon(tmp / "newsmon.yaml", env=_env(token))
     desk = Desk(daemon, f"http://127.0.0.1:{port}", tmp, token=token)
@@ -125,7 +126,7 @@ async def desk_daemon(
     hook = server.add("/hook", _hook(desk))
     auth = ", auth_token: '${NEWSMON_UI_TOKEN}'" if token else ""
     write_config(
-        tmp, feeds, http=http or f"{{listen: '127.0.0.1:{port}'{auth}}}",
+        tmp, feeds, http=f"{{listen: '{host}:{port}'{auth}}}",
         receivers=[f"{{name: desk-file, kind: file, path: {tmp / 'alerts.jsonl'}}}",
                    f"{{name: soar, kind: webhook, url: '{hook}'}}"],
         schedule="{interval: 1s, min_interval: 1s, max_interval: 2s, max_backoff: 2s}",
