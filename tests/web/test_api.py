@@ -143,8 +143,8 @@ async def _alerts(call: Checked, desk: Desk) -> None:
     (alert,) = (await call("GET", "/api/alerts", query={"state": "dead"})).json()["alerts"]
     assert alert["retryable"] and alert["last_error"].startswith("http_4xx")
     sent = (await call("GET", "/api/alerts", query={"state": "sent", "limit": "1"})).json()
-    await call("POST", "/api/alerts/{alert_id}/retry", path={"alert_id": sent["alerts"][0]["alert_id"]},
-               expect=409)  # fmt: skip
+    done = {"alert_id": sent["alerts"][0]["alert_id"]}
+    await call("POST", "/api/alerts/{alert_id}/retry", path=done, expect=409)
     await call("POST", "/api/alerts/{alert_id}/retry", path={"alert_id": "nope"}, expect=404)
     desk.hook_ok = True
     again = await call("POST", "/api/alerts/{alert_id}/retry", path={"alert_id": alert["alert_id"]})
@@ -165,8 +165,8 @@ async def _rules(call: Checked) -> None:
     assert {"s400", "f35", "sanctions"} <= {r["name"] for r in rules["rules"]}
     s400 = next(r for r in rules["rules"] if r["name"] == "s400")
     assert s400["query"] == "S-400" and s400["matches"] >= 1 and s400["stories"] >= 1
-    tested = (await call("POST", "/api/rules/test",
-                         body={"title": "Turkey gets its S400 Triumf", "text": "CAATSA looms"}))  # fmt: skip
+    pasted = {"title": "Turkey gets its S400 Triumf", "text": "CAATSA looms"}
+    tested = await call("POST", "/api/rules/test", body=pasted)
     verdicts = {v["rule"]: v for v in tested.json()["rules"]}
     assert verdicts["s400"]["matched"] and verdicts["sanctions"]["matched"]
     assert verdicts["f35"]["reason"] == "no term of the rule found"

@@ -69,9 +69,11 @@ async def test_forms_need_the_sessions_csrf_token_and_their_own_origin(tmp_path:
         async with s.post(base + "/silences", data={**form, "csrf": token},
                           headers={"Origin": base}, allow_redirects=False) as resp:  # fmt: skip
             assert resp.status == 303 and resp.headers["Location"].startswith("/silences?done=")
-        async with client() as other:  # another browser's token is not this one's
-            async with other.post(base + "/silences", data={**form, "csrf": token}) as resp:
-                assert resp.status == 403
+        async with (
+            client() as other,  # another browser's token is not this one's
+            other.post(base + "/silences", data={**form, "csrf": token}) as resp,
+        ):
+            assert resp.status == 403
 
 
 async def test_api_posts_from_a_browser_need_the_csrf_header_and_others_json(
@@ -159,9 +161,10 @@ async def test_a_forged_or_expired_session_is_no_session(tmp_path: Path) -> None
 async def test_every_answer_carries_the_strict_headers(tmp_path: Path) -> None:
     async with web_app(tmp_path, [item(0, "S-400 arrives")], token=TOKEN) as base, client() as s:
         bearer = {"Authorization": f"Bearer {TOKEN}"}
-        for path, headers in (("/stories", {}), ("/login", {}), ("/api/stories", {}),
-                              ("/api/stories", bearer), ("/nowhere", bearer), ("/metrics", {}),
-                              ("/static/newsmon.css", bearer), ("/static/live.js", bearer)):  # fmt: skip
+        asked = [("/stories", {}), ("/login", {}), ("/api/stories", {}), ("/api/stories", bearer),
+                 ("/nowhere", bearer), ("/metrics", {}), ("/static/newsmon.css", bearer),
+                 ("/static/live.js", bearer)]  # fmt: skip
+        for path, headers in asked:
             async with s.get(base + path, headers=headers, allow_redirects=False) as resp:
                 assert resp.headers["Content-Security-Policy"] == CSP, path
                 assert resp.headers["X-Content-Type-Options"] == "nosniff"

@@ -72,8 +72,9 @@ def test_feeds_failing_first_then_not_polled_then_ok_and_by_host(tmp_path: Path)
     with Store(tmp_path / "s.db") as store:
         store.save_feed_state(FeedState(configs[0].url, last_poll=1.0, last_reason="ok",
                                         update_rate=0.5 / 86400))  # fmt: skip
-        store.save_feed_state(FeedState(configs[1].url, last_poll=1.0, last_reason="dns",
-                                        last_error="no such host", consecutive_errors=7))  # fmt: skip
+        down = FeedState(configs[1].url, last_poll=1.0, last_reason="dns",
+                         last_error="no such host", consecutive_errors=7)  # fmt: skip
+        store.save_feed_state(down)
         store.save_feed_state(FeedState(configs[3].url, last_poll=1.0, last_reason="parse_error",
                                         last_error="not XML", consecutive_errors=2))  # fmt: skip
         data = feeds.feed_list(desk(store, feeds=configs))
@@ -119,8 +120,9 @@ def test_the_rule_box_says_what_each_rule_makes_of_a_headline(tmp_path: Path) ->
 def test_a_silence_needs_matchers_an_end_to_come_an_author_and_a_comment(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         d = desk(store)
-        made = silences.create(d, {"matchers": "story=abc\n entity=\"Joint Strike Fighter\"\n",
-                                   "duration": "90m", "author": " ana ", "comment": "known"})  # fmt: skip
+        form = {"matchers": 'story=abc\n entity="Joint Strike Fighter"\n', "duration": "90m",
+                "author": " ana ", "comment": "known"}  # fmt: skip
+        made = silences.create(d, form)
         assert made["matchers"] == ["story=abc", 'entity="Joint Strike Fighter"']
         assert made["author"] == "ana" and made["state"] == "active"
         (kept,) = store.silences()
@@ -135,7 +137,8 @@ def test_a_silence_needs_matchers_an_end_to_come_an_author_and_a_comment(tmp_pat
                            ({**base, "duration": "-1h"}, "duration"),
                            ({**base, "ends": "2001-01-01T00:00:00Z"}, "ends"),
                            ({**base, "duration": "400d"}, "duration"),
-                           ({**base, "author": ""}, "author"), ({**base, "comment": None}, "comment")):  # fmt: skip
+                           ({**base, "author": ""}, "author"),
+                           ({**base, "comment": None}, "comment")):  # fmt: skip
             with pytest.raises(Problem) as info:
                 silences.create(d, bad)
             assert (info.value.status, info.value.field) == (400, field)
