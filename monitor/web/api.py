@@ -66,7 +66,10 @@ async def body(request: web.Request) -> dict[str, Any]:
         raise Problem(415, "expected Content-Type: application/json")
     if (request.content_length or 0) > MAX_BODY:
         raise Problem(413, f"the body is over {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
+    try:
+        raw = await request.read()  # bounded by the server's client_max_size too
+    except web.HTTPRequestEntityTooLarge:
+        raise Problem(413, f"the body is over {MAX_BODY} bytes") from None
     if len(raw) > MAX_BODY:
         raise Problem(413, f"the body is over {MAX_BODY} bytes")
     try:

@@ -10,7 +10,7 @@
 * **CSRF.** A POST or DELETE not made with the bearer token needs a same-origin
   ``Origin`` (when sent), and the session's CSRF token: a form field ``csrf`` for the
   pages, an ``X-CSRF-Token`` header for the API; without a session (curl on loopback)
-  an API call must be ``application/json``, which no cross-site form can send.
+  an API POST must be ``application/json``, which no cross-site form can send.
 * **Headers.** Every response carries a strict Content-Security-Policy (no inline
   script or style, no framing), ``X-Content-Type-Options: nosniff``, and no referrer
   to other sites (an outlet never learns a story's address in the UI).
@@ -156,9 +156,12 @@ class Guard:
         if api:
             given = request.headers.get("X-CSRF-Token")
             if given is None and request.cookies.get(COOKIE) is None:
-                if request.content_type != "application/json":
+                # a client with no session (curl on loopback) has none to ride; a POST must
+                # still be JSON, which no cross-site form can send (a DELETE, as any
+                # non-simple request, cannot cross sites without CORS, which newsmon lacks)
+                if request.method == "POST" and request.content_type != "application/json":
                     raise _refused(api, 415, "expected Content-Type: application/json")
-                return  # a client with no cookie (curl on loopback): no session to ride
+                return
         else:
             given = str((await request.post()).get("csrf", ""))
         if expected is None or not given or not hmac.compare_digest(given, expected):

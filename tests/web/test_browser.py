@@ -56,7 +56,7 @@ async def test_stories_a_story_its_members_and_why_each_joined(
         await page.screenshot(path=shots / "story.png", full_page=True)
 
 
-async def test_feeds_show_a_failing_feed_first_with_its_reason(
+async def test_feeds_show_a_failing_feed_first_and_rules_test_a_pasted_headline(
     tmp_path: Path, feed_server: FeedServer, browser: Browser, shots: Path
 ) -> None:
     async with desk_daemon(tmp_path, feed_server) as desk:
@@ -73,6 +73,21 @@ async def test_feeds_show_a_failing_feed_first_with_its_reason(
         await expect(ok.locator(".badge")).to_have_text("ok")
         await expect(page.locator("#hosts")).to_contain_text("127.0.0.1")
         await page.screenshot(path=shots / "feeds.png", full_page=True)
+
+        await page.get_by_role("link", name="Rules").click()  # the test box
+        await expect(page.locator("#rules tr[data-rule='s400']")).to_contain_text("S-400")
+        box = page.locator("#test-rule")
+        await box.locator("input[name=title]").fill("Ankara says the S400 deal stands")
+        await box.locator("textarea[name=text]").fill("Washington weighs CAATSA measures")
+        await box.get_by_role("button", name="Test").click()
+        verdicts = page.locator("#verdicts")
+        await expect(verdicts.locator("tr[data-rule='s400']")).to_contain_text("MATCH")
+        await expect(verdicts.locator("tr[data-rule='s400']")).to_contain_text("S400")
+        await expect(verdicts.locator("tr[data-rule='sanctions']")).to_contain_text("CAATSA")
+        await expect(page.locator("#test-rule input[name=title]")).to_have_value(
+            "Ankara says the S400 deal stands"
+        )
+        await page.screenshot(path=shots / "rules.png", full_page=True)
 
 
 async def _failing(desk: Desk) -> bool:

@@ -171,3 +171,20 @@ async def test_every_answer_carries_the_strict_headers(tmp_path: Path) -> None:
                 assert resp.headers["X-Frame-Options"] == "DENY"
                 assert "unsafe" not in resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
+
+
+async def test_a_script_on_this_machine_may_delete_without_a_body_but_posts_json(
+    tmp_path: Path,
+) -> None:
+    async with web_app(tmp_path) as base, aiohttp.ClientSession() as curl:
+        async with curl.post(base + "/api/silences", json=SILENCE) as resp:
+            made = await resp.json()
+        async with curl.delete(f"{base}/api/silences/{made['silence_id']}") as resp:
+            assert resp.status == 200 and (await resp.json())["state"] == "expired"
+        async with curl.post(base + "/api/alerts/x/retry") as resp:
+            assert resp.status == 415  # a form-like POST: what another site could make
+        async with curl.post(base + "/api/alerts/x/retry", json={}) as resp:
+            assert resp.status == 404
+        async with curl.post(base + "/api/rules/test", data=b"{" * (300 * 1024),
+                             headers={"Content-Type": "application/json"}) as resp:  # fmt: skip
+            assert resp.status == 413
