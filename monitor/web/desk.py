@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -35,6 +36,11 @@ class Desk:
     registry: CollectorRegistry | None = None  # matches per rule since the start
     wake: Callable[[set[str]], None] = field(default=lambda receivers: None)  # the senders
     clock: Callable[[], float] = field(default=time.time)
+    # story id -> (version, receivers, its summary): a story is rebuilt for the list
+    # only when it changed (the live refresh asks every few seconds)
+    summaries: dict[str, tuple[int, frozenset[str], dict[str, Any]]] = field(
+        default_factory=dict, repr=False
+    )
 
 
 class Problem(Exception):

@@ -94,10 +94,11 @@ def story_list(desk: Desk, wanted: StoryFilter) -> dict[str, Any]:
     receivers = desk.store.outbox_receivers(ids)
     stories = [s for sid in ids if (s := desk.book.get(sid)) is not None]
     stories.sort(key=lambda s: (s.last_seen, s.created), reverse=True)
+    summaries = _summaries(desk, stories, receivers)
     shown = [s for s in stories if wanted.accepts(s, receivers.get(s.story_id, set()))]
-    terms = Counter(t for s in stories for t in entities(s))
+    terms = Counter(t for s in summaries.values() for t in s["entities"])
     return {
-        "stories": [summary(s, receivers.get(s.story_id, set())) for s in shown[: wanted.limit]],
+        "stories": [summaries[s.story_id] for s in shown[: wanted.limit]],
         "total": len(shown),
         "in_window": len(stories),
         "filters": wanted.as_dict(),
@@ -108,6 +109,23 @@ def story_list(desk: Desk, wanted: StoryFilter) -> dict[str, Any]:
             "receivers": list(desk.receivers),
         },
     }
+
+
+def _summaries(
+    desk: Desk, stories: list[Story], receivers: dict[str, set[str]]
+) -> dict[str, dict[str, Any]]:
+    """Each story's summary, rebuilt only for those that changed since the last list
+    (and the cache kept to the stories of this one)."""
+    kept, fresh = desk.summaries, {}
+    for s in stories:
+        went = frozenset(receivers.get(s.story_id, ()))
+        hit = kept.get(s.story_id)
+        if hit is None or hit[0] != s.version or hit[1] != went:
+            hit = (s.version, went, summary(s, set(went)))
+        fresh[s.story_id] = hit
+    kept.clear()
+    kept.update(fresh)
+    return {sid: entry[2] for sid, entry in fresh.items()}
 
 
 def summary(story: Story, receivers: set[str]) -> dict[str, Any]:

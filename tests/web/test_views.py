@@ -56,6 +56,9 @@ def test_stories_filter_by_rule_severity_entity_receiver_and_title(tmp_path: Pat
         assert titles(receiver="slack") == ["Turkey receives S-400 batteries"]
         assert titles(q="ANKARA") == ["Senate weighs new sanctions on Ankara"]
         assert titles(rule="f35") == [] and titles(limit="1") == [titles()[0]]
+        observe(d, 3, "Turkey receives S-400 batteries", "s400", "high", "S-400")  # a copy
+        (s400,) = stories.story_list(d, stories.StoryFilter(rule="s400"))["stories"]
+        assert (s400["members"], s400["outlet_count"], s400["version"]) == (2, 2, 2)
         for bad in ({"severity": "urgent"}, {"limit": "0"}, {"limit": "x"}, {"q": "x" * 201}):
             with pytest.raises(Problem) as info:
                 stories.StoryFilter.of(bad)
