@@ -83,7 +83,7 @@ class Sessions:
         if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
             return None
         body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._mac(body), parts[3]):
+        if not _same(self._mac(body), parts[3]):
             return None
         return parts[1] if int(parts[2]) > (now or time.time()) else None
 
@@ -110,10 +110,10 @@ class Guard:
         scheme, _, value = given.partition(" ")
         if self.token is None or scheme.lower() != "bearer":
             return False
-        return hmac.compare_digest(value.strip().encode(), self.token.encode())
+        return _same(value.strip(), self.token)
 
     def login(self, given: str) -> bool:
-        return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+        return self.token is not None and _same(given, self.token)
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -164,8 +164,13 @@ class Guard:
                 return
         else:
             given = str((await request.post()).get("csrf", ""))
-        if expected is None or not given or not hmac.compare_digest(given, expected):
+        if expected is None or not given or not _same(given, expected):
             raise _refused(api, 403, "missing or stale CSRF token: reload the page")
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality (of the UTF-8 bytes: any text a client sends compares)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, value: str, ttl: float) -> None:

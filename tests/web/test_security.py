@@ -59,8 +59,9 @@ async def test_forms_need_the_sessions_csrf_token_and_their_own_origin(tmp_path:
         form = {"matchers": "rule=rule0", "duration": "1h", "author": "ana", "comment": "x"}
         async with s.post(base + "/silences", data=form, allow_redirects=False) as resp:
             assert resp.status == 403  # no CSRF token
-        async with s.post(base + "/silences", data={**form, "csrf": "forged"}) as resp:
-            assert resp.status == 403
+        for forged in ("forged", "é" * 43):
+            async with s.post(base + "/silences", data={**form, "csrf": forged}) as resp:
+                assert resp.status == 403
         for hostile in ({"Origin": "http://evil.example"}, {"Origin": "null"},
                         {"Sec-Fetch-Site": "cross-site"}):  # fmt: skip
             async with s.post(base + "/silences", data={**form, "csrf": token},
@@ -101,7 +102,7 @@ async def test_with_a_token_the_api_needs_the_bearer_and_the_ui_a_login(tmp_path
             assert resp.status == 401
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
             assert (await resp.json())["error"] == "unauthorized"
-        for wrong in ("Bearer nope", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"):
+        for wrong in ("Bearer nope", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer", "Bearer é"):
             async with s.get(base + "/api/stories", headers={"Authorization": wrong}) as resp:
                 assert resp.status == 401, wrong
         bearer = {"Authorization": f"Bearer {TOKEN}"}
