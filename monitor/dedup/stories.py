@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from monitor.dedup.clock import story_time
@@ -80,6 +81,8 @@ class StoryBook:
         self._touched: dict[str, float] = {}  # story id -> last change, processing clock
         self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
         self._keys: dict[str, str] = {}  # exact key -> story id
+        # told of each story evicted from the window (a changelog drops it: monitor.cluster)
+        self.on_forget: Callable[[Story], None] | None = None
 
     def load(self, now: float) -> int:
         """Forget stories older than the window; index the rest. Returns how many."""
@@ -248,6 +251,8 @@ class StoryBook:
 
     def _forget(self, sid: str) -> None:
         story = self._live.pop(sid)
+        if self.on_forget is not None:
+            self.on_forget(story)
         self._touched.pop(sid, None)
         for seq, member in enumerate(story.members):
             sig = self._sigs.pop(f"{sid}/{seq}", None)
