@@ -69,6 +69,7 @@ class DeliveryOwner:
         self._since: dict[int, float] = {}
         self._lock = threading.Lock()
         self.release_timeout = settings.delivery.timeout + 5.0
+        self.keep_sent = settings.state.seen_retention_days * 86400.0
 
     def receivers_of(self, partitions: frozenset[int] | set[int]) -> list[str]:
         return [r for r in self.receivers if self.outbox.partition(r) in partitions]
@@ -215,9 +216,18 @@ class DeliveryOwner:
             old.close()
         outbox.writers[partition] = writer
         receivers = self.receivers_of({partition})
-        mine = set(receivers)
+        mine, old_sent = set(receivers), time.time() - self.keep_sent
         local = {r.alert_id: r for r in store.outbox_receivers_rows(receivers)}
         shared = {i: r for i, r in state.rows.items() if r.receiver in mine}
+        forgotten = [
+            i for i, r in shared.items() if r.state in ("sent", "muted") and r.updated < old_sent
+        ]  # as the state file forgets them at start
+        for alert_id in forgotten:
+            del shared[alert_id]
+            local.pop(alert_id, None)
+        if forgotten:
+            writer.submit([Out(self.topic, changelog.row_key(i), None, partition)
+                           for i in forgotten])  # fmt: skip
         take, keep = [], []
         for alert_id in local.keys() | shared.keys():
             chosen = changelog.pick(local.get(alert_id), shared.get(alert_id))
@@ -233,10 +243,9 @@ class DeliveryOwner:
         store.import_deliveries(t for t in told if t is not None)
         for esc in state.escalations:
             store.record_escalation(esc)
-        for sid, story in state.stories.items():
-            known = outbox.stories.get(sid)
-            if known is None or known.version < story.version:
-                outbox.stories[sid] = story
+        now = time.time()
+        for story in state.stories.values():
+            outbox.remember(story, partition, now)
         outbox._last_flush.update(state.flushed)
         for receiver, until in state.blocked.items():
             if (worker := self.dispatcher.workers.get(receiver)) is not None:

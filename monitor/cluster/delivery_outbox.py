@@ -6,7 +6,8 @@ serving only the receivers whose partitions this daemon owns, every change writt
 workers use, with its hooks filled in:
 
 * ``next_batch`` / ``next_due`` / ``pending_count`` see only the receivers it serves (a
-  partition assigned and rebuilt); a receiver whose partition left stops at once;
+  partition assigned and rebuilt); a receiver whose partition left stops at once; and
+  nothing is sent before the silences of ``<prefix>.silences`` are loaded;
 * ``changed``: each row changed (and what its receiver was told of its story) is
   produced to the receiver's partition through that partition's writer, in order;
 * ``attempting``: before a send, the rows are written with their attempt time and the
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 
 from monitor.alerts.outbox import Outbox
@@ -39,14 +40,20 @@ from monitor.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
+EVICT_EVERY = 60.0  # seconds between two sweeps of the stories out of the window
+
 
 class ClusterOutbox(Outbox):
-    def __init__(self, store: Store, topic: str, partitions: int, metrics: Metrics) -> None:
+    def __init__(self, store: Store, topic: str, partitions: int, metrics: Metrics,
+                 window: float) -> None:  # fmt: skip
         super().__init__(store, self._story)
-        self.topic, self.partitions, self.metrics = topic, partitions, metrics
+        self.topic, self.partitions, self.metrics, self.window = topic, partitions, metrics, window
         self.serving: set[str] = set()
+        self.silences_loaded: Callable[[], bool] = lambda: True  # none sent before they are
         self.writers: dict[int, Writer] = {}
         self.stories: dict[str, Story] = {}
+        self.touched: dict[str, tuple[float, set[int]]] = {}  # story -> (when, partitions)
+        self._evicted = time.time()
         self.attempted: set[str] = set()  # rebuilt with a send begun by the last owner
         self._capture: list[Out] | None = None  # ingest: records for its own transaction
 
@@ -59,7 +66,9 @@ class ClusterOutbox(Outbox):
     # -- gating ------------------------------------------------------------------------
 
     def next_batch(self, receiver: str, now: float, limit: int | None = None) -> list[OutboxRow]:
-        return super().next_batch(receiver, now, limit) if receiver in self.serving else []
+        if receiver not in self.serving or not self.silences_loaded():
+            return []
+        return super().next_batch(receiver, now, limit)
 
     def next_due(self, receiver: str | None = None) -> float | None:
         if receiver is not None:
@@ -72,15 +81,37 @@ class ClusterOutbox(Outbox):
 
     # -- ingest: an outbox record, applied as the memory bus applies a decision ----------
 
+    def remember(self, story: Story, partition: int, now: float) -> None:
+        """Keep ``story`` (the latest version) for the alerts that render from it."""
+        known = self.stories.get(story.story_id)
+        if known is None or known.version <= story.version:
+            self.stories[story.story_id] = story
+        _, parts = self.touched.get(story.story_id, (now, set()))
+        self.touched[story.story_id] = (now, parts | {partition})
+
+    def evict(self, now: float) -> list[Out]:
+        """Forget the stories unchanged for a window (and an hour): their tombstones."""
+        self._evicted = now
+        gone = [sid for sid, (at, _) in self.touched.items() if at < now - self.window - 3600]
+        out = []
+        for sid in gone:
+            _, parts = self.touched.pop(sid)
+            self.stories.pop(sid, None)
+            out += [Out(self.topic, changelog.story_key(sid), None, p) for p in sorted(parts)]
+        return out
+
     def ingest(self, intent: Intent) -> list[Out]:
         """Apply ``intent`` to the local outbox; the changelog records it makes (they go
         in the transaction that commits its offset, queued before any later change)."""
         self._capture = out = []
+        now = time.time()
         try:
+            if now - self._evicted >= EVICT_EVERY:
+                out += self.evict(now)
             story = intent.story
             known = self.stories.get(story.story_id)
+            self.remember(story, self.partition(intent.receiver), now)
             if known is None or known.version <= story.version:
-                self.stories[story.story_id] = story
                 out.append(self._out(intent.receiver, changelog.story_key(story.story_id),
                                      changelog.story_value(story)))  # fmt: skip
             for esc in intent.escalations:

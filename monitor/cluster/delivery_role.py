@@ -32,9 +32,12 @@ class DeliveryRole:
         b = settings.bus
         self.settings, self.metrics = settings, metrics
         self.topic = f"{b.topic_prefix}.outbox"
-        self.outbox = ClusterOutbox(store, f"{b.topic_prefix}.deliveries", b.partitions, metrics)
+        self.outbox = ClusterOutbox(store, f"{b.topic_prefix}.deliveries", b.partitions, metrics,
+                                    settings.stories.window)  # fmt: skip
         self.dispatcher = Dispatcher(sinks, self.outbox, settings.delivery, metrics, limits)
-        self.silences = silences.SilencesTail(b, store)
+        self.silences = silences.SilencesTail(b, store, self._silences_loaded)
+        self.outbox.silences_loaded = lambda: self.silences.caught_up
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.owner: DeliveryOwner | None = None
         self.loop: GroupLoop | None = None
         self.topics_ok = True
@@ -46,6 +49,7 @@ class DeliveryRole:
                  compacted(f"{b.topic_prefix}.deliveries", b.partitions, b.replication_factor),
                  compacted(silences.topic(b), b.partitions, b.replication_factor)]  # fmt: skip
         self.topics_ok = await check_topics(self.settings, self.metrics, specs)
+        self._loop = asyncio.get_running_loop()
         self.silences.start()
         self.owner = DeliveryOwner(self.settings, self.metrics, kafka_client(self.settings),
                                    self.outbox, self.dispatcher,
@@ -65,6 +69,11 @@ class DeliveryRole:
         if self.owner is not None:
             await asyncio.to_thread(self.owner.close)
         self.silences.stop()
+
+    def _silences_loaded(self) -> None:
+        """On the tail's thread: the receivers held back until now may send."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.dispatcher.wake, set(self.dispatcher.workers))
 
     async def drain(self, deadline: float) -> bool:
         if self.loop is None or self.owner is None:

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -90,9 +90,10 @@ def read_all(config: BusConfig) -> list[Silence]:
 class SilencesTail(threading.Thread):
     """Follows the topic into ``store`` (every partition, from the start) until stopped."""
 
-    def __init__(self, config: BusConfig, store: Store) -> None:
+    def __init__(self, config: BusConfig, store: Store,
+                 loaded: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         super().__init__(name="newsmon-silences", daemon=True)
-        self.config, self.store = config, store
+        self.config, self.store, self._loaded = config, store, loaded
         self.caught_up = False  # the topic read to where it ended when we started
         self.error: str | None = None
         self._stop = threading.Event()
@@ -130,6 +131,7 @@ class SilencesTail(threading.Thread):
                 if not self.caught_up and all(consumer.position(tp) >= ends[tp] for tp in parts):
                     self.caught_up = True
                     log.info("silences_loaded count=%d", len(self.store.silences()))
+                    self._loaded()
                 if self.error is not None:
                     log.info("silences_recovered")
                     self.error = None
