@@ -275,21 +275,28 @@ class DeliveryOwner:
                 with contextlib.suppress(Fenced):  # else the next owner has it already
                     await asyncio.wrap_future(writer.submit([]))
 
-    def _drop(self, partition: int) -> None:
-        with self._lock:
-            self.built.discard(partition)
+    def _drop(self, partition: int, writer: Writer | None = None) -> None:
+        """Stop serving ``partition`` (only if ``writer``, when given, is still its writer:
+        a rebuild may have replaced it). The event loop does it, before any rebuild that
+        follows: that is queued after this."""
 
         def stop() -> None:
+            current = self.outbox.writers.get(partition)
+            if current is None or (writer is not None and current is not writer):
+                return
             self.outbox.serving -= set(self.receivers_of({partition}))
-            if (writer := self.outbox.writers.pop(partition, None)) is not None:
-                writer.close()
+            self.outbox.writers.pop(partition).close()
 
         if not self.loop.is_closed():
             self.loop.call_soon_threadsafe(stop)
+        with self._lock:
+            if writer is None or self.outbox.writers.get(partition) is writer:
+                self.built.discard(partition)
 
-    def _fenced(self, partition: int) -> None:
-        """A writer found the partition taken (on its thread): stop serving it."""
-        self._drop(partition)
+    def _fenced(self, writer: Writer) -> None:
+        """A writer found its partition taken (on its thread): stop serving it; the
+        partition is built again if the group still gives it to this daemon."""
+        self._drop(writer.partition, writer)
 
     def _aborted(self) -> None:
         self.metrics.cluster_transaction_aborts.labels(ROLE).inc()

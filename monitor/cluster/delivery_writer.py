@@ -37,7 +37,7 @@ class _Job:
 
 class Writer(threading.Thread):
     def __init__(self, partition: int, producer: TxnProducer, on_abort: Callable[[], None],
-                 on_fenced: Callable[[int], None]) -> None:  # fmt: skip
+                 on_fenced: Callable[[Writer], None]) -> None:  # fmt: skip
         super().__init__(name=f"newsmon-deliveries-{partition}", daemon=True)
         self.partition, self.producer = partition, producer
         self._on_abort, self._on_fenced = on_abort, on_fenced
@@ -122,7 +122,7 @@ class Writer(threading.Thread):
         if isinstance(exc, Fenced):
             log.warning("deliveries_fenced partition=%d (another daemon owns it now)",
                         self.partition)  # fmt: skip
-            self._on_fenced(self.partition)
+            self._on_fenced(self)
 
     def _fail_all(self, exc: Fenced) -> None:
         with self._cond:
