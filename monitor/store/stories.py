@@ -104,6 +104,28 @@ class StoryStore(Database):
             ).fetchall()
         return [MemberRow(*row) for row in rows]
 
+    def story_member(self, story_id: str, seq: int) -> MemberRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? AND seq = ?",
+                (story_id, seq),
+            ).fetchone()
+        return MemberRow(*row) if row else None
+
+    def import_story(self, story: StoryRow, members: Iterable[MemberRow]) -> None:
+        """A story and its members as exported elsewhere (a changelog), in one
+        transaction; its exact keys are the dedup stage's to index (``StoryBook.load``)."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO stories ({_STORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (story.story_id, story.created, story.last_seen, story.title_sig,
+                 story.lead_sig, story.data),
+            )  # fmt: skip
+            db.executemany(
+                f"INSERT OR REPLACE INTO story_members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                ((m.story_id, m.seq, m.item_id, m.link_key, m.data) for m in members),
+            )
+
     def find_member(self, item_id: str, link_key: str | None = None) -> MemberRow | None:
         """The latest member with this item id, else with this link key."""
         with self._lock:
