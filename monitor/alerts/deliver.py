@@ -190,10 +190,10 @@ class Worker:
         self, batch: list[OutboxRow], alerts: list[Alert]
     ) -> tuple[bool, Sequence[Receipt | None] | None]:
         """One attempt through the sink; a failure goes through :meth:`failed`."""
-        if not await self.outbox.attempting(batch):
-            return False, None  # the receiver went to another daemon meanwhile (Kafka)
-        self.busy = True
+        self.busy = True  # from the attempt's mark on: a handover waits for the outcome
         try:
+            if not await self.outbox.attempting(batch):
+                return False, None  # the receiver went to another daemon meanwhile (Kafka)
             async with asyncio.timeout(self.config.timeout):
                 return True, await self.sink.send(alerts)
         except TimeoutError:

@@ -176,6 +176,9 @@ class ClusterOutbox(Outbox):
         except BusError as exc:
             log.warning("delivery_not_ours receiver=%s error=%s (not sent here)", receiver, exc)
             return False
+        if receiver not in self.serving:  # handed over meanwhile: the mark goes, unsent
+            await self._unmark(receiver, rows)
+            return False
         for r in rows:
             if r.alert_id in self.attempted:
                 self.attempted.discard(r.alert_id)
@@ -184,7 +187,17 @@ class ClusterOutbox(Outbox):
                             " began sending it and its outcome never reached Kafka: the"
                             " receiver may get it twice)", receiver, r.alert_id,
                             r.story_id)  # fmt: skip
-        return receiver in self.serving
+        return True
+
+    async def _unmark(self, receiver: str, rows: Sequence[OutboxRow]) -> None:
+        """Write ``rows`` back without their attempt: the next owner sends them as the
+        first send they are (the handover waits for this: the worker is busy)."""
+        outs = [self._out(receiver, changelog.row_key(r.alert_id), changelog.row_value(r))
+                for r in rows]  # fmt: skip
+        try:
+            await asyncio.wrap_future(self._write(receiver, outs))
+        except BusError as exc:  # fenced already: the next owner counts it as a resend
+            log.warning("delivery_not_ours receiver=%s error=%s (not sent here)", receiver, exc)
 
     # -- writing -------------------------------------------------------------------------
 

@@ -35,9 +35,10 @@ async def test_a_fenced_owner_rebuilds_and_alerts_each_story_once(
         receiver = partition_for(hook.encode(), PARTITIONS)
 
         async def fence_between(phase: int) -> None:
-            if phase == 2:  # the desk's stories partition, mid-run
+            # after phase 2, so phase 3's new stories make both partitions write again (a
+            # writer learns it was fenced only from its next transaction)
+            if phase == 2:  # the desk's stories partition, then the receiver's delivery one
                 await asyncio.to_thread(fence, kafka_bootstrap, f"{topic_prefix}.stories.{desk}")
-            if phase == 3:  # the receiver's delivery partition
                 await asyncio.to_thread(fence, kafka_bootstrap,
                                         f"{topic_prefix}.delivery.{receiver}")  # fmt: skip
 
