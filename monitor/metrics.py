@@ -38,6 +38,7 @@ FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
 DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
 UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
+CLUSTER_ROLES = ("feeds", "stories", "delivery")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
 
@@ -50,6 +51,8 @@ _DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # seconds: a feed polled as a story breaks ... a week-old item found in an archive feed
 _AGE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600,
                 86400, 3 * 86400, 7 * 86400)  # fmt: skip
+# seconds: a partition handed over cleanly ... a big window rebuilt on a loaded machine
+_TAKEOVER_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300)
 
 
 class Metrics:
@@ -65,6 +68,7 @@ class Metrics:
         self._stages()
         self._alerts()
         self._bus()
+        self._cluster()
 
     def _build(self) -> None:
         self.build_info = Info("newsmon_build", "newsmon version", registry=self.registry)
@@ -249,6 +253,53 @@ class Metrics:
             registry=r,
         )
 
+    # -- scale-out on Kafka (monitor/cluster: the stories, delivery and silences roles) -----
+
+    def _cluster(self) -> None:
+        r = self.registry
+        self.cluster_partitions_owned = Gauge(
+            "newsmon_cluster_partitions_owned",
+            "Partitions of a role's input topic this daemon owns (kafka; feeds, stories, delivery)",
+            ["role"],
+            registry=r,
+        )
+        self.cluster_takeovers = Counter(
+            "newsmon_cluster_takeovers_total",
+            "Partitions this daemon took over and rebuilt the state of, by role",
+            ["role"],
+            registry=r,
+        )
+        self.cluster_takeover_seconds = Histogram(
+            "newsmon_cluster_takeover_seconds",
+            "From a partition's assignment to serving it (its state rebuilt from Kafka)",
+            ["role"], buckets=_TAKEOVER_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cluster_transaction_aborts = Counter(
+            "newsmon_cluster_transaction_aborts_total",
+            "Kafka transactions aborted (the state rebuilt or the batch tried again), by role",
+            ["role"],
+            registry=r,
+        )
+        self.cluster_topic_mismatch = Gauge(
+            "newsmon_cluster_topic_mismatch",
+            "1 while a role's topic has another partition count than bus.partitions (the role"
+            " does not start: /readyz is not ready)",
+            ["topic"],
+            registry=r,
+        )
+        self.deliveries_resent = Counter(
+            "newsmon_deliveries_resent_total",
+            "Sends that may repeat one a previous owner made: it began the send and died (or"
+            " lost the receiver) before its outcome reached Kafka; the documented window",
+            ["receiver"],
+            registry=r,
+        )
+        for role in CLUSTER_ROLES:
+            self.cluster_partitions_owned.labels(role)
+            self.cluster_takeovers.labels(role)
+            self.cluster_takeover_seconds.labels(role)
+            self.cluster_transaction_aborts.labels(role)
+
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:
             self.alerts_sent.labels(name)
@@ -260,6 +311,7 @@ class Metrics:
             self.end_to_end_latency.labels(name)
             for mode in UPDATE_MODES:
                 self.story_updates.labels(name, mode)
+            self.deliveries_resent.labels(name)
 
     def init_rules(self, names: Iterable[str]) -> None:
         for name in names:
