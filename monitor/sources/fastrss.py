@@ -31,6 +31,7 @@ every file of the corpora: the items normalise finds in each are the same.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.parsers.expat as expat
 from collections.abc import Mapping
@@ -197,10 +198,8 @@ def _value(text: str) -> str:
     (ASCII text has neither to repair)."""
     if text.isascii():
         return text
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return text.translate(_cp1252)
 
 
