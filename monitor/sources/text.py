@@ -46,7 +46,7 @@ def _controls() -> dict[int, str | None]:
 
 
 CONTROLS = _controls()
-_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(CONTROLS)) + "]")
+_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(CONTROLS)) + "]")  # any
 
 
 def plain_text(value: Any, limit: int, plain: bool = False) -> str:
@@ -64,8 +64,8 @@ def plain_text(value: Any, limit: int, plain: bool = False) -> str:
             text = replace_tags(remove_tags(text, which_ones=_INLINE), " ")  # block tags: " "
         if "&" in text:
             text = replace_entities(text)
-    if _CONTROL.search(text):
-        text = text.translate(CONTROLS)
+    if not (text.isascii() and text.isprintable()) and _CONTROL.search(text):
+        text = text.translate(CONTROLS)  # (printable ASCII has none of its characters)
     text = " ".join(text.split())  # what re.sub(r"\s+", " ") and strip() make of it
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
