@@ -41,6 +41,7 @@ from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import StateLock, Store, retention_cutoff
+from monitor.web import Desk, mounter
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,6 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
-            if s.http.enabled:
-                server = await stack.enter_async_context(self._http(store, bus))
-                self.http_port = server.port
-                log.info("http_listening address=%s:%d", server.host, server.port)
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
@@ -108,6 +105,12 @@ class App:
             router = Router(s.route, list(self.sinks), s.time_intervals)
             stories = StoriesStage(book, router, outbox, self.metrics, dispatcher.wake)
             outbox.story = stories.story  # the one edge back: alerts render from the story
+            if s.http.enabled:
+                desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
+                            self.metrics.registry, wake=dispatcher.wake)  # fmt: skip
+                server = await stack.enter_async_context(self._http(store, bus, desk))
+                self.http_port = server.port
+                log.info("http_listening address=%s:%d", server.host, server.port)
             stages = [
                 asyncio.create_task(self._rules_stage(bus), name="rules"),
                 asyncio.create_task(self._stories_stage(bus, stories), name="alerts"),
@@ -186,7 +189,7 @@ class App:
                 m.bus_queue_capacity.labels(topic).set(self.settings.bus.queue_size)
         m.watch(m.alerts_pending, partial(_pending, outbox))
 
-    def _http(self, store: Store, bus: Bus) -> HttpServer:
+    def _http(self, store: Store, bus: Bus, desk: Desk) -> HttpServer:
         async def store_ok() -> bool:
             return store.writable()
 
@@ -195,7 +198,7 @@ class App:
 
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
         h = self.settings.http
-        return HttpServer(h.host, h.port, self.metrics.registry, checks)
+        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h))
 
 
 async def _watch_state(store: Store, every: float = 5.0) -> None:

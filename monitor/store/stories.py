@@ -66,6 +66,24 @@ class StoryStore(Database):
             ).fetchall()
         return [StoryRow(*row) for row in rows]
 
+    def story_ids_since(self, cutoff: float) -> list[str]:
+        """The ids of the stories changed at or after ``cutoff``, the latest change
+        first, no data read (the web UI's list)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT story_id FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC",
+                (cutoff,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def stories_changed(self) -> tuple[int, float]:
+        """How many stories are kept and when one last changed (processing clock): a
+        list of them is unchanged while both are (the web UI's live refresh)."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*), max(last_seen) FROM stories").fetchone()
+        count, last = row
+        return int(count), float(last or 0.0)
+
     def story_members(self, story_id: str) -> list[MemberRow]:
         """A story's members in join order."""
         with self._lock:
