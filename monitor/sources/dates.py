@@ -49,6 +49,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import NamedTuple
 
 from monitor.sources.datetext import EN_MONTHS, ZONES, Found, parse_offset, read_free_text
@@ -78,7 +79,7 @@ def read_date(text: object, seen: datetime) -> DateReading:
 
 def _judge(found: Found, seen: datetime) -> DateReading:
     if found.offset is not None and not found.dated_only:
-        when = found.when.replace(tzinfo=timezone(timedelta(minutes=found.offset))).astimezone(UTC)
+        when = found.when.replace(tzinfo=_zone(found.offset)).astimezone(UTC)
         earliest = latest = when
         flag = None
     else:
@@ -92,6 +93,12 @@ def _judge(found: Found, seen: datetime) -> DateReading:
     if flag is None:
         return DateReading(when, None)
     return DateReading(seen if earliest <= seen <= latest else min(when, seen), flag)
+
+
+@lru_cache(maxsize=256)
+def _zone(minutes: int) -> timezone:
+    """The fixed zone ``minutes`` east of UTC (made once: most feeds use a few)."""
+    return timezone(timedelta(minutes=minutes))
 
 
 _COMMENT = re.compile(r"\([^()]*\)")

@@ -115,6 +115,7 @@ class _Reader:
         self.attrs: dict[str, str] = {}
         self.counts: dict[str, int] = {}  # values read: the channel's, the item's
         self.item_counts: dict[str, int] = {}
+        self.names: dict[str, str] = {}  # expat's name -> ours, for this document
         self.done = False
 
     def namespace(self, prefix: str | None, uri: str | None) -> None:
@@ -122,42 +123,41 @@ class _Reader:
             raise _Refused
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        tag = _name(name)
+        tag = self.names.get(name) or self.names.setdefault(name, _name(name))
         depth = len(self.path)
-        if any(key.lower().startswith(_XML) for key in attrs):
+        if attrs and any(key.lower().startswith(_XML) for key in attrs):
             raise _Refused  # xml:lang, xml:base
-        if depth == 0:
+        if depth > 1:
+            self._child(tag, {k.lower(): v for k, v in attrs.items()} if attrs else attrs, depth)
+        elif depth == 0:
             if tag != "rss" or set(attrs) != {"version"} or not attrs["version"].startswith("2."):
                 raise _Refused
-        elif depth == 1:
-            if tag != "channel" or attrs or self.done:
-                raise _Refused
-        else:
-            self._child(tag, {k.lower(): v for k, v in attrs.items()}, depth)
+        elif tag != "channel" or attrs or self.done:
+            raise _Refused
         self.path.append(tag)
 
     def _child(self, tag: str, attrs: dict[str, str], depth: int) -> None:
         parent = self.path[-1]
-        if parent == "channel":
+        if parent == "item":
+            allowed, once = ITEM.get(tag), _ONCE
+        elif parent == "channel":
             allowed, once = (_NONE, _NONE) if tag == "item" else (CHANNEL.get(tag), _CHANNEL_ONCE)
             if tag == "item":
                 self.entries.append({})
                 self.item_counts = {}
-        elif parent == "item":
-            allowed, once = ITEM.get(tag), _ONCE
         elif parent == "image" and depth == 3:
             allowed, once = (_NONE if tag in _IMAGE else None), _NONE
         elif parent in ("skiphours", "skipdays") and depth == 3:
             allowed, once = (_NONE if tag in ("hour", "day") else None), _NONE
         else:
             raise _Refused  # a child of an item's value, or of anything else
-        if allowed is None or not set(attrs) <= allowed:
+        if allowed is None or (attrs and not attrs.keys() <= allowed):
             raise _Refused
         if tag in once:
             counts = self.item_counts if parent == "item" else self.counts
-            counts[tag] = counts.get(tag, 0) + 1
-            if counts[tag] > 1:
+            if tag in counts:
                 raise _Refused
+            counts[tag] = 1
         if parent in ("item", "channel") and tag not in ("item", "image"):
             self.chunks, self.attrs = [], attrs
 
@@ -170,9 +170,10 @@ class _Reader:
         if tag == "channel":
             self.done = True
             return
-        if self.chunks is None or self.path[-1] not in ("item", "channel"):
+        chunks = self.chunks
+        if chunks is None or self.path[-1] not in ("item", "channel"):
             return
-        raw = "".join(self.chunks).strip()
+        raw = (chunks[0] if len(chunks) == 1 else "".join(chunks)).strip()
         self.chunks = None
         if self.path[-1] == "item":
             _item_value(self.entries[-1], tag, raw, self.attrs)
@@ -193,19 +194,27 @@ def _name(name: str) -> str:
 
 def _value(text: str) -> str:
     """What feedparser's ``pop`` makes of a value's (stripped) text, after the steps
-    particular to links and titles: UTF-8 read as Latin-1 repaired, C1 mapped."""
+    particular to links and titles: UTF-8 read as Latin-1 repaired, C1 mapped
+    (ASCII text has neither to repair)."""
+    if text.isascii():
+        return text
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
     return text.translate(_cp1252)
 
 
 def _link(raw: str) -> str:
-    text = _value(_urljoin("", raw))
+    # feedparser's _urljoin("", raw): its scheme fix (``http:///x``), then urljoin
+    # with no base, which returns the URL as it is
+    text = _value(_urljoin("", raw) if ":///" in raw else raw)
+    if "&" not in text:
+        return text
     return _ENTITY_IN_LINK.sub(r"&\g<1>", text.replace("&amp;", "&"))
 
 
 def _title(raw: str) -> dict[str, Any]:
-    html = _FeedParserMixin.looks_like_html(raw)
+    # looks_like_html needs a close tag or an entity reference first
+    html = ("</" in raw or "&" in raw) and _FeedParserMixin.looks_like_html(raw)
     return {"type": "text/html" if html else "text/plain", "language": None, "base": ""}
 
 

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from monitor.config import FeedConfig
 from monitor.model import Item
@@ -86,8 +87,6 @@ class _Draft(NamedTuple):
     summary: str | None  # None: not read yet (it is read only for a new item)
     guid: str | None
     link: str | None  # canonical, fragment kept
-    date: DateReading
-    date_text: str
     entry: Mapping[str, Any]
 
 
@@ -99,6 +98,9 @@ class _Ided(NamedTuple):
     link: str | None
     published: datetime | None
     date_flag: str | None
+
+
+Dated = tuple[DateReading, str]  # an entry's date, and the text it was read from (if flagged)
 
 
 def normalise(
@@ -123,18 +125,21 @@ def normalise(
     drafts = [
         draft
         for entry in parsed.get("entries") or ()
-        if isinstance(entry, Mapping) and (draft := _draft(entry, base, seen)) is not None
+        if _is_mapping(entry) and (draft := _draft(entry, base)) is not None
     ]
     fragments = fragments_matter(d.link for d in drafts)
     links = [d.link if fragments or d.link is None else without_fragment(d.link) for d in drafts]
-    kept, renamed = assign_ids([_ided(d, link) for d, link in zip(drafts, links, strict=True)])
+    dates: list[Dated | None] = [None] * len(drafts)  # read only where something needs them
+    kept, renamed = assign_ids(_ids(drafts, links, dates, seen))
     seen_before = {known[k : k + 8] for k in range(0, len(known), 8)}
     digests, items = [], []
     for index, new_id in kept:
         digest = id_digest(new_id)
         digests.append(digest)
         if digest not in seen_before:
-            items.append(_item(drafts[index], new_id, links[index], feed, source, language, seen))
+            dated = dates[index] or _published(drafts[index].entry, seen)
+            items.append(_item(drafts[index], dated[0], new_id, links[index], feed, source,
+                               language, seen))  # fmt: skip
     renamed_here = tuple(i.id for i in items if i.id in renamed)
     ttl, skipped = _ttl(head.get("ttl")), len(kept) - len(items)
     return ParsedFeed(title, language, ttl, tuple(items), bozo, len(renamed), renamed_here,
@@ -147,7 +152,7 @@ def id_digest(item_id: str) -> bytes:
     return hashlib.blake2b(item_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-def _draft(entry: Mapping[str, Any], base: str, seen: datetime) -> _Draft | None:
+def _draft(entry: Mapping[str, Any], base: str) -> _Draft | None:
     """One entry's facts, or None if it has no title, link or summary."""
     title = plain_text(entry.get("title"), MAX_TITLE, _is_plain(entry.get("title_detail")))
     guid = _text(entry.get("id")).strip().translate(CONTROLS) or None
@@ -155,18 +160,36 @@ def _draft(entry: Mapping[str, Any], base: str, seen: datetime) -> _Draft | None
     summary = None if title or link else _summary(entry)
     if not (title or link or summary):
         return None
-    date, date_text = _published(entry, seen)
-    return _Draft(title, summary, guid, link, date, date_text, entry)
+    return _Draft(title, summary, guid, link, entry)
 
 
-def _ided(draft: _Draft, link: str | None) -> _Ided:
-    exact = draft.date.when if draft.date.flag is None else None
-    new_id = item_id(draft.guid, link, draft.title, exact, draft.date_text)
-    return _Ided(new_id, draft.title, link, draft.date.when, draft.date.flag)
+def _ids(drafts: list[_Draft], links: list[str | None], dates: list[Dated | None],
+         seen: datetime) -> list[_Ided]:  # fmt: skip
+    """Each entry's id and what its disambiguation reads. An entry's date is read
+    (into ``dates``) only where it counts: an id made from it (no GUID, no link),
+    or an id that another entry shares (the earliest keeps it)."""
+    ids = []
+    for index, (draft, link) in enumerate(zip(drafts, links, strict=True)):
+        if draft.guid or link:  # the id is the GUID or the link, whatever the date
+            ids.append(item_id(draft.guid, link, draft.title, None))
+            continue
+        dated = dates[index] = _published(draft.entry, seen)
+        exact = dated[0].when if dated[0].flag is None else None
+        ids.append(item_id(draft.guid, link, draft.title, exact, dated[1]))
+    shared = {i for i, n in Counter(ids).items() if n > 1}
+    out = []
+    for index, (draft, link, new_id) in enumerate(zip(drafts, links, ids, strict=True)):
+        reading = DateReading(None, None)
+        if new_id in shared:
+            dated = dates[index] = dates[index] or _published(draft.entry, seen)
+            reading = dated[0]
+        out.append(_Ided(new_id, draft.title, link, reading.when, reading.flag))
+    return out
 
 
 def _item(
     draft: _Draft,
+    date: DateReading,
     new_id: str,
     link: str | None,
     feed: FeedConfig,
@@ -182,11 +205,11 @@ def _item(
         title=draft.title,
         summary=_summary(draft.entry) if draft.summary is None else draft.summary,
         link=link,
-        published=draft.date.when,
+        published=date.when,
         seen=seen,
         language=_language(_entry_language(draft.entry)) or language,
         guid=draft.guid,
-        date_flag=draft.date.flag,
+        date_flag=date.flag,
     )
 
 
@@ -200,7 +223,7 @@ def _summary_source(entry: Mapping[str, Any]) -> tuple[str, bool]:
     if entry.get("summary"):
         return _text(entry["summary"]), _is_plain(entry.get("summary_detail"))
     for content in entry.get("content") or ():
-        if isinstance(content, Mapping) and content.get("value"):
+        if _is_mapping(content) and content.get("value"):
             return _text(content["value"]), _is_plain(content)
     return "", True
 
@@ -218,7 +241,7 @@ def _is_absolute(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def _published(entry: Mapping[str, Any], seen: datetime) -> tuple[DateReading, str]:
+def _published(entry: Mapping[str, Any], seen: datetime) -> Dated:
     """The entry's date (see the module docstring) and the text it was read from."""
     best: tuple[DateReading, str] | None = None
     for key in _DATE_KEYS:
@@ -243,7 +266,7 @@ def _entry_language(entry: Mapping[str, Any]) -> Any:
         return entry["language"]
     for key in ("title_detail", "summary_detail"):
         detail = entry.get(key)
-        if isinstance(detail, Mapping) and detail.get("language"):
+        if _is_mapping(detail) and detail.get("language"):
             return detail["language"]
     return None
 
@@ -265,7 +288,13 @@ def _ttl(value: Any) -> float | None:
 
 
 def _is_plain(detail: Any) -> bool:
-    return isinstance(detail, Mapping) and detail.get("type") == "text/plain"
+    return _is_mapping(detail) and detail.get("type") == "text/plain"
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, the common case (a dict) tried first, without
+    the ABC's cost."""
+    return isinstance(value, (dict, Mapping))
 
 
 def _text(value: Any) -> str:

@@ -77,6 +77,10 @@ MAX_TOKEN = 256  # longest run of [A-Za-z0-9_.+-] kept; bounds feedparser #562 t
 _TAIL = 64  # bytes kept at the end of a shortened run (closing quote, "]]", "--")
 _UTF8_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9_.+\-])[A-Za-z0-9_.+\-]{%d,}" % (MAX_TOKEN + 1))
+_TOKEN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-"
+_TOKEN_OR_NOT = bytes(b"t"[0] if c in _TOKEN_BYTES else b" "[0] for c in range(256))
+_LONG_TOKEN = b"t" * (MAX_TOKEN + 1)
+_MARKUP_OR_NOT = bytes(b"<"[0] if c in b"<>" else b"."[0] for c in range(256))
 _HEAD_END = re.compile(rb"<\w")  # where feedparser's replace_doctype stops looking
 _ENTITY_LINE = re.compile(rb"^\s*<!ENTITY", re.IGNORECASE | re.MULTILINE)  # feedparser's test
 _SPACES = re.compile(rb"[ \t\r\n]{2,}")
@@ -321,11 +325,17 @@ def _end_of(data: bytes, marker: bytes, start: int) -> int:
 
 
 def _cap_runs(data: bytes, limit: int) -> bytes:
-    """Shorten text runs longer than ``limit`` and tokens longer than MAX_TOKEN."""
+    """Shorten text runs longer than ``limit`` and tokens longer than MAX_TOKEN.
+
+    Each regex runs only where a run that long exists: a body mapped to one byte
+    per class (``bytes.translate``) holds the run as a plain substring, which is
+    found at C speed; most bodies have none and are returned as they are."""
     limit = max(limit, 2 * _TAIL)
-    if len(data) > limit:
+    if len(data) > limit and b"." * (limit + 1) in data.translate(_MARKUP_OR_NOT):
         data = _long_run(limit).sub(lambda m: _shorten(m.group(), limit), data)
-    return _TOKEN.sub(lambda m: m.group()[:MAX_TOKEN], data)
+    if _LONG_TOKEN in data.translate(_TOKEN_OR_NOT):
+        data = _TOKEN.sub(lambda m: m.group()[:MAX_TOKEN], data)
+    return data
 
 
 @lru_cache(maxsize=8)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from monitor.bus import ITEMS, Bus
 from monitor.config import FeedConfig, ScheduleConfig, redact_urls
@@ -227,11 +228,16 @@ class Polls:
 
 
 _FIELDS = tuple(FeedState.__dataclass_fields__)
+_INDEX = {name: n for n, name in enumerate(_FIELDS)}
+_VALUES = attrgetter(*_FIELDS)  # a state's fields in order, in one C call
 
 
 def _evolve(state: FeedState, **changes: object) -> FeedState:
     """``dataclasses.replace`` for the poll path (twice per poll): the same, cheaper."""
-    return FeedState(*[changes[f] if f in changes else getattr(state, f) for f in _FIELDS])  # type: ignore[arg-type]
+    values = list(_VALUES(state))
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return FeedState(*values)
 
 
 def _cancelling() -> bool:

@@ -8,6 +8,11 @@ feeds never delays another host's polls. Each poll (:mod:`monitor.sources.poll`)
 plans the next from what it saw. The first polls after a start (and overdue
 ones) are spread over each feed's own interval (``schedule.first_delay``).
 
+The loop wakes GATHER after the next due time and starts every poll due by then
+at once: one wake-up per poll (each a sleep of the process, its caches cold
+again on a busy host) cost more CPU than the poll itself; a poll starts at most
+GATHER late, never early.
+
 Nothing a poll raises ends the loop: a failing store is retried after
 STORE_RETRY, and a bug (any other exception, or a CancelledError that was not
 aimed at the task) is logged with its traceback once per distinct error, counted
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
 FLUSH_EVERY = 0.25  # seconds between two writes of the staged feed states and seen marks
 PRUNE_EVERY = 60.0  # seconds between two prunes of the retained items
+GATHER = 0.05  # seconds a wake-up waits past a due time, to start the polls due by then at once
 
 
 class Poller(Polls):
@@ -120,7 +126,8 @@ class Poller(Polls):
                 if due != armed or timer is None or armed is None or armed <= now:
                     if timer is not None:
                         timer.cancel()
-                    timer = None if due is None else loop.call_later(max(due - now, 0), wake.set)
+                    wait = None if due is None else max(due - now, 0) + GATHER
+                    timer = None if wait is None else loop.call_later(wait, wake.set)
                     armed = due
                 await wake.wait()
                 wake.clear()

@@ -6,6 +6,12 @@ memory) costs only its own feed: its worker is killed and replaced, no other
 feed's job is touched. The pool admits only a few bodies at a time (workers +
 a short queue), and the fetcher waits for that admission before it lets its
 slot go, so bodies in memory stay bounded whatever the number of feeds.
+
+Each worker is one process with one socket to the daemon, read by the event loop
+itself (a protocol on the socket): a job is one write and its answer one read,
+with no thread or queue between (``concurrent.futures``' process pool hands each
+job through two threads and a queue: ~300 µs of the daemon's CPU per job, most
+of a changed feed's poll). The messages are in :mod:`monitor.sources.worker`.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
+import socket
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import partial
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
@@ -27,37 +34,120 @@ from monitor.errors import ParseError
 from monitor.sources.bound import MAX_ITEMS
 from monitor.sources.normalise import ParsedFeed
 from monitor.sources.parse import parse_and_normalise
-from monitor.sources.worker import init_worker, ready, timed
+from monitor.sources.worker import DONE, HEADER, READY, serve
 
 START_TIMEOUT = 60.0  # seconds a new worker process may take to start (not a parse's deadline)
 WALL_FACTOR = 10.0  # a job making no CPU progress is given up after timeout x this, wall clock
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+Answer = tuple[int, Any, float]  # kind, value, the worker's CPU seconds after it
+
+
+class _Died(Exception):
+    """The worker process ended (or could not start) before answering."""
+
+
+class _Channel(asyncio.Protocol):
+    """The daemon's end of one worker's socket: frames in, one answer awaited at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.ready: asyncio.Future[float] = loop.create_future()
+        self.waiter: asyncio.Future[Answer] | None = None
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if not self._buffer and len(data) >= HEADER.size:
+            (size,) = HEADER.unpack_from(data)
+            if len(data) == HEADER.size + size:  # the common case: one read, one answer
+                self._answer(memoryview(data)[HEADER.size :])
+                return
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer)
+            end = HEADER.size + size
+            if len(buffer) < end:
+                return
+            frame = bytes(buffer[HEADER.size : end])
+            del buffer[:end]
+            self._answer(frame)
+
+    def _answer(self, frame: bytes | memoryview) -> None:
+        try:
+            kind, value, cpu = pickle.loads(frame)
+        except Exception as exc:  # an answer this process cannot read: that job's crash
+            kind, value, cpu = -1, _Died(f"unreadable answer: {type(exc).__name__}"), 0.0
+        if kind == READY:
+            if not self.ready.done():
+                self.ready.set_result(cpu)
+        elif self.waiter is not None and not self.waiter.done():
+            if kind == -1:
+                self.waiter.set_exception(value)
+            else:
+                self.waiter.set_result((kind, value, cpu))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for future in (self.ready, self.waiter):
+            if future is not None and not future.done():
+                future.set_exception(_Died("the parse worker process died"))
+
+    def send(self, job: object) -> asyncio.Future[Answer]:
+        if self.transport is None or self.transport.is_closing():
+            raise _Died("the parse worker process died")
+        payload = pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
+        self.waiter = self.ready.get_loop().create_future()
+        self.transport.write(HEADER.pack(len(payload)) + payload)
+        return self.waiter
 
 
 class _Worker:
-    """One worker process in its own executor, so that killing a runaway parse
-    touches no other feed's job."""
+    """One worker process, started on its first job; killing it touches no other
+    feed's job."""
 
-    __slots__ = ("broken", "cpu", "executor", "started")
+    __slots__ = ("broken", "channel", "cpu", "process", "started", "timer")
 
-    def __init__(self, executor: ProcessPoolExecutor) -> None:
-        self.executor = executor
-        self.started = False  # it has run a job: its start-up is behind it
+    def __init__(self) -> None:
+        self.process: BaseProcess | None = None
+        self.channel: _Channel | None = None
+        self.started = False  # it has warmed up: its start-up is behind it
         self.broken = False  # killed or dead: to be replaced before its next job
         self.cpu = 0.0  # its CPU seconds when its last job ended (idle since)
+        self.timer: asyncio.TimerHandle | None = None  # the deadline's next look
+
+    async def start(self, memory_limit: int) -> float:
+        """Start the process and wait for its warm-up; its CPU seconds then."""
+        loop = asyncio.get_running_loop()
+        mine, theirs = socket.socketpair()
+        try:
+            self.process = get_context("forkserver").Process(
+                target=serve, args=(theirs, memory_limit, os.getpid()), name="newsmon-parse",
+                daemon=True,
+            )  # fmt: skip
+            self.process.start()
+        except (OSError, ValueError, RuntimeError) as exc:
+            mine.close()
+            raise _Died(f"the parse worker did not start: {exc}") from exc
+        finally:
+            theirs.close()
+        _, self.channel = await loop.connect_accepted_socket(lambda: _Channel(loop), mine)
+        return await self.channel.ready
 
     def cpu_seconds(self) -> float | None:
         """The worker process's CPU time now (user + system, all threads), from
         /proc; None where that cannot be read."""
-        processes = getattr(self.executor, "_processes", None) or {}
-        for pid in list(processes):
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                return None
-            return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
-        return None
+        pid = self.process.pid if self.process is not None else None
+        if pid is None:
+            return None
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
 class ParsePool:
@@ -123,8 +213,11 @@ class ParsePool:
         tb: TracebackType | None,
     ) -> None:
         self._idle = None
+        processes = [w.process for w in self._live if w.process is not None]
         for worker in list(self._live):
             self._retire(worker)
+        if processes:
+            await asyncio.to_thread(_reap, processes)
 
     def admission(self) -> Admission:
         """An async context manager yielding ``admit``: awaiting it (once or more)
@@ -168,16 +261,15 @@ class ParsePool:
         try:
             if not worker.started:  # its start-up is not the parse's time
                 async with asyncio.timeout(START_TIMEOUT):
-                    worker.cpu = await asyncio.wrap_future(worker.executor.submit(ready))
+                    worker.cpu = await worker.start(self.memory_limit)
                 worker.started = True
-            done = asyncio.wrap_future(worker.executor.submit(timed, job))
-            result, worker.cpu = await self._bounded(worker, done)
-            return result  # type: ignore[no-any-return]
+            assert worker.channel is not None
+            kind, value, worker.cpu = await self._bounded(worker, worker.channel.send(job))
         except TimeoutError as exc:
             worker.broken = True
             what = f"over {self.timeout:g}s" if worker.started else "worker did not start"
             raise ParseError("parse_timeout" if worker.started else "parse_crash", what) from exc
-        except BrokenProcessPool as exc:
+        except _Died as exc:
             worker.broken = True
             raise ParseError("parse_crash", str(exc)[:200]) from exc
         except MemoryError as exc:
@@ -188,42 +280,42 @@ class ParsePool:
             if task is not None and task.cancelling():
                 raise  # this task is being cancelled: let it
             raise ParseError("parse_crash", "parse job cancelled") from None
+        if kind == DONE:
+            return value  # type: ignore[no-any-return]
+        if isinstance(value, MemoryError):
+            raise ParseError("parse_crash", "out of memory") from value
+        raise value
 
-    async def _bounded(self, worker: _Worker, done: asyncio.Future[Any]) -> Any:
+    async def _bounded(self, worker: _Worker, done: asyncio.Future[Answer]) -> Answer:
         """``done``'s result, or TimeoutError once the job used ``timeout`` of the
         worker's CPU time (or ``WALL_FACTOR`` x ``timeout`` of wall-clock time)."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.timeout * WALL_FACTOR
-        wait = self.timeout
+
+        def look() -> None:  # at each wall-clock deadline: has the job used its CPU time?
+            now = worker.cpu_seconds()
+            used = self.timeout if now is None else now - worker.cpu  # unknown: wall
+            wall_left = give_up - loop.time()
+            if used >= self.timeout or wall_left <= 0:
+                if not done.done():
+                    done.set_exception(TimeoutError())
+                return
+            worker.timer = loop.call_later(max(min(self.timeout - used, wall_left), 0.05), look)
+
+        worker.timer = loop.call_later(self.timeout, look)
         try:
-            while True:
-                finished, _ = await asyncio.wait({done}, timeout=wait)
-                if finished:
-                    return done.result()
-                now = worker.cpu_seconds()
-                used = self.timeout if now is None else now - worker.cpu  # unknown: wall
-                wall_left = give_up - loop.time()
-                if used >= self.timeout or wall_left <= 0:
-                    raise TimeoutError
-                wait = max(min(self.timeout - used, wall_left), 0.05)
+            return await done
         finally:
-            done.cancel()  # given up on (its worker is killed): no outcome left unretrieved
+            worker.timer.cancel()
 
     def _new_worker(self) -> _Worker:
-        worker = _Worker(
-            ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=get_context("forkserver"),
-                initializer=init_worker,
-                initargs=(self.memory_limit, os.getpid()),
-            )
-        )
+        worker = _Worker()
         self._live.add(worker)
         return worker
 
     def _retire(self, worker: _Worker) -> None:
         self._live.discard(worker)
-        _kill(worker.executor)
+        _kill(worker)
 
 
 class Admission:
@@ -250,14 +342,27 @@ class Admission:
             self._held = True
 
 
-def _kill(executor: ProcessPoolExecutor) -> None:
-    """Stop ``executor`` and its process now; harmless if it is already shut down.
-
-    ProcessPoolExecutor cannot cancel a running call; terminating its process is
-    the only way to stop a runaway parse."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+def _kill(worker: _Worker) -> None:
+    """Stop ``worker``'s process now; harmless if it is already stopped. A worker
+    cannot be interrupted in a job: ending its process is how a runaway parse stops."""
+    if worker.timer is not None:
+        worker.timer.cancel()
+    channel = worker.channel
+    if channel is not None:
+        for future in (channel.ready, channel.waiter):
+            if future is not None and not future.done():
+                future.cancel()  # nobody waits for it any more
+        if channel.transport is not None:
+            channel.transport.close()
+    if worker.process is not None:
         with contextlib.suppress(Exception):  # already gone
-            process.terminate()
-    with contextlib.suppress(Exception):
-        executor.shutdown(wait=False, cancel_futures=True)
+            worker.process.terminate()
+        with contextlib.suppress(Exception):
+            worker.process.join(0)  # reaped now if it is gone already
+
+
+def _reap(processes: list[BaseProcess]) -> None:
+    """Wait for stopped workers to end (no zombie left behind)."""
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)

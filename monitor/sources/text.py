@@ -25,7 +25,6 @@ __all__ = ["CONTROLS", "MAX_HTML_IN", "plain_text"]
 
 MAX_HTML_IN = 100_000  # longest markup handed to the stripper, characters
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
 _INLINE = (
     "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
     "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
@@ -47,16 +46,27 @@ def _controls() -> dict[int, str | None]:
 
 
 CONTROLS = _controls()
+_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(CONTROLS)) + "]")  # any
 
 
 def plain_text(value: Any, limit: int, plain: bool = False) -> str:
     """Text without markup: script/style cut, tags stripped, entities decoded,
-    whitespace folded, at most ``limit`` characters (an ellipsis marks a cut)."""
+    whitespace folded, at most ``limit`` characters (an ellipsis marks a cut).
+
+    Each step runs only on text it can change: markup needs a ``<`` (a comment
+    ``<!--``), an entity a ``&``, the control table one of its characters."""
     text = _text(value)[:MAX_HTML_IN]
-    if not plain and ("<" in text or "&" in text):
-        text = remove_tags(remove_comments(_drop_script_style(text)), which_ones=_INLINE)
-        text = replace_entities(replace_tags(text, " "))  # block tags separate words
-    text = _SPACE.sub(" ", text.translate(CONTROLS)).strip()
+    if not plain:
+        if "<" in text:
+            text = _drop_script_style(text)
+            if "<!--" in text:
+                text = remove_comments(text)
+            text = replace_tags(remove_tags(text, which_ones=_INLINE), " ")  # block tags: " "
+        if "&" in text:
+            text = replace_entities(text)
+    if not (text.isascii() and text.isprintable()) and _CONTROL.search(text):
+        text = text.translate(CONTROLS)  # (printable ASCII has none of its characters)
+    text = " ".join(text.split())  # what re.sub(r"\s+", " ") and strip() make of it
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -64,14 +74,18 @@ def plain_text(value: Any, limit: int, plain: bool = False) -> str:
 
 def _drop_script_style(html: str) -> str:
     """Remove <script>/<style> elements with their content, in linear time."""
+    m = _SCRIPT_OPEN.search(html)
+    if m is None:
+        return html
     lower = html.lower()
     out: list[str] = []
     pos = 0
-    while (m := _SCRIPT_OPEN.search(html, pos)) is not None:
+    while m is not None:
         out.append(html[pos : m.start()])
         close = lower.find("</" + m.group(1).lower(), m.end())
         end = html.find(">", close) if close >= 0 else -1
         pos = len(html) if end < 0 else end + 1
+        m = _SCRIPT_OPEN.search(html, pos)
     out.append(html[pos:])
     return "".join(out)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from monitor.store.db import Database
@@ -138,5 +140,4 @@ class FeedStore(Database):
         return len(self._staged_states) + len(self._staged_errors)
 
 
-def _values(state: FeedState) -> tuple[object, ...]:
-    return tuple(getattr(state, c) for c in _FEED_COLUMNS)
+_values: Callable[[FeedState], tuple[object, ...]] = attrgetter(*_FEED_COLUMNS)  # one C call

@@ -375,5 +375,5 @@ async def test_killing_a_pool_twice_is_harmless() -> None:
     async with ParsePool(workers=1) as pool:
         await pool.run(partial(time.sleep, 0))
         (worker,) = pool._live
-        _kill(worker.executor)
-        _kill(worker.executor)  # a second timer on an executor already shut down
+        _kill(worker)
+        _kill(worker)  # a second kill of a worker already stopped
