@@ -166,8 +166,10 @@ class EventIndex:
         mine = _totals(features, weight)
         own = _own(features, weight)
         stories = self._candidates(features) if candidates is None else candidates
-        judged = [d for s in stories if s in self._stories
-                  and (d := self._judge(s, features, mine, at, weight, own)) is not None]  # fmt: skip
+        judged = [
+            d for s in stories
+            if s in self._stories and (d := self._judge(s, features, mine, at, weight, own))
+        ]  # fmt: skip
         if not judged:
             return None
         return max(judged, key=lambda d: (d.veto is None, d.score, d.story))

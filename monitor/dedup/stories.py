@@ -101,6 +101,14 @@ class StoryBook:
             self._remember(story, row.last_seen, indexed)
         return len(rows)
 
+    def reload(self, now: float) -> int:
+        """Forget every story held in memory and :meth:`load` the window again: memory
+        had gone ahead of the store (a batch of writes was rolled back)."""
+        self.events = EventIndex(self.events.threshold, self.events.span)
+        self._sigs, self._leads, self._live, self._touched = {}, {}, {}, {}
+        self._ages, self._keys = [], {}
+        return self.load(now)
+
     def decide(self, match: Match, now: float) -> Verdict:
         """Which story ``match`` joins, and why; nothing is written (pure, in memory)."""
         item = match.item
