@@ -9,19 +9,29 @@ alert for a receiver a new rule now reaches. A route's ``escalate`` is checked o
 every change: when the story has spread to N outlets within T, it is routed again
 at the escalation's severity (once per story per route), as a first alert to
 receivers that lack the story and a follow-up to those that have it.
+
+:func:`run_stage` is the stage's loop on the memory bus: the matches waiting are taken
+in batches (at most :data:`BATCH`; one when they come one at a time, so a lone match
+waits for nothing) and each batch is handled in one store transaction
+(:meth:`StoriesStage.handle_batch`); its messages are acked only once it committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Routed, Router
 from monitor.alerts.story import alert_for, alert_id, spreading
+from monitor.bus import MATCHES, Bus, Message
+from monitor.bus.stage import MAX_STALL_BACKOFF, STALL_BACKOFF
 from monitor.dedup.stories import StoryBook
+from monitor.errors import StoreError
 from monitor.metrics import Metrics
 from monitor.model import Match, Story, StoryMember
 from monitor.store import EscalationRow
@@ -29,6 +39,7 @@ from monitor.store import EscalationRow
 log = logging.getLogger(__name__)
 
 EVICT_EVERY = 60.0  # seconds between two sweeps of the stories out of the window
+BATCH = 200  # matches handled in one store transaction, at most
 
 
 def record(story: Any) -> Story:
@@ -84,6 +95,28 @@ class StoriesStage:
             self._evicted = now
         return story
 
+    def handle_batch(self, matches: Sequence[Match], now: float) -> list[Exception | None]:
+        """:meth:`handle` each match, all in one store transaction; per match, the
+        error that kept it out (a bug: the caller dead-letters it, the others stand) or
+        None. A StoreError rolls the whole batch back, reloads the book from the store
+        (its memory had gone ahead) and propagates: the batch is to be handled again."""
+        errors: list[Exception | None] = []
+        try:
+            with self.book.store.batch(), self.outbox.store.batch():
+                for match in matches:
+                    try:
+                        self.handle(match, now)
+                    except StoreError:
+                        raise
+                    except Exception as exc:  # one bad match never stops the others
+                        errors.append(exc)
+                        continue
+                    errors.append(None)
+        except StoreError:
+            self.book.reload(now)
+            raise
+        return errors
+
     def _has(self, story: Story, routed: Routed) -> bool:
         """Whether the receiver has (or will have) the story's first alert."""
         ident = alert_id(story.story_id, routed.receiver)
@@ -126,3 +159,63 @@ class StoriesStage:
             forced = [Routed(t.receiver, t.route, updates="significant") for t in have]
             woken += self.outbox.enqueue_sync(story, forced, now)
         return woken
+
+
+async def run_stage(bus: Bus, stage: StoriesStage, group: str, limit: int = BATCH) -> None:
+    """Consume the matches as ``group`` in batches until cancelled (see the module
+    docstring). As :func:`monitor.bus.pump` does for one message: a match whose
+    handling fails is dead-lettered; while the store fails, the batch is handled again
+    with backoff, never acked unhandled."""
+    waiting: asyncio.Queue[Message] = asyncio.Queue(limit)
+
+    async def take() -> None:
+        async for message in bus.consume(MATCHES, group):
+            await waiting.put(message)
+
+    taker = asyncio.create_task(take(), name=f"{group}-take")
+    first: asyncio.Future[Message] | None = None
+    try:
+        while True:
+            first = asyncio.ensure_future(waiting.get())
+            await asyncio.wait((first, taker), return_when=asyncio.FIRST_COMPLETED)
+            if not first.done():  # the bus ended (or failed) with nothing waiting
+                return await taker
+            batch = [first.result()]
+            while len(batch) < limit and not waiting.empty():
+                batch.append(waiting.get_nowait())
+            await _handle(stage, batch, group)
+    finally:
+        for task in (first, taker):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (first, taker) if t is not None),
+                             return_exceptions=True)  # fmt: skip
+
+
+async def _handle(stage: StoriesStage, batch: list[Message], group: str) -> None:
+    matches = [m.value for m in batch if isinstance(m.value, Match)]
+    delay, last = STALL_BACKOFF, ""
+    while True:
+        try:
+            errors = iter(stage.handle_batch(matches, time.time()))
+            break
+        except StoreError as exc:
+            if str(exc) != last:
+                log.warning("stage_stalled topic=%s group=%s error=%s", MATCHES, group, exc)
+                last = str(exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_STALL_BACKOFF)
+    if last:
+        log.info("stage_resumed topic=%s group=%s", MATCHES, group)
+    for message in batch:
+        error: Exception | None = (
+            next(errors) if isinstance(message.value, Match)
+            else TypeError(f"a {type(message.value).__name__} in the matches topic")
+        )  # fmt: skip
+        if error is None:
+            await message.ack()
+            continue
+        detail = f"{type(error).__name__}: {error}"
+        log.error("stage_error topic=%s group=%s key=%s error=%s", MATCHES, group,
+                  message.key[:200], detail, exc_info=error)  # fmt: skip
+        await message.dead_letter("handler_error", detail)

@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting import StoriesStage
+from monitor.alerting import StoriesStage, run_stage
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router
@@ -195,13 +195,9 @@ class App:
         return Cluster(stories, delivery)
 
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
-        """match -> story -> routes -> outbox (durable) -> ack; the dispatcher delivers."""
-
-        async def handle(match: Record) -> None:
-            assert isinstance(match, Match)
-            stories.handle(match, time.time())
-
-        await pump(bus, MATCHES, STAGES[MATCHES], handle)
+        """match -> story -> routes -> outbox (durable, a batch of matches per
+        transaction) -> ack; the dispatcher delivers."""
+        await run_stage(bus, stories, STAGES[MATCHES])
 
     def _watch(self, bus: Bus, outbox: Outbox) -> None:
         """Gauges read at scrape time: each topic's depth, the outbox's pending alerts,

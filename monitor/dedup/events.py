@@ -164,25 +164,30 @@ class EventIndex:
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
         weight = self._weights()
         mine = _totals(features, weight)
+        own = _own(features, weight)
         stories = self._candidates(features) if candidates is None else candidates
-        judged = [d for s in stories if s in self._stories
-                  and (d := self._judge(s, features, mine, at, weight)) is not None]  # fmt: skip
+        judged = [
+            d for s in stories
+            if s in self._stories and (d := self._judge(s, features, mine, at, weight, own))
+        ]  # fmt: skip
         if not judged:
             return None
         return max(judged, key=lambda d: (d.veto is None, d.score, d.story))
 
     def _judge(
-        self, story: str, features: Features, mine: Totals, at: float, weight: Weight
-    ) -> Decision | None:
+        self, story: str, features: Features, mine: Totals, at: float, weight: Weight,
+        own: Weight,
+    ) -> Decision | None:  # fmt: skip
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
         near = [m for m in self._stories[story].members if abs(at - m.at) <= self.span]
         readable = [m for m in near if m.features.language == features.language]
         for member in readable or near:  # members in its own language judge it best
             gap = abs(at - member.at)
-            value = score(features, member.features, weight, mine, self._totals(member, weight))
-            if value < VETO_FLOOR:
-                continue
+            value = score(features, member.features, weight, mine, self._totals(member, weight),
+                          own)  # fmt: skip
+            if value < VETO_FLOOR or (refused is not None and value <= refused[0]):
+                continue  # once a member refused, only a stronger refusal changes the verdict
             reason = veto(features, member.features, weight)
             if reason is not None:
                 if refused is None or value > refused[0]:
@@ -237,26 +242,36 @@ def _totals(f: Features, weight: Weight) -> Totals:
     )
 
 
+def _own(f: Features, weight: Weight) -> Weight:
+    """``weight`` of every term of ``f``, looked up in a dict (what ``f`` shares with
+    another item is its own terms: one lookup each, no call per term)."""
+    return {t: weight(t) for t in f.words | f.title | f.universal | f.title_universal}.__getitem__
+
+
 def score(
-    a: Features, b: Features, weight: Weight, ta: Totals | None = None, tb: Totals | None = None
-) -> float:
+    a: Features, b: Features, weight: Weight, ta: Totals | None = None, tb: Totals | None = None,
+    own: Weight | None = None,
+) -> float:  # fmt: skip
     """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes);
-    ``ta`` and ``tb`` are their bags' weights, if known."""
+    ``ta`` and ``tb`` are their bags' weights, if known; ``own``: ``weight`` for ``a``'s
+    terms, faster."""
     if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
         return 0.0
     ta = ta or _totals(a, weight)
     tb = tb or _totals(b, weight)
+    mine = own or weight
     if a.language == b.language:
-        if not (a.title & b.title) - COUNTRY_KEYS:
+        common = a.title & b.title
+        if not common - COUNTRY_KEYS:
             return 0.0  # "Colombia buys Gripen jets" / "Colombia suspends coal exports to Israel"
-        title = _overlap(a.title & b.title, ta[0], tb[0], weight)
+        title = _overlap(common, ta[0], tb[0], mine)
         if title < TITLE_FLOOR or (title < HEADLINE_ONLY and not (a.lead and b.lead)):
             return 0.0  # a headline alone must say most of what the other does
-        words = _overlap(a.words & b.words, ta[1], tb[1], weight)
+        words = _overlap(a.words & b.words, ta[1], tb[1], mine)
         return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * words
-    found_a = _share(a.title_universal & b.universal, ta[3], weight)
-    found_b = _share(b.title_universal & a.universal, tb[3], weight)
-    shared = _overlap(a.universal & b.universal, ta[2], tb[2], weight)
+    found_a = _share(a.title_universal & b.universal, ta[3], mine)
+    found_b = _share(b.title_universal & a.universal, tb[3], mine)
+    shared = _overlap(a.universal & b.universal, ta[2], tb[2], mine)
     return CROSS_FACTOR * (0.5 * min(found_a, found_b) + 0.5 * shared)
 
 

@@ -23,6 +23,7 @@ processing clock: a story unchanged for a window is evicted from both.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import json
@@ -51,6 +52,7 @@ from monitor.store import MemberRow, Store, StoryRow
 
 __all__ = ["DEFAULT_WINDOW", "Member", "NearMiss", "Observed", "Story", "StoryBook", "Verdict"]
 DEFAULT_WINDOW = 48 * 3600.0
+CERTAIN = 100.0  # the highest similarity there is
 Joined = tuple[Story, Member]
 
 
@@ -76,7 +78,7 @@ class StoryBook:
         self.threshold = threshold
         self.events = EventIndex()  # both tiers' candidates; the event tier's features
         self._sigs: dict[str, Signature] = {}  # member key -> its title and lead signature
-        self._leads: dict[str, set[str]] = {}  # exact lead key -> member keys
+        self._leads: dict[str, list[str]] = {}  # exact lead key -> member keys, sorted
         self._live: dict[str, Story] = {}
         self._touched: dict[str, float] = {}  # story id -> last change, processing clock
         self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
@@ -98,6 +100,14 @@ class StoryBook:
                        for m, f in zip(story.members, feats, strict=True)]  # fmt: skip
             self._remember(story, row.last_seen, indexed)
         return len(rows)
+
+    def reload(self, now: float) -> int:
+        """Forget every story held in memory and :meth:`load` the window again: memory
+        had gone ahead of the store (a batch of writes was rolled back)."""
+        self.events = EventIndex(self.events.threshold, self.events.span)
+        self._sigs, self._leads, self._live, self._touched = {}, {}, {}, {}
+        self._ages, self._keys = [], {}
+        return self.load(now)
 
     def decide(self, match: Match, now: float) -> Verdict:
         """Which story ``match`` joins, and why; nothing is written (pure, in memory)."""
@@ -196,7 +206,7 @@ class StoryBook:
         """The member ``sig`` is most a copy of (title or lead), among the candidate stories
         and those with the same lead; ties go to the earlier member."""
         keys = [k for sid in candidates for k in self.events.members(sid)]
-        keys += sorted(self._leads.get(sig.lead_key, ())) if sig.lead_key else []
+        keys += self._leads.get(sig.lead_key, ()) if sig.lead_key else ()
         best: tuple[str, float] | None = None
         for key in dict.fromkeys(keys):
             if abs(self._member(key).at - at) > self.events.span:
@@ -204,6 +214,8 @@ class StoryBook:
             value = similarity(sig, self._sigs[key])
             if value >= self.threshold and (best is None or value > best[1]):
                 best = (key, value)
+                if value >= CERTAIN:
+                    break  # none after it can beat it: a wire copy's many look-alikes
         return best
 
     def _event(
@@ -246,7 +258,7 @@ class StoryBook:
             key = f"{sid}/{seq}"
             self._sigs[key] = sig
             if sig.lead_key:
-                self._leads.setdefault(sig.lead_key, set()).add(key)
+                _insert(self._leads.setdefault(sig.lead_key, []), key)
             self.events.add(key, sid, feats, member.at)
             for exact in exact_keys(member.item):
                 self._keys[exact] = sid
@@ -259,7 +271,7 @@ class StoryBook:
         for seq, member in enumerate(story.members):
             sig = self._sigs.pop(f"{sid}/{seq}", None)
             if sig is not None and sig.lead_key in self._leads:
-                self._leads[sig.lead_key].discard(f"{sid}/{seq}")
+                _discard(self._leads[sig.lead_key], f"{sid}/{seq}")
                 if not self._leads[sig.lead_key]:
                     del self._leads[sig.lead_key]
             for exact in exact_keys(member.item):
@@ -282,6 +294,20 @@ class StoryBook:
         member_row = MemberRow(story.story_id, seq, member.item.id, link, data)
         self.store.save_story(row, verdict.keys, member_row)
         self._remember(story, now, [(verdict.features, verdict.signature)])
+
+
+def _insert(keys: list[str], key: str) -> None:
+    """Add ``key`` to the sorted ``keys`` (a set kept in order: once)."""
+    at = bisect.bisect_left(keys, key)
+    if at == len(keys) or keys[at] != key:
+        keys.insert(at, key)
+
+
+def _discard(keys: list[str], key: str) -> None:
+    """Remove ``key`` from the sorted ``keys``, if there."""
+    at = bisect.bisect_left(keys, key)
+    if at < len(keys) and keys[at] == key:
+        del keys[at]
 
 
 def _member(

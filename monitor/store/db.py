@@ -1,5 +1,10 @@
 """The SQLite connection under every part of the store: WAL mode, one connection,
-short transactions, errors from sqlite3 translated to StoreError."""
+short transactions, errors from sqlite3 translated to StoreError.
+
+:meth:`Database.batch` makes the writes of a whole batch of work one transaction (the
+stories stage: a batch of matches, their stories and outbox rows): each write inside it
+is a savepoint, atomic on its own as outside a batch, and all of them are durable, or
+none, when the batch commits. The thread holding a batch holds the store."""
 
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by the writes of a batch
+        self._batch = 0  # depth of the open batches of this connection
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
         try:
             if self.path != ":memory:":
@@ -51,6 +57,10 @@ class Database:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._batch:
+                with self._savepoint():
+                    yield self._db
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -61,6 +71,58 @@ class Database:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """One write inside a batch: undone alone if it fails, as its transaction would be."""
+        try:
+            self._db.execute("SAVEPOINT write")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO write")
+                self._db.execute("RELEASE write")
+                raise
+            self._db.execute("RELEASE write")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside is one transaction, committed at the end (see the module
+        docstring); an exception out of it rolls them all back. Nested: the outer one."""
+        with self._lock:
+            if self._batch:
+                self._batch += 1
+                try:
+                    yield
+                finally:
+                    self._batch -= 1
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: {exc}") from exc
+            self._batch = 1
+            try:
+                yield
+            except BaseException:
+                self._batch = 0
+                self._rollback()
+                raise
+            self._batch = 0
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"store {self.path}: {exc}") from exc
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the transaction is gone already (SQLite rolled it back itself)
 
     @property
     def schema_version(self) -> int:
