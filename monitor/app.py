@@ -4,8 +4,11 @@
 
 Components are async context managers, started in dependency order and
 stopped in reverse. ``run`` polls until the stop event is set, then lets the
-work in flight drain through to the sinks (bounded by ``drain_timeout``).
-``run --once`` polls every feed once and drains.
+work in flight drain through to the sinks (bounded by ``drain_timeout``, counted
+from the stop: on Kafka the polls in flight get a third of it, then are cancelled,
+so a broker gone does not hold the stop up). ``run --once`` polls every feed once
+and drains. On Kafka, ``run`` shares the feeds with the other daemons of its group
+(:mod:`monitor.cluster.feeds`); ``--once`` polls them all, as a daemon alone does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -41,6 +45,9 @@ from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import StateLock, Store, retention_cutoff
+
+if TYPE_CHECKING:
+    from monitor.cluster.feeds import FeedsRole
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +97,21 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
-            if s.http.enabled:
-                server = await stack.enter_async_context(self._http(store, bus))
-                self.http_port = server.port
-                log.info("http_listening address=%s:%d", server.host, server.port)
+            # --once polls every feed, as a daemon alone does
+            feeds = self._feeds_role(bus) if s.bus.kind == "kafka" and not once else None
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
                 item_retention=s.state.item_retention, max_items=s.state.max_items,
+                shared=feeds is not None, on_state=feeds.state_changed if feeds else None,
+                may_poll=feeds.may_poll if feeds else None,
             )  # fmt: skip
+            if feeds is not None:
+                feeds.attach(poller)
+            if s.http.enabled:
+                server = await stack.enter_async_context(self._http(store, bus, feeds))
+                self.http_port = server.port
+                log.info("http_listening address=%s:%d", server.host, server.port)
             book = StoryBook(store, s.stories.window, s.stories.threshold)
             book.load(time.time())
             outbox = Outbox(store)
@@ -120,17 +133,44 @@ class App:
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
             )  # fmt: skip
             self.ready.set()
+            stopped = asyncio.create_task(_stopped_at(stop), name="stop-time")
             try:
-                await (poller.run_once(stop) if once else poller.run(stop))
-                deadline = time.monotonic() + self.drain_timeout  # one budget for both drains
-                await self._drain(bus, self.drain_timeout)
+                await self._poll(poller, feeds, stop, once)
+                # one budget for the polls in flight and both drains, from the stop on
+                began = stopped.result() if stopped.done() else time.monotonic()
+                deadline = began + self.drain_timeout
+                await self._drain(bus, max(0.0, deadline - time.monotonic()))
                 if left := await dispatcher.drain(max(0.0, deadline - time.monotonic())):
                     log.info("alerts_pending count=%d (sent on the next start)", left)
             finally:
+                stopped.cancel()
                 for task in stages:
                     task.cancel()
                 await asyncio.gather(*stages, return_exceptions=True)
         log.info("stopped")
+
+    def _feeds_role(self, bus: Bus) -> FeedsRole:
+        from monitor.bus.kafka import KafkaBus  # kafka-python only where the bus is kafka
+        from monitor.cluster.feeds import FeedsRole
+
+        assert isinstance(bus, KafkaBus)
+        return FeedsRole(bus, self.settings.feeds, self.metrics)
+
+    async def _poll(
+        self, poller: Poller, feeds: FeedsRole | None, stop: asyncio.Event, once: bool
+    ) -> None:
+        """Poll until ``stop`` (``once``: every feed once). On Kafka the polls in flight at
+        the stop get a third of the drain budget (a broker gone would hold them up), and
+        the feeds role, entered for the run, writes their states and leaves the group."""
+        if once:
+            await poller.run_once(stop)
+            return
+        grace = self.drain_timeout / 3 if self.settings.bus.kind == "kafka" else None
+        if feeds is None:
+            await poller.run(stop, grace)
+            return
+        async with feeds:
+            await poller.run(stop, grace)
 
     async def _drain(self, bus: Bus, timeout: float) -> None:
         """Let what was published flow through to the sinks, in stage order."""
@@ -186,7 +226,7 @@ class App:
                 m.bus_queue_capacity.labels(topic).set(self.settings.bus.queue_size)
         m.watch(m.alerts_pending, partial(_pending, outbox))
 
-    def _http(self, store: Store, bus: Bus) -> HttpServer:
+    def _http(self, store: Store, bus: Bus, feeds: FeedsRole | None) -> HttpServer:
         async def store_ok() -> bool:
             return store.writable()
 
@@ -194,6 +234,8 @@ class App:
             return self.ready.is_set()
 
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
+        if feeds is not None:
+            checks["feeds"] = feeds.ready
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks)
 
@@ -211,6 +253,11 @@ async def _watch_state(store: Store, every: float = 5.0) -> None:
             else:
                 log.error("state_file_gone path=%s (deleted or replaced while running:"
                           " what newsmon writes now is lost; restart it)", store.path)  # fmt: skip
+
+
+async def _stopped_at(stop: asyncio.Event) -> float:
+    await stop.wait()
+    return time.monotonic()
 
 
 def _pending(outbox: Outbox) -> float:

@@ -40,6 +40,9 @@ UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
+# the consumer groups of a Kafka cluster (monitor.cluster), and the clients the bus rebuilds
+CLUSTER_ROLES = ("feeds", "stories", "delivery")
+BUS_CLIENTS = ("producer", "consumer")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
@@ -48,6 +51,8 @@ _DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 2160
 # seconds: how late a poll started after it was due
 _DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # seconds: a feed polled as a story breaks ... a week-old item found in an archive feed
+# seconds: a handful of feeds restored ... a large changelog replayed on a loaded machine
+_TAKEOVER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _AGE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600,
                 86400, 3 * 86400, 7 * 86400)  # fmt: skip
 
@@ -65,6 +70,7 @@ class Metrics:
         self._stages()
         self._alerts()
         self._bus()
+        self._cluster()
 
     def _build(self) -> None:
         self.build_info = Info("newsmon_build", "newsmon version", registry=self.registry)
@@ -248,6 +254,60 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+
+    # -- scale-out on Kafka (issue 11): roles, their partitions and takeovers ----------
+
+    def _cluster(self) -> None:
+        r = self.registry
+        self.cluster_feeds_owned = Gauge(
+            "newsmon_cluster_feeds_owned",
+            "Feeds this daemon polls now: those of the feeds partitions the group gave it"
+            " (kafka; every feed on the memory bus)", registry=r,
+        )  # fmt: skip
+        self.cluster_partitions_owned = Gauge(
+            "newsmon_cluster_partitions_owned",
+            "Partitions of a role's topic this daemon owns (kafka consumer groups)",
+            ["role"], registry=r,
+        )  # fmt: skip
+        self.cluster_takeovers = Counter(
+            "newsmon_cluster_takeovers_total",
+            "Partitions this daemon was given that it did not hold before, by role",
+            ["role"], registry=r,
+        )  # fmt: skip
+        self.cluster_takeover_seconds = Histogram(
+            "newsmon_cluster_takeover_seconds",
+            "From partitions assigned to their state restored and the role serving them",
+            ["role"], buckets=_TAKEOVER_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cluster_transaction_aborts = Counter(
+            "newsmon_cluster_transaction_aborts_total",
+            "Kafka transactions a role aborted (its local view is rebuilt from the changelog)",
+            ["role"], registry=r,
+        )  # fmt: skip
+        self.bus_topic_mismatched = Gauge(
+            "newsmon_bus_topic_mismatched",
+            "1 while a bus topic is missing or has another partition count than"
+            " bus.partitions (kafka; /readyz is not ready meanwhile), else 0",
+            ["topic"], registry=r,
+        )  # fmt: skip
+        self.bus_client_rebuilds = Counter(
+            "newsmon_bus_client_rebuilds_total",
+            "Kafka clients closed and opened again because they could not recover by"
+            " themselves (a fatal state, or failing while the broker answers)",
+            ["client"], registry=r,
+        )  # fmt: skip
+        for role in CLUSTER_ROLES:
+            self.cluster_partitions_owned.labels(role)
+            self.cluster_takeovers.labels(role)
+            self.cluster_takeover_seconds.labels(role)
+            self.cluster_transaction_aborts.labels(role)
+        for client in BUS_CLIENTS:
+            self.bus_client_rebuilds.labels(client)
+
+    def init_roles(self, topics: Iterable[str]) -> None:
+        """The bus topics (short names) whose mismatch series start at 0."""
+        for topic in topics:
+            self.bus_topic_mismatched.labels(topic)
 
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:
