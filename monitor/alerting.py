@@ -67,7 +67,8 @@ class StoriesStage:
         found = self.book.get(story_id)
         return None if found is None else record(found)
 
-    def handle(self, match: Match, now: float) -> None:
+    def handle(self, match: Match, now: float) -> Story:
+        """Observe ``match``, route its story and enqueue what it earns; the story."""
         seen = self.book.observe(match, now)
         (self.metrics.stories_created if seen.new else self.metrics.story_duplicates).inc()
         story = record(seen.story)
@@ -81,6 +82,7 @@ class StoriesStage:
         if now - self._evicted > EVICT_EVERY:
             self.book.evict(now)
             self._evicted = now
+        return story
 
     def _has(self, story: Story, routed: Routed) -> bool:
         """Whether the receiver has (or will have) the story's first alert."""

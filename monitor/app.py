@@ -18,11 +18,11 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -32,6 +32,11 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
+from monitor.bus.kafka import KafkaBus
+from monitor.cluster.delivery_role import DeliveryRole
+from monitor.cluster.feeds import FeedsRole
+from monitor.cluster.stories import desk
+from monitor.cluster.stories_role import StoriesRole
 from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
@@ -45,9 +50,7 @@ from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
 from monitor.store import StateLock, Store, retention_cutoff
-
-if TYPE_CHECKING:
-    from monitor.cluster.feeds import FeedsRole
+from monitor.web import Desk, mounter
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,9 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
+            cluster = self._cluster(store) if s.bus.kind == "kafka" else None
             # --once polls every feed, as a daemon alone does
-            feeds = self._feeds_role(bus) if s.bus.kind == "kafka" and not once else None
+            feeds = self._feeds_role(bus) if cluster is not None and not once else None
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
@@ -106,25 +110,34 @@ class App:
                 shared=feeds is not None, on_state=feeds.state_changed if feeds else None,
                 may_poll=feeds.may_poll if feeds else None,
             )  # fmt: skip
-            if feeds is not None:
+            if feeds is not None and cluster is not None:
                 feeds.attach(poller)
+                cluster.feeds = feeds
+            stages = [asyncio.create_task(self._rules_stage(bus), name="rules")]
+            book = StoryBook(store, s.stories.window, s.stories.threshold)
+            if cluster is None:
+                book.load(time.time())
+                outbox: Outbox = Outbox(store)
+                self._watch(bus, outbox)
+                stack.callback(self.metrics.unwatch)
+                dispatcher = await stack.enter_async_context(self._dispatcher(outbox))
+                router = Router(s.route, list(self.sinks), s.time_intervals)
+                stories = StoriesStage(book, router, outbox, self.metrics, dispatcher.wake)
+                outbox.story = stories.story  # the one edge back: alerts render from the story
+                stages.append(asyncio.create_task(self._stories_stage(bus, stories), name="alerts"))
+            else:  # kafka: the stories and delivery roles, each partition one owner's
+                outbox = cluster.delivery.outbox
+                self._watch(bus, outbox)
+                stack.callback(self.metrics.unwatch)
+                dispatcher = await stack.enter_async_context(cluster.delivery.dispatcher)
+                await stack.enter_async_context(cluster.delivery)
+                await stack.enter_async_context(cluster.stories)
             if s.http.enabled:
-                server = await stack.enter_async_context(self._http(store, bus, feeds))
+                desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
+                            self.metrics.registry, wake=dispatcher.wake)  # fmt: skip
+                server = await stack.enter_async_context(self._http(store, bus, desk, cluster))
                 self.http_port = server.port
                 log.info("http_listening address=%s:%d", server.host, server.port)
-            book = StoryBook(store, s.stories.window, s.stories.threshold)
-            book.load(time.time())
-            outbox = Outbox(store)
-            self._watch(bus, outbox)
-            stack.callback(self.metrics.unwatch)
-            dispatcher = await stack.enter_async_context(self._dispatcher(outbox))
-            router = Router(s.route, list(self.sinks), s.time_intervals)
-            stories = StoriesStage(book, router, outbox, self.metrics, dispatcher.wake)
-            outbox.story = stories.story  # the one edge back: alerts render from the story
-            stages = [
-                asyncio.create_task(self._rules_stage(bus), name="rules"),
-                asyncio.create_task(self._stories_stage(bus, stories), name="alerts"),
-            ]
             if not once:
                 stages.append(asyncio.create_task(self.rules.watch(), name="rule-reload"))
                 stages.append(asyncio.create_task(_watch_state(store), name="state-watch"))
@@ -136,10 +149,13 @@ class App:
             stopped = asyncio.create_task(_stopped_at(stop), name="stop-time")
             try:
                 await self._poll(poller, feeds, stop, once)
-                # one budget for the polls in flight and both drains, from the stop on
-                began = stopped.result() if stopped.done() else time.monotonic()
+                # one budget for the polls in flight and the drains, from the stop on
+                kafka = stopped.done() and s.bus.kind == "kafka"  # memory: from the polls' end
+                began = stopped.result() if kafka else time.monotonic()
                 deadline = began + self.drain_timeout
                 await self._drain(bus, max(0.0, deadline - time.monotonic()))
+                if cluster is not None:
+                    await cluster.drain(deadline)
                 if left := await dispatcher.drain(max(0.0, deadline - time.monotonic())):
                     log.info("alerts_pending count=%d (sent on the next start)", left)
             finally:
@@ -150,9 +166,6 @@ class App:
         log.info("stopped")
 
     def _feeds_role(self, bus: Bus) -> FeedsRole:
-        from monitor.bus.kafka import KafkaBus  # kafka-python only where the bus is kafka
-        from monitor.cluster.feeds import FeedsRole
-
         assert isinstance(bus, KafkaBus)
         return FeedsRole(bus, self.settings.feeds, self.metrics)
 
@@ -191,20 +204,32 @@ class App:
         self.rules.request()
 
     async def _rules_stage(self, bus: Bus) -> None:
+        by_desk = self.settings.bus.kind == "kafka"  # kafka: one desk's matches, one owner
+
         async def handle(item: Record) -> None:
             assert isinstance(item, Item)
             hits = self.engine.match(item)
             for hit in hits:
                 self.metrics.matches.labels(hit.rule).inc()
             if hits:
-                await bus.publish(MATCHES, story_id(item), Match(item, hits))
+                match = Match(item, hits)
+                await bus.publish(MATCHES, desk(match) if by_desk else story_id(item), match)
 
         await pump(bus, ITEMS, STAGES[ITEMS], handle)
 
+    def _limits(self) -> dict[str, tuple[int, float]]:
+        return {r.name: rate(r.options["rate_limit"])
+                for r in self.settings.receivers if "rate_limit" in r.options}  # fmt: skip
+
     def _dispatcher(self, outbox: Outbox) -> Dispatcher:
-        limits = {r.name: rate(r.options["rate_limit"])
-                  for r in self.settings.receivers if "rate_limit" in r.options}  # fmt: skip
-        return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics, limits)
+        return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics,
+                          self._limits())  # fmt: skip
+
+    def _cluster(self, store: Store) -> Cluster:
+        """Kafka: the stories and delivery roles (and silences), built, not yet started."""
+        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits())
+        stories = StoriesRole(self.settings, self.metrics, list(self.sinks))
+        return Cluster(stories, delivery)
 
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
         """match -> story -> routes -> outbox (durable) -> ack; the dispatcher delivers."""
@@ -226,7 +251,7 @@ class App:
                 m.bus_queue_capacity.labels(topic).set(self.settings.bus.queue_size)
         m.watch(m.alerts_pending, partial(_pending, outbox))
 
-    def _http(self, store: Store, bus: Bus, feeds: FeedsRole | None) -> HttpServer:
+    def _http(self, store: Store, bus: Bus, desk: Desk, cluster: Cluster | None) -> HttpServer:
         async def store_ok() -> bool:
             return store.writable()
 
@@ -234,10 +259,32 @@ class App:
             return self.ready.is_set()
 
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
-        if feeds is not None:
-            checks["feeds"] = feeds.ready
+        if cluster is not None:
+            checks.update(cluster.checks())
         h = self.settings.http
-        return HttpServer(h.host, h.port, self.metrics.registry, checks)
+        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h))
+
+
+class Cluster:
+    """Kafka's roles for the stories stage and delivery, as ``run`` drives them."""
+
+    def __init__(self, stories: StoriesRole, delivery: DeliveryRole) -> None:
+        self.stories, self.delivery = stories, delivery
+        self.feeds: FeedsRole | None = None  # not for run --once: it polls every feed
+
+    def checks(self) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
+        checks = {"stories": self.stories.ready, "delivery": self.delivery.ready,
+                  "silences": self.delivery.silences_ready}  # fmt: skip
+        if self.feeds is not None:
+            checks["feeds"] = self.feeds.ready
+        return checks
+
+    async def drain(self, deadline: float) -> None:
+        """What the stages before published flows through: matches into the outbox,
+        the outbox into the receivers' queues (the dispatcher's drain follows)."""
+        for role, name in ((self.stories, "stories"), (self.delivery, "delivery")):
+            if not await role.drain(deadline):
+                log.warning("drain_timeout role=%s", name)
 
 
 async def _watch_state(store: Store, every: float = 5.0) -> None:

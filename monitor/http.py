@@ -1,8 +1,9 @@
-"""The daemon's HTTP endpoints: /metrics, /healthz, /readyz (aiohttp).
+"""The daemon's HTTP endpoints: /metrics, /healthz, /readyz (aiohttp), and what
+``mount`` adds (the web UI and its API: ``monitor.web``, handed in by ``app.py``).
 
 Bound to 127.0.0.1 by default. ``/readyz`` answers 200 only when the config
 is loaded, the store takes writes and the bus is reachable, else 503 with the
-failing checks named.
+failing checks named. The three answer whoever reaches the port, token or not.
 """
 
 from __future__ import annotations
@@ -14,20 +15,24 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 Check = Callable[[], Awaitable[bool]]
+Mount = Callable[[web.Application], None]
 
 
 class HttpServer:
     def __init__(
-        self, host: str, port: int, registry: CollectorRegistry, checks: Mapping[str, Check]
-    ) -> None:
+        self, host: str, port: int, registry: CollectorRegistry, checks: Mapping[str, Check],
+        mount: Mount | None = None,
+    ) -> None:  # fmt: skip
         self.host = host
         self.port = port
         self._registry = registry
         self._checks = dict(checks)
-        app = web.Application()
+        app = web.Application(client_max_size=1024 * 1024)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        if mount is not None:
+            mount(app)
         self._runner = web.AppRunner(app, access_log=None)
 
     async def __aenter__(self) -> HttpServer:

@@ -38,10 +38,10 @@ FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
 DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
 UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
+CLUSTER_ROLES = ("feeds", "stories", "delivery")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
-# the consumer groups of a Kafka cluster (monitor.cluster), and the clients the bus rebuilds
-CLUSTER_ROLES = ("feeds", "stories", "delivery")
+# the clients the Kafka bus rebuilds
 BUS_CLIENTS = ("producer", "consumer")
 
 # seconds: fast local work ... a slow feed
@@ -51,10 +51,10 @@ _DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 2160
 # seconds: how late a poll started after it was due
 _DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # seconds: a feed polled as a story breaks ... a week-old item found in an archive feed
-# seconds: a handful of feeds restored ... a large changelog replayed on a loaded machine
-_TAKEOVER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _AGE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600,
                 86400, 3 * 86400, 7 * 86400)  # fmt: skip
+# seconds: a partition handed over cleanly ... a big window rebuilt on a loaded machine
+_TAKEOVER_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300)
 
 
 class Metrics:
@@ -255,7 +255,7 @@ class Metrics:
             registry=r,
         )
 
-    # -- scale-out on Kafka (issue 11): roles, their partitions and takeovers ----------
+    # -- scale-out on Kafka (monitor/cluster: the feeds, stories, delivery and silences roles)
 
     def _cluster(self) -> None:
         r = self.registry
@@ -266,36 +266,47 @@ class Metrics:
         )  # fmt: skip
         self.cluster_partitions_owned = Gauge(
             "newsmon_cluster_partitions_owned",
-            "Partitions of a role's topic this daemon owns (kafka consumer groups)",
-            ["role"], registry=r,
-        )  # fmt: skip
+            "Partitions of a role's input topic this daemon owns (kafka; feeds, stories, delivery)",
+            ["role"],
+            registry=r,
+        )
         self.cluster_takeovers = Counter(
             "newsmon_cluster_takeovers_total",
-            "Partitions this daemon was given that it did not hold before, by role",
-            ["role"], registry=r,
-        )  # fmt: skip
+            "Partitions this daemon took over and rebuilt the state of, by role",
+            ["role"],
+            registry=r,
+        )
         self.cluster_takeover_seconds = Histogram(
             "newsmon_cluster_takeover_seconds",
-            "From partitions assigned to their state restored and the role serving them",
+            "From a partition's assignment to serving it (its state rebuilt from Kafka)",
             ["role"], buckets=_TAKEOVER_BUCKETS, registry=r,
         )  # fmt: skip
         self.cluster_transaction_aborts = Counter(
             "newsmon_cluster_transaction_aborts_total",
-            "Kafka transactions a role aborted (its local view is rebuilt from the changelog)",
-            ["role"], registry=r,
-        )  # fmt: skip
-        self.bus_topic_mismatched = Gauge(
-            "newsmon_bus_topic_mismatched",
-            "1 while a bus topic is missing or has another partition count than"
-            " bus.partitions (kafka; /readyz is not ready meanwhile), else 0",
-            ["topic"], registry=r,
-        )  # fmt: skip
+            "Kafka transactions aborted (the state rebuilt or the batch tried again), by role",
+            ["role"],
+            registry=r,
+        )
+        self.cluster_topic_mismatch = Gauge(
+            "newsmon_cluster_topic_mismatch",
+            "1 while a bus or role topic is missing or has another partition count than"
+            " bus.partitions (checked after every reconnect; /readyz is not ready), else 0",
+            ["topic"],
+            registry=r,
+        )
         self.bus_client_rebuilds = Counter(
             "newsmon_bus_client_rebuilds_total",
             "Kafka clients closed and opened again because they could not recover by"
             " themselves (a fatal state, or failing while the broker answers)",
             ["client"], registry=r,
         )  # fmt: skip
+        self.deliveries_resent = Counter(
+            "newsmon_deliveries_resent_total",
+            "Sends that may repeat one a previous owner made: it began the send and died (or"
+            " lost the receiver) before its outcome reached Kafka; the documented window",
+            ["receiver"],
+            registry=r,
+        )
         for role in CLUSTER_ROLES:
             self.cluster_partitions_owned.labels(role)
             self.cluster_takeovers.labels(role)
@@ -307,7 +318,7 @@ class Metrics:
     def init_roles(self, topics: Iterable[str]) -> None:
         """The bus topics (short names) whose mismatch series start at 0."""
         for topic in topics:
-            self.bus_topic_mismatched.labels(topic)
+            self.cluster_topic_mismatch.labels(topic)
 
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:
@@ -320,6 +331,7 @@ class Metrics:
             self.end_to_end_latency.labels(name)
             for mode in UPDATE_MODES:
                 self.story_updates.labels(name, mode)
+            self.deliveries_resent.labels(name)
 
     def init_rules(self, names: Iterable[str]) -> None:
         for name in names:

@@ -1,11 +1,13 @@
-"""``newsmon replay``: a backtest of rules over the items Kafka retained.
+"""``newsmon replay``: a backtest of rules over the items newsmon retained.
 
-Reads ``<prefix>.items`` between ``--since`` and ``--until`` with no consumer
-group (partitions assigned, start found with ``offsets_for_times``; nothing is
-committed, no live consumer is disturbed), runs the rules and story dedup on
-every item and yields the alerts that *would* have gone out, one per story,
-sending nothing. Each partition is read up to the high watermark seen on its
-first fetch, so a replay ends even while the daemon keeps publishing.
+The items come from the state file (the default install keeps every new item for
+``state.item_retention``, 7 days) or, on a Kafka bus, from ``<prefix>.items``
+between ``--since`` and ``--until`` with no consumer group (partitions assigned,
+start found with ``offsets_for_times``; nothing is committed, no live consumer is
+disturbed; each partition read up to the high watermark seen on its first fetch,
+so a replay ends even while the daemon keeps publishing). Rules and story dedup
+run on every item and the alerts that *would* have gone out, one per story, are
+written; nothing is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -215,16 +217,30 @@ class ProgressBar:
         self.out.flush()
 
 
-def replay(
-    config: BusConfig,
-    engine: Engine,
-    since: datetime,
-    until: datetime,
-    out: TextIO,
-    *,
-    bar: bool,
-    observe: Observe | None = None,
-) -> Summary:
+Source = Callable[[Progress], Iterable[Item | None]]  # progress callback -> items
+
+
+def from_kafka(config: BusConfig, since: datetime, until: datetime) -> Source:
+    """The items the Kafka items topic retained between ``since`` and ``until``."""
+    return lambda report: read_items(config, since, until, report)
+
+
+def from_store(store: Any, since: datetime, until: datetime) -> Source:
+    """The items the state file retained (``state.item_retention``), in publish order."""
+    start, end = since.timestamp(), until.timestamp()
+
+    def items(report: Progress) -> Iterator[Item]:
+        total = store.retained_count(start, end)
+        for n, item in enumerate(store.retained_items(start, end), 1):
+            if n % 1000 == 0 or n == total:
+                report(n, total)
+            yield item
+
+    return items
+
+
+def replay(source: Source, engine: Engine, out: TextIO, *, bar: bool,
+           observe: Observe | None = None) -> Summary:  # fmt: skip
     """Write the alerts that would have gone out as JSON lines to ``out``."""
     import json
 
@@ -238,12 +254,12 @@ def replay(
         if progress is not None:
             progress(done, total)
 
-    for item in read_items(config, since, until, report):
+    for item in source(report):
         if item is None:
             backtest.summary.unreadable += 1
             backtest.summary.items += 1
         elif (alert := backtest.feed(item)) is not None:
             out.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
-    if progress is not None:
+    if progress is not None and last[1]:
         progress(*last, final=True)
     return backtest.summary

@@ -6,6 +6,7 @@ by parsing it and following every path and name it uses."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -131,9 +132,10 @@ def test_the_shipped_deploy_configs_are_valid(tmp_path: Path, config: str) -> No
     """Each as installed: /etc/newsmon/newsmon.yaml with the rule files in rules/ beside it."""
     shutil.copy(DEPLOY / config, tmp_path / "newsmon.yaml")
     (tmp_path / "rules").symlink_to(ROOT / "rules")
+    env = {**os.environ, "NEWSMON_UI_TOKEN": "a-web-ui-token-0123456789"}  # as compose passes it
     check = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "check", "-c", str(tmp_path / "newsmon.yaml")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
 

@@ -69,6 +69,7 @@ class Worker:
         self.metrics, self.limit = metrics, limit
         self.wake = asyncio.Event()
         self.blocked_until = 0.0  # a 429's Retry-After holds the whole receiver
+        self.busy = False  # a send is in flight (its outcome not yet recorded)
         self._last_reason = ""
         self._last_error = ""  # the last unexpected error logged with its traceback
         self._parts: dict[str, tuple[int, int]] = {}  # group key -> (alerts sent, digest size)
@@ -189,6 +190,9 @@ class Worker:
         self, batch: list[OutboxRow], alerts: list[Alert]
     ) -> tuple[bool, Sequence[Receipt | None] | None]:
         """One attempt through the sink; a failure goes through :meth:`failed`."""
+        if not await self.outbox.attempting(batch):
+            return False, None  # the receiver went to another daemon meanwhile (Kafka)
+        self.busy = True
         try:
             async with asyncio.timeout(self.config.timeout):
                 return True, await self.sink.send(alerts)
@@ -201,6 +205,8 @@ class Worker:
             raise
         except Exception as exc:  # a bug in the sink or a broken payload: retry, never die
             self._bug(batch, exc)
+        finally:
+            self.busy = False  # the caller records the outcome before anything else runs
         return False, None
 
     def _bug(self, batch: list[OutboxRow], exc: Exception) -> None:
@@ -288,6 +294,7 @@ class Worker:
         if exc.retry_after is not None:  # never less than backoff: Retry-After: 0 is no pause
             delay = max(exc.retry_after, self.config.backoff)
             self.blocked_until = now + delay
+            self.outbox.blocked(self.name, self.blocked_until)
         else:
             delay = backoff(attempt, self.config)
         outcome = "rate_limited" if exc.reason == "http_429" else "retried"

@@ -10,6 +10,11 @@ latest). The delivery loop (``deliver.py``) takes due batches and marks them;
 (through the injected ``story`` lookup), so copies seen while an alert waited for
 its group are in it, and :meth:`Outbox.sent` records, in the same transaction,
 what each receiver has been told of each story.
+
+Hooks for a changelog writer (the Kafka delivery owner, ``monitor.cluster``): every
+change of a row's state calls :meth:`Outbox.changed` with its ids (after the store's
+commit), :meth:`Outbox.attempting` is awaited before each send, and
+:meth:`Outbox.blocked` hears of a receiver held by a Retry-After. Here they do nothing.
 """
 
 from __future__ import annotations
@@ -64,7 +69,9 @@ class Outbox:
             payload = json.dumps(alert.to_dict(), ensure_ascii=False)
             rows.append(OutboxRow(alert.alert_id, alert.story_id, alert.receiver, "pending",
                                   payload, key, now, due, updated=now))  # fmt: skip
-        return self.store.outbox_add(rows)
+        added = self.store.outbox_add(rows)
+        self.changed(added)
+        return added
 
     def _group_due(self, key: str) -> float | None:
         if key.startswith("alert:"):
@@ -92,6 +99,7 @@ class Outbox:
                                   f"sync:{story.story_id}:{r.receiver}", now, now,
                                   updated=now, kind="sync"))  # fmt: skip
         added = set(self.store.outbox_add(rows))
+        self.changed(r.alert_id for r in rows if r.alert_id in added)
         return [r.receiver for r in rows if r.alert_id in added]
 
     def current(self, row: OutboxRow) -> Alert:
@@ -124,6 +132,7 @@ class Outbox:
             told.append(DeliveryRow(alert.story_id, alert.receiver, thread, alert.version, at,
                                     alert.version, at))  # fmt: skip
         self.store.outbox_sent([r.alert_id for r in rows], at, told)
+        self.changed(r.alert_id for r in rows)
         for r in rows:
             if r.group_key.startswith("group:"):
                 self._last_flush[r.group_key] = at
@@ -134,13 +143,16 @@ class Outbox:
         """A sync row's alert was taken: keep the alert as its payload, and what was told."""
         payload = json.dumps(alert.to_dict(), ensure_ascii=False)
         self.store.outbox_sent([row.alert_id], at, [told], {row.alert_id: payload})
+        self.changed([row.alert_id])
 
     def defer(self, row: OutboxRow, due: float, at: float, told: DeliveryRow | None = None) -> None:
         self.store.outbox_defer(row.alert_id, due, at, [told] if told else [])
+        self.changed([row.alert_id])
 
     def drop(self, row: OutboxRow) -> None:
         """A sync row with nothing to send."""
         self.store.outbox_drop(row.alert_id)
+        self.changed([row.alert_id])
 
     def silences(self, now: float) -> list[Silence]:
         """The silences active now (read at most once a second: a new one made by the
@@ -159,6 +171,7 @@ class Outbox:
         reason = f"silenced by {silence.silence_id}"
         self.store.outbox_mute([r.alert_id for r in rows], reason, at, [told] if told else [],
                                payloads)  # fmt: skip
+        self.changed(r.alert_id for r in rows)
 
     def told(self, story_id: str, receiver: str) -> DeliveryRow | None:
         return self.store.delivery(story_id, receiver)
@@ -173,6 +186,7 @@ class Outbox:
     def failed(self, row: OutboxRow, *, dead: bool, due: float, reason: str, at: float) -> None:
         state = "dead" if dead else "pending"
         self.store.outbox_update([row.alert_id], state=state, due=due, error=reason, at=at)
+        self.changed([row.alert_id])
 
     def pending_count(self) -> int:
         return self.store.outbox_pending()
@@ -190,4 +204,19 @@ class Outbox:
         """Put a dead-lettered (or sent) alert back in the queue, due now, with a fresh
         retry horizon; False if there is no such alert. A running daemon sends it
         within a minute (its delivery loop looks at the outbox at least that often)."""
-        return self.store.outbox_requeue(alert_id, now)
+        found = self.store.outbox_requeue(alert_id, now)
+        if found:
+            self.changed([alert_id])
+        return found
+
+    # -- hooks (see the module docstring) ---------------------------------------------
+
+    def changed(self, alert_ids: Iterable[str]) -> None:
+        """Rows ``alert_ids`` changed in the store (added, sent, failed, dropped ...)."""
+
+    async def attempting(self, rows: Sequence[OutboxRow]) -> bool:
+        """About to send ``rows``: whether to go on (False: not this daemon's to send)."""
+        return True
+
+    def blocked(self, receiver: str, until: float) -> None:
+        """``receiver`` is held until ``until`` (a Retry-After)."""

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from monitor.alerts.story import alert_for, changes_since
-from monitor.model import Alert, Story
+from monitor.model import SEVERITIES, Alert, Story
 from monitor.store import DeliveryRow, EscalationRow
 
 EDIT_EVERY = 10.0  # seconds between two edits of one message in place
@@ -53,14 +53,16 @@ def plan(
     if options.updates == "none":
         return Plan(None, None, told)
     changes = changes_since(story, told.told, told.told_at, escalations)
+    severity = _raised(story.severity, escalations)  # an escalated story stays escalated
     wanted = changes.significant or (options.updates == "all" and changes.new_members > 0)
     defer = math.inf
     if wanted:
         due = told.followed_at + options.interval  # the cap is between follow-ups
         if changes.escalated or now >= due:
             event = "escalated" if changes.escalated else "updated"
-            alert = alert_for(story, told.receiver, ident=ident, event=event, mode="followup",
-                              changes=changes.lines, thread=told.thread)  # fmt: skip
+            alert = alert_for(story, told.receiver, ident=ident, event=event,
+                              mode="followup", severity=severity, changes=changes.lines,
+                              thread=told.thread)  # fmt: skip
             after = replace(told, told=story.version, told_at=now, followed_at=now)
             if edits:  # the follow-up brings the first message up to date too
                 after = replace(after, shown=story.version, shown_at=now)
@@ -69,8 +71,14 @@ def plan(
     if edits and story.version > told.shown:
         if now >= told.shown_at + EDIT_EVERY:
             alert = alert_for(story, told.receiver, ident=ident, event="updated", mode="edit",
-                              thread=told.thread)  # fmt: skip
+                              severity=severity, thread=told.thread)  # fmt: skip
             after = replace(told, shown=story.version, shown_at=now)
             return Plan(alert, None if math.isinf(defer) else defer, after)
         defer = min(defer, told.shown_at + EDIT_EVERY)
     return Plan(None, None if math.isinf(defer) else defer, told)
+
+
+def _raised(severity: str, escalations: Sequence[EscalationRow]) -> str:
+    """The story's severity, or the highest an escalation raised it to."""
+    ranked = [severity, *(e.severity for e in escalations)]
+    return max(ranked, key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else -1)

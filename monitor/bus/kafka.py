@@ -6,7 +6,7 @@ from config) and reported when they exist with other settings; the roles of
 :mod:`monitor.cluster` add theirs (``add_topics``). Every topic is checked again
 after each reconnect, every ``TOPIC_CHECK_EVERY`` seconds and whenever a consumer
 is assigned partitions: one missing, or with another partition count than
-``bus.partitions``, is an error (logged, ``newsmon_bus_topic_mismatched``, not
+``bus.partitions``, is an error (logged, ``newsmon_cluster_topic_mismatch``, not
 ready) until it is as configured again: keys would land in other partitions
 than the roles' changelogs expect.
 
@@ -207,7 +207,7 @@ class KafkaBus:
             else:
                 log.error("topic_mismatch %s (not ready until it is as configured)", now)
             if self.metrics is not None:
-                self.metrics.bus_topic_mismatched.labels(self._short(name)).set(now is not None)
+                self.metrics.cluster_topic_mismatch.labels(self._short(name)).set(now is not None)
 
     def topic_problems(self) -> list[str]:
         """What is wrong with the topics now (empty: as configured)."""

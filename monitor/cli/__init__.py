@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import alerts, replay, run, silence, stories, testrule
+from monitor.cli import alerts, feeds, replay, run, silence, stories, testrule
 from monitor.cli.logs import setup_logging
 
 __all__ = ["main", "setup_logging"]
@@ -42,6 +42,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description="Self-hosted news-alert monitor")
     parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (run, testrule, replay, alerts, silence, stories):
+    for command in (run, testrule, replay, alerts, silence, stories, feeds):
         command.add(sub)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 def add(sub: Sub) -> None:
     replay = sub.add_parser("replay", parents=[config_option()],
-                            help="backtest rules on the items Kafka retained")  # fmt: skip
+                            help="backtest rules on the retained items")  # fmt: skip
     replay.add_argument("--since", default="7d", help="7d, 36h, or an ISO 8601 time")
     replay.add_argument("--until", default=None, help="as --since; default: now")
     replay.add_argument("--rules", nargs="+", default=None, metavar="FILE", help="rule files")
@@ -40,20 +41,22 @@ def _replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"newsmon replay: {exc}", file=sys.stderr)
         return 2
-    if settings.bus.kind != "kafka":
-        print("newsmon replay: needs bus kind kafka (items are retained there)", file=sys.stderr)
-        return 1
     from monitor.dedup.stories import StoryBook
-    from monitor.replay import by_story_book
+    from monitor.replay import by_story_book, from_kafka, from_store
     from monitor.store import Store
 
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     started = time.monotonic()
     try:
-        with Store(":memory:") as store:  # a throwaway story window, never on disk
-            book = StoryBook(store, settings.stories.window, settings.stories.threshold)
-            summary = replay(settings.bus, engine, since, until, out,
-                             bar=sys.stderr.isatty(), observe=by_story_book(book))  # fmt: skip
+        with Store(":memory:") as window, ExitStack() as stack:  # a throwaway story window
+            if settings.bus.kind == "kafka":
+                source = from_kafka(settings.bus, since, until)
+            else:  # the items the state file retained
+                retained = stack.enter_context(Store(settings.state.path))
+                source = from_store(retained, since, until)
+            book = StoryBook(window, settings.stories.window, settings.stories.threshold)
+            summary = replay(source, engine, out, bar=sys.stderr.isatty(),
+                             observe=by_story_book(book))  # fmt: skip
     except NewsmonError as exc:
         print(f"newsmon replay: {exc}", file=sys.stderr)
         return 1

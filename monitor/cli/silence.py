@@ -6,6 +6,8 @@
     newsmon silence expire -c newsmon.yaml ID
 
 The silences live in the state file: a running daemon honours a new one at its next send.
+With a kafka bus they live in the ``<prefix>.silences`` topic, which every daemon of the
+group follows: the command reads and writes the topic, not the state file.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import getpass
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.alerts.silence import Silence, new_id
 from monitor.cli.settings import config_option, load, needs_config, print_problems
-from monitor.config import values
+from monitor.config import BusConfig, values
 from monitor.config.routes import matcher
 from monitor.errors import ConfigError, NewsmonError
 from monitor.model import iso, parse_iso
@@ -52,13 +55,58 @@ def add(sub: Sub) -> None:
     silence.set_defaults(handler=_silence)
 
 
+class _Kept(Protocol):
+    """Where the silences are: the state file, or the kafka topic."""
+
+    def add(self, silence: Silence) -> None: ...
+    def all(self, ending_after: float | None) -> list[Silence]: ...
+    def expire(self, silence_id: str, at: float) -> bool: ...
+
+
+class _InStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, silence: Silence) -> None:
+        self.store.add_silence(silence)
+
+    def all(self, ending_after: float | None) -> list[Silence]:
+        return [Silence(*row) for row in self.store.silences(ending_after)]
+
+    def expire(self, silence_id: str, at: float) -> bool:
+        return self.store.expire_silence(silence_id, at)
+
+
+class _InKafka:
+    def __init__(self, bus: BusConfig) -> None:
+        from monitor.cluster import silences  # kafka-python, only for a kafka bus
+
+        self.bus, self.shared = bus, silences
+
+    def add(self, silence: Silence) -> None:
+        self.shared.publish(self.bus, silence)
+
+    def all(self, ending_after: float | None) -> list[Silence]:
+        found = self.shared.read_all(self.bus)
+        return [s for s in found if ending_after is None or s.ends > ending_after]
+
+    def expire(self, silence_id: str, at: float) -> bool:
+        running = [s for s in self.all(at) if s.silence_id == silence_id]
+        for s in running:
+            self.shared.publish(self.bus, replace(s, ends=at))
+        return bool(running)
+
+
 def _silence(args: argparse.Namespace) -> int:
     if not needs_config(args, "silence"):
         return 2
+    action = {"add": _add, "list": _list, "expire": _expire}[args.action]
     try:
         settings = load(args.config)
+        if settings.bus.kind == "kafka":
+            return action(args, _InKafka(settings.bus))
         with Store(settings.state.path) as store:
-            return {"add": _add, "list": _list, "expire": _expire}[args.action](args, store)
+            return action(args, _InStore(store))
     except ConfigError as exc:
         print_problems(exc)
         return 1
@@ -67,7 +115,7 @@ def _silence(args: argparse.Namespace) -> int:
         return 1
 
 
-def _add(args: argparse.Namespace, store: Store) -> int:
+def _add(args: argparse.Namespace, store: _Kept) -> int:
     try:
         matchers = tuple(matcher(text) for text in args.matcher)
         now = time.time()
@@ -84,14 +132,14 @@ def _add(args: argparse.Namespace, store: Store) -> int:
         return 2
     author = args.author or getpass.getuser()
     silence = Silence(new_id(), matchers, now, ends, author, args.comment, now)
-    store.add_silence(silence)
+    store.add(silence)
     print(silence.silence_id)
     return 0
 
 
-def _list(args: argparse.Namespace, store: Store) -> int:
+def _list(args: argparse.Namespace, store: _Kept) -> int:
     now = time.time()
-    rows = [Silence(*row) for row in store.silences(None if args.all else now)]
+    rows = store.all(None if args.all else now)
     for s in rows:
         matchers = [f"{m.label}{m.op}{m.value}" for m in s.matchers]
         if args.json:
@@ -106,8 +154,8 @@ def _list(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-def _expire(args: argparse.Namespace, store: Store) -> int:
-    missing = [i for i in args.silence_id if not store.expire_silence(i, time.time())]
+def _expire(args: argparse.Namespace, store: _Kept) -> int:
+    missing = [i for i in args.silence_id if not store.expire(i, time.time())]
     for silence_id in args.silence_id:
         if silence_id not in missing:
             print(f"{silence_id}: expired")

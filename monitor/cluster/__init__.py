@@ -1,19 +1,19 @@
-"""Scale-out on Kafka: N daemons with one config share the work through consumer groups.
+"""Scale-out on Kafka (issue 11): the roles N daemons share through consumer groups.
 
-Each role is a consumer group ``<group_id>.<role>``; its shared state lives in a compacted
-topic (its changelog) and the daemon that owns a partition keeps a local view of it,
-restored from that partition when it is assigned (Kafka Streams' state stores). No
-home-made consensus: Kafka's group protocol decides who owns what.
+Kafka is the distributed engine; SQLite is each owner's local view. Every piece of
+shared state lives in a compacted topic (its changelog); the daemon that owns a
+partition keeps the existing store/outbox/StoryBook code as a local materialised
+view, rebuilt from that partition of the changelog when it is assigned, and writes
+every change back. Roles, each a consumer group ``<group_id>.<stage>``:
 
-1. feeds (:mod:`monitor.cluster.feeds`): ``<prefix>.feeds``, keyed by feed URL; a daemon
-   polls the configured feeds whose key falls in a partition it owns, restoring each
-   feed's state (validators, schedule, the ids of its last body) from the topic first.
-2. rules: stateless, the bus's own consumer group on ``<prefix>.items``.
-3. stories: ``<prefix>.matches`` keyed by desk; one owner per desk rebuilds the story
-   window and the alerts decided from ``<prefix>.stories``.
-4. delivery: ``<prefix>.outbox`` keyed by receiver; the owner sends and records each
-   alert's state in ``<prefix>.deliveries``.
-5. silences: ``<prefix>.silences``, read by every daemon.
+* feeds (``feeds*.py``): ``<prefix>.feeds`` keyed by feed URL, each feed polled by one
+  daemon, its state (validators, schedule, seen ids) restored by the next owner;
+* stories (``stories*.py``): ``<prefix>.matches`` keyed by desk, one owner per desk,
+  its decisions committed with its input offsets in one Kafka transaction;
+* delivery (``delivery*.py``): ``<prefix>.outbox`` keyed by receiver, one owner per
+  receiver, its retry state in ``<prefix>.deliveries``;
+* silences (``silences.py``): ``<prefix>.silences``, read whole by every daemon.
 
-The memory bus runs none of this: one daemon owns everything.
+This package sits above ``monitor.alerting`` (it runs the stories stage) and below
+``monitor.app`` (which builds it in kafka mode only).
 """

@@ -6,15 +6,21 @@ a URL, a ``{url, name, interval}`` mapping, or an include: ``file:`` (one
 ``URL [name]`` a line) or ``opml:``. :func:`parse_feed_list` and
 :func:`parse_opml` are the pure parsers of those files: every entry as an
 :class:`Entry` (URL unchecked), or :class:`IncludeError` for the file as a whole.
+:func:`write_opml` is the writer beside the reader (``newsmon feeds --opml``):
+what it writes, an ``opml:`` include reads back as the same feeds.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 import yaml
@@ -84,6 +90,30 @@ def parse_opml(data: bytes) -> list[Entry]:
     except _Refused as exc:
         raise IncludeError(parser.CurrentLineNumber, f"OPML refused: {exc}") from None
     return found
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def write_opml(feeds: Iterable[tuple[str, str]], title: str = "newsmon feeds",
+               created: datetime | None = None) -> bytes:  # fmt: skip
+    """OPML 2.0 of ``feeds`` ((URL, name) pairs): one ``<outline type="rss">`` each,
+    ``text`` and ``title`` its name, ``xmlUrl`` its URL. Give the URLs as newsmon
+    knows them (a feed's identity: ``${VAR}`` unexpanded, credentials as ``***@``),
+    never the URL it fetches. Characters XML cannot carry are dropped."""
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = title
+    stamp = format_datetime(created or datetime.now(UTC), usegmt=True)
+    ElementTree.SubElement(head, "dateCreated").text = stamp
+    body = ElementTree.SubElement(root, "body")
+    for url, name in feeds:
+        shown = _NOT_XML.sub("", " ".join(name.split()))
+        ElementTree.SubElement(body, "outline", type="rss", text=shown, title=shown,
+                               xmlUrl=_NOT_XML.sub("", url))  # fmt: skip
+    ElementTree.indent(root)
+    document: bytes = ElementTree.tostring(root, "utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document + b"\n"
 
 
 # --- the feeds: section --------------------------------------------------------------

@@ -143,6 +143,26 @@ def _listen(value: Any) -> str:
     return v
 
 
+MIN_TOKEN = 16  # characters of http.auth_token, at least
+
+
+def _token(value: Any) -> Secret:
+    """``http.auth_token``: from the environment (``${NEWSMON_UI_TOKEN}``), never
+    written in the file, and long enough not to be guessed."""
+    if not isinstance(value, Secret):
+        raise values.Invalid(
+            "expected the token from the environment, such as '${NEWSMON_UI_TOKEN}'"
+            " (a token written in the file is read by whoever reads the file)"
+        )
+    token = values.string(value)
+    if len(token) < MIN_TOKEN:
+        raise values.Invalid(
+            f"the token from ${{...}} has {len(token)} characters: expected at least"
+            f" {MIN_TOKEN} (e.g. `openssl rand -hex 16`)"
+        )
+    return value
+
+
 _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
     "bus": (
         BusConfig,
@@ -174,7 +194,10 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
             "max_items": values.integer(0, 100_000_000),
         },
     ),
-    "http": (HttpConfig, {"listen": _listen, "enabled": values.boolean}),
+    "http": (
+        HttpConfig,
+        {"listen": _listen, "enabled": values.boolean, "auth_token": _token},
+    ),
     "fetch": (
         FetchConfig,
         {
@@ -318,6 +341,14 @@ class _Loader(YamlFile):
                 "schedule: expected min_interval <= interval <= max_interval, got"
                 f" {values.seconds(s.min_interval)} <= {values.seconds(s.interval)}"
                 f" <= {values.seconds(s.max_interval)}",
+            )
+        h: HttpConfig = parts["http"]
+        if "http" not in self._broken and h.enabled and not h.loopback and h.auth_token is None:
+            self.problem(
+                lines.get("http", 0),
+                f"http: listen {h.listen!r} is off loopback: the web UI and API there need"
+                " http.auth_token: '${NEWSMON_UI_TOKEN}' (a token of at least"
+                f" {MIN_TOKEN} characters from the environment)",
             )
         b: BusConfig = parts["bus"]
         at = lines.get("bus", 0)

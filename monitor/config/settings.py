@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,12 +106,29 @@ class StateConfig:
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
+    """The HTTP server: /metrics /healthz /readyz, the web UI and its REST API. On a
+    loopback address (the default) the UI and API answer without a token, unless one
+    is set; on any other address they need ``auth_token`` (a config error without)."""
+
     enabled: bool = True
     listen: str = "127.0.0.1:9464"
+    auth_token: Secret | None = None  # from ${...}: the API's bearer token, the UI's login
 
     @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def loopback(self) -> bool:
+        """Whether only this machine can reach the listen address (127.0.0.0/8, ::1,
+        ``localhost``); ``0.0.0.0``, ``::``, a name or another address is off loopback."""
+        host = self.host
+        if host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def port(self) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from monitor.dedup.clock import story_time
@@ -80,6 +81,8 @@ class StoryBook:
         self._touched: dict[str, float] = {}  # story id -> last change, processing clock
         self._ages: list[tuple[float, str]] = []  # heap of (touched when pushed, story id)
         self._keys: dict[str, str] = {}  # exact key -> story id
+        # told of each story evicted from the window (a changelog drops it: monitor.cluster)
+        self.on_forget: Callable[[Story], None] | None = None
 
     def load(self, now: float) -> int:
         """Forget stories older than the window; index the rest. Returns how many."""
@@ -90,8 +93,10 @@ class StoryBook:
             members.setdefault(member.story_id, []).append(member)
         rows = self.store.stories_since(cutoff)
         for row in rows:
-            story = _decode(row, members.get(row.story_id, []))
-            self._remember(story, row.last_seen, [_indexed(m) for m in story.members])
+            story, feats = _decoded(row, members.get(row.story_id, []))
+            indexed = [(f, signature(m.item.title, m.item.summary))
+                       for m, f in zip(story.members, feats, strict=True)]  # fmt: skip
+            self._remember(story, row.last_seen, indexed)
         return len(rows)
 
     def decide(self, match: Match, now: float) -> Verdict:
@@ -248,6 +253,8 @@ class StoryBook:
 
     def _forget(self, sid: str) -> None:
         story = self._live.pop(sid)
+        if self.on_forget is not None:
+            self.on_forget(story)
         self._touched.pop(sid, None)
         for seq, member in enumerate(story.members):
             sig = self._sigs.pop(f"{sid}/{seq}", None)
@@ -284,10 +291,6 @@ def _member(
                   feats.numbers, match.hits)  # fmt: skip
 
 
-def _indexed(member: Member) -> tuple[Features, Signature]:
-    return features(member.as_match()), signature(member.item.title, member.item.summary)
-
-
 def _join(story: Story, member: Member) -> Story:
     known = set(story.rules)
     hits = story.hits + tuple(h for h in first_hits(member.hits) if h.rule not in known)
@@ -300,15 +303,22 @@ def _join(story: Story, member: Member) -> Story:
 
 
 def _decode(row: StoryRow, members: list[MemberRow]) -> Story:
+    return _decoded(row, members)[0]
+
+
+def _decoded(row: StoryRow, members: list[MemberRow]) -> tuple[Story, list[Features]]:
+    """A stored story, and each member's features (computed once: a load indexes them)."""
     data = json.loads(row.data)
     if data.get("v") != 2:  # stored before members were kept: the first item, as a member
         match = Match.from_dict(data["match"])
         member = Member(match.item, "first", 0.0, None, row.created, match.rules, hits=match.hits)
-        return Story(row.story_id, (member,), match.hits, tuple(data["outlets"]), row.created,
-                     row.created, max(1, int(data.get("copies", 1))))  # fmt: skip
-    decoded = []
+        story = Story(row.story_id, (member,), match.hits, tuple(data["outlets"]), row.created,
+                      row.created, max(1, int(data.get("copies", 1))))  # fmt: skip
+        return story, [features(member.as_match())]
+    decoded, found = [], []
     for m in members:
         member = decode_member(json.loads(m.data), frozenset(), frozenset())
         feats = features(member.as_match())
         decoded.append(replace(member, entities=feats.entities, numbers=feats.numbers))
-    return decode_story(row.story_id, data, tuple(decoded))
+        found.append(feats)
+    return decode_story(row.story_id, data, tuple(decoded)), found

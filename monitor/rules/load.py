@@ -33,7 +33,7 @@ from __future__ import annotations
 import glob
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,12 @@ from monitor.rules.entities import add_entity
 from monitor.rules.labels import is_text
 from monitor.rules.labels import labels as read_labels
 from monitor.rules.nearmiss import NearMisses
-from monitor.rules.query import And, Form, Not, Or, Query, QueryError, Term, leaves, parse
-from monitor.rules.query import replace_terms as _replace_terms
+from monitor.rules.query import And, Not, Or, Query, QueryError, Term, leaves, parse
+from monitor.rules.resolve import resolve
 from monitor.rules.text import tokens
 
 FIELDS = ("title", "summary", "any")
 SPLIT_ADVICE = "split it into several rule files (entities are shared by all of them)"
-DEFAULT_THRESHOLD = 85.0
 
 log = logging.getLogger(__name__)
 
@@ -258,51 +257,3 @@ def _query(data: Mapping[str, Any]) -> Query:
     if excluded := data.get("exclude"):
         query = And((query, Not(Or(tuple(Term(e.strip()) for e in excluded)))))
     return query
-
-
-def resolve(
-    query: Query,
-    entities: Mapping[tuple[str, ...], Entity],
-    fuzzy: bool = True,
-    threshold: float | None = None,
-) -> Query:
-    """The query with each term's forms and fuzzy threshold filled in.
-
-    ValueError when a term has nothing to match or the query holds without any term."""
-    default = DEFAULT_THRESHOLD if threshold is None else threshold
-    resolved = []
-    for term, _ in leaves(query):
-        if not tokens(term.text):
-            raise ValueError(f"term {term.text!r} has no letters or digits")
-        entity = entities.get(tokens(term.text))
-        if entity is None:
-            forms: tuple[Form, ...] = (Form(term.text),)
-            canonical = term.text
-        else:
-            forms, canonical = (Form(entity.name), *entity.aliases), entity.name
-        limit = _threshold(term, entity, fuzzy, default)
-        resolved.append(replace(term, canonical=canonical, forms=forms, threshold=limit))
-    if _holds_without_terms(query):
-        raise ValueError("query matches items that contain none of its terms")
-    return _replace_terms(query, resolved)
-
-
-def _threshold(term: Term, entity: Entity | None, fuzzy: bool, default: float) -> float | None:
-    if term.fuzzy_set:
-        limit: float | None = term.threshold or default
-    elif entity is not None and entity.fuzzy is False:
-        limit = None
-    elif entity is not None and entity.fuzzy is not True:
-        limit = float(entity.fuzzy) if fuzzy else None
-    else:
-        limit = default if fuzzy else None
-    return None if limit is None or limit >= 100 else limit
-
-
-def _holds_without_terms(query: Query) -> bool:
-    if isinstance(query, Term):
-        return False
-    if isinstance(query, Not):
-        return not _holds_without_terms(query.child)
-    results = [_holds_without_terms(c) for c in query.children]
-    return all(results) if isinstance(query, And) else any(results)

@@ -73,6 +73,21 @@ class DeliveryStore(Database):
             ).fetchall()
         return [_delivery(r) for r in rows]
 
+    def deliveries_to(self, receivers: Iterable[str]) -> list[DeliveryRow]:
+        """What these receivers were told of every story."""
+        names = list(receivers)
+        marks = ", ".join("?" for _ in names)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DELIVERY} FROM deliveries WHERE receiver IN ({marks})", names
+            ).fetchall()
+        return [_delivery(r) for r in rows]
+
+    def import_deliveries(self, rows: Iterable[DeliveryRow]) -> None:
+        """What receivers were told, as another owner left it (replaced whole)."""
+        with self._tx() as db:
+            save_deliveries(db, rows)
+
     def record_escalation(self, row: EscalationRow) -> bool:
         """Record a story's escalation on a route; False if it was already recorded."""
         with self._tx() as db:

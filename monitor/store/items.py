@@ -132,6 +132,36 @@ class ItemStore(FeedStore):
                 return
             at, seq = float(rows[-1][0]), int(rows[-1][1])
 
+    def retained_count(self, since: float, until: float | None = None) -> int:
+        """How many items are retained in [since, until) (an index count)."""
+        end = float("inf") if until is None else until
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM retained_items WHERE at >= ? AND at < ?", (since, end)
+            ).fetchone()
+        return int(row[0])
+
+    def retained_item(self, ref: str) -> Item | None:
+        """The newest retained item whose id, or link, is ``ref`` (``newsmon explain``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT envelope FROM retained_items WHERE item_id = ? ORDER BY seq DESC LIMIT 1",
+                (ref,),
+            ).fetchone()
+            if row is None and "://" in ref:  # no index on links: a scan, for the CLI only
+                row = self._db.execute(
+                    "SELECT envelope FROM retained_items"
+                    " WHERE json_extract(envelope, '$.data.link') = ? ORDER BY seq DESC LIMIT 1",
+                    (ref,),
+                ).fetchone()
+        if row is None:
+            return None
+        try:
+            record = decode(str(row[0]).encode("utf-8"))
+        except ValueError:
+            return None
+        return record if isinstance(record, Item) else None
+
     def forget_items(self, before: float, keep: int) -> int:
         """Drop retained items published before ``before``, and all but the newest
         ``keep``; returns how many."""

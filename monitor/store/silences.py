@@ -22,6 +22,20 @@ class SilenceStore(Database):
                  silence.comment, silence.created),
             )  # fmt: skip
 
+    def put_silence(self, silence: Any) -> None:
+        """Record a silence, or replace the one with its id (as a shared topic has it)."""
+        matchers = json.dumps([[m.label, m.op, m.value] for m in silence.matchers])
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (silence.silence_id, matchers, silence.starts, silence.ends, silence.author,
+                 silence.comment, silence.created),
+            )  # fmt: skip
+
+    def drop_silence(self, silence_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM silences WHERE silence_id = ?", (silence_id,))
+
     def silences(self, ending_after: float | None = None) -> list[tuple[Any, ...]]:
         """Silences as (id, matchers, starts, ends, author, comment, created) rows, the
         newest first; only those ending after ``ending_after`` when given."""

@@ -66,6 +66,24 @@ class StoryStore(Database):
             ).fetchall()
         return [StoryRow(*row) for row in rows]
 
+    def story_ids_since(self, cutoff: float) -> list[str]:
+        """The ids of the stories changed at or after ``cutoff``, the latest change
+        first, no data read (the web UI's list)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT story_id FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC",
+                (cutoff,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def stories_changed(self) -> tuple[int, float]:
+        """How many stories are kept and when one last changed (processing clock): a
+        list of them is unchanged while both are (the web UI's live refresh)."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*), max(last_seen) FROM stories").fetchone()
+        count, last = row
+        return int(count), float(last or 0.0)
+
     def story_members(self, story_id: str) -> list[MemberRow]:
         """A story's members in join order."""
         with self._lock:
@@ -85,6 +103,28 @@ class StoryStore(Database):
                 (cutoff,),
             ).fetchall()
         return [MemberRow(*row) for row in rows]
+
+    def story_member(self, story_id: str, seq: int) -> MemberRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? AND seq = ?",
+                (story_id, seq),
+            ).fetchone()
+        return MemberRow(*row) if row else None
+
+    def import_story(self, story: StoryRow, members: Iterable[MemberRow]) -> None:
+        """A story and its members as exported elsewhere (a changelog), in one
+        transaction; its exact keys are the dedup stage's to index (``StoryBook.load``)."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO stories ({_STORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (story.story_id, story.created, story.last_seen, story.title_sig,
+                 story.lead_sig, story.data),
+            )  # fmt: skip
+            db.executemany(
+                f"INSERT OR REPLACE INTO story_members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                ((m.story_id, m.seq, m.item_id, m.link_key, m.data) for m in members),
+            )
 
     def find_member(self, item_id: str, link_key: str | None = None) -> MemberRow | None:
         """The latest member with this item id, else with this link key."""

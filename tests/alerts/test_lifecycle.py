@@ -198,3 +198,11 @@ async def test_a_sync_before_the_post_is_sent_is_dropped(tmp_path: Path) -> None
         d.wake({"slack"})
         await settle(outbox)
         assert sink.got == [] and outbox.entries() == []
+
+
+def test_an_escalated_story_keeps_its_raised_severity_in_later_updates() -> None:
+    s = story(FIRST, member("AP"), member("TASS", tier="copy"))
+    esc = EscalationRow("story1", "0", 2, "critical", 2, 3600.0, T0 - 60)  # told of it before
+    p = plan(s, told(2), Options("significant", 600), edits=True, now=T0 + 60, ident="x",
+             escalations=[esc])  # fmt: skip
+    assert p.alert is not None and p.alert.mode == "edit" and p.alert.severity == "critical"

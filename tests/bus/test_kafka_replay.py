@@ -21,7 +21,7 @@ from test_kafka_daemon import bus_yaml, offsets, running, sigterm
 from monitor.bus.kafka import KafkaBus
 from monitor.dedup.fingerprint import story_id
 from monitor.model import Item
-from monitor.replay import replay
+from monitor.replay import from_kafka, replay
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
 
@@ -118,10 +118,8 @@ async def test_replay_counts_records_it_cannot_read_and_goes_on(
     engine = Engine(load_rules(rule_files([f"{ROOT}/rules/*.yaml"])))
     out = io.StringIO()
     now = datetime.now(UTC)
-    summary = await asyncio.to_thread(
-        replay, bus_config, engine, now - timedelta(hours=1), now + timedelta(minutes=1), out,
-        bar=False,
-    )  # fmt: skip
+    source = from_kafka(bus_config, now - timedelta(hours=1), now + timedelta(minutes=1))
+    summary = await asyncio.to_thread(replay, source, engine, out, bar=False)
     assert (summary.items, summary.unreadable) == (22, 2)
     assert (summary.matched, summary.stories, summary.duplicates) == (2, 1, 1)
     assert len(out.getvalue().splitlines()) == 1

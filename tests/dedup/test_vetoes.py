@@ -100,3 +100,58 @@ def test_a_speaker_is_not_the_actor() -> None:
     a = feats("Chinese coast guard fires water cannon at Philippine vessel")
     b = feats("Philippines says Chinese coastguard fired water cannon at its vessel")
     assert role(a, b) is None
+
+
+def test_templated_headlines_with_other_names_stay_apart_in_a_full_window() -> None:
+    """Rarity must not weaken the name swap: in a window of many look-alike headlines the
+    template's words are common and the names rare, and they are still other stories."""
+    import time
+
+    from monitor.dedup.stories import StoryBook
+    from monitor.model import Evidence, Item, Match, RuleHit
+    from monitor.store import Store
+
+    hit = (RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),)),)
+    syllables = ("ka", "lo", "mir", "tes", "van", "dor", "phi", "nu", "zel", "bra", "qui", "sen")
+    names = ["".join(syllables[(n // 12**k) % 12] for k in range(3)).capitalize()
+             for n in range(1, 60)]  # fmt: skip
+    now = time.time()
+    with Store(":memory:") as store:
+        book = StoryBook(store)
+        new = []
+        for n, (buyer, plant) in enumerate(zip(names[:25], names[30:55], strict=True)):
+            title = f"{buyer} takes delivery of S-400 battery from {plant} plant"
+            item = Item(id=f"i{n}", feed_url="f", feed="f", source=f"Outlet {n % 3}",
+                        title=title, summary=f"{title}. More follows.",
+                        link=f"https://news.example/{n}")  # fmt: skip
+            new.append(book.observe(Match(item, hit), now).new)
+    assert all(new), [n for n, fresh in enumerate(new) if not fresh]
+
+
+def test_a_country_each_item_lacks_is_another_story_however_alike_the_titles() -> None:
+    """'... share S-400 technology with Turkey' and '... deliver S-400 systems to India'
+    share little wording, but each names a country the other never mentions."""
+    import time
+
+    from monitor.dedup.stories import StoryBook
+    from monitor.model import Evidence, Item, Match, RuleHit
+    from monitor.store import Store
+
+    hit = (RuleHit("s400", "high", (), (Evidence("S-400", "title", "S-400", 0, 5),)),)
+    india = (
+        "Russia to deliver S-400 systems to India next year",
+        "Russia will deliver the remaining S-400 regiments to India next year, officials said.",
+    )
+    turkey = (
+        "UPDATE 1-Russia to share S-400 technology with Turkey - Reuters",
+        "Russia is ready to share some of the technology behind its S-400 air defence"
+        " system with Turkey as part of a deal for a second regiment, the exporter said.",
+    )
+    with Store(":memory:") as store:
+        book = StoryBook(store)
+        seen = [book.observe(Match(Item(id=f"i{n}", feed_url="f", feed="f", source="Post",
+                                        title=t, summary=s, link=f"https://p.example/{n}"), hit),
+                             time.time())
+                for n, (t, s) in enumerate((india, turkey))]  # fmt: skip
+    assert seen[1].new and seen[1].near_miss is not None
+    assert seen[1].near_miss.veto.startswith("place:")

@@ -15,16 +15,19 @@ from pathlib import Path
 from types import ModuleType
 
 from monitor.alerts.sinks.base import Sink
-from monitor.config import ReceiverConfig, ReceiverSchema
+from monitor.config import ReceiverConfig, ReceiverSchema, values
+from monitor.errors import ConfigError, Problem
 
 __all__ = ["Sink", "build", "schemas"]
 
 
 def _kinds() -> dict[str, ModuleType]:
+    import monitor.alerts.sinks.apprise as apprise
     import monitor.alerts.sinks.email as email
-    from monitor.alerts.sinks import console, file, slack, webhook
+    from monitor.alerts.sinks import alertmanager, console, file, slack, webhook
 
-    return {"console": console, "file": file, "slack": slack, "email": email, "webhook": webhook}
+    return {"console": console, "file": file, "slack": slack, "email": email, "webhook": webhook,
+            "apprise": apprise, "alertmanager": alertmanager}  # fmt: skip
 
 
 def schemas() -> dict[str, ReceiverSchema]:
@@ -33,6 +36,26 @@ def schemas() -> dict[str, ReceiverSchema]:
 
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> Sink:
-    """The sink for a receiver (its options already validated by config)."""
+    """The sink for a receiver (its options already validated by config; ``newsmon
+    check`` builds them whatever it found, so an option that is not valid is a
+    ConfigError here too, never a traceback)."""
     factory: Callable[[ReceiverConfig, Path], Sink] = _kinds()[receiver.kind].build
-    return factory(receiver, base_dir)
+    try:
+        return factory(receiver, base_dir)
+    except values.Invalid as exc:
+        if _reported(receiver):  # the config check said so already, at the option's line
+            raise ConfigError([]) from None
+        message = f"receiver {receiver.name!r}: {exc}"
+        raise ConfigError([Problem(receiver.file, receiver.line, message)]) from None
+
+
+def _reported(receiver: ReceiverConfig) -> bool:
+    """Whether one of the receiver's options fails its kind's own check."""
+    convs = _kinds()[receiver.kind].SCHEMA.convs
+    for key, value in receiver.options.items():
+        try:
+            if key in convs:
+                convs[key](value)
+        except values.Invalid:
+            return True
+    return False

@@ -13,6 +13,8 @@ thread (``Message-ID`` on the ``from`` domain; a follow-up's ``In-Reply-To``),
 is :mod:`~monitor.alerts.sinks.email_compose`: a group of posts is one digest
 mail, each follow-up a mail of its own, all sent in one SMTP session.
 ``timezone`` (IANA, default UTC) is the zone times are shown in, UTC beside.
+``title_template`` (the subject), ``body_template`` (the HTML part, escaped as
+HTML) and ``text_template`` (the plain part) are the receiver's templates.
 A server that refuses some recipients but takes the others delivers the mail;
 the refusals are logged (how many, which domains).
 
@@ -43,10 +45,12 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+from monitor.alerts import templates
 from monitor.alerts.sinks.base import Receipt, classify_smtp
 from monitor.alerts.sinks.email_compose import (
     SUBJECT_MAX,
     EmailConfig,
+    MailWords,
     compose,
     message,
     receipts,
@@ -64,7 +68,10 @@ log = logging.getLogger(__name__)
 
 SCHEMA = ReceiverSchema(
     required=frozenset({"host", "from", "to"}),
-    optional=frozenset({"port", "tls", "cafile", "username", "password", "timeout", "timezone"}),
+    optional=frozenset(
+        {"port", "tls", "cafile", "username", "password", "timeout", "timezone", "text_template"}
+    )
+    | templates.OPTIONS,
     convs={
         "port": values.integer(1, 65535),
         "tls": values.choice("starttls", "tls", "none"),
@@ -258,5 +265,18 @@ def build(receiver: ReceiverConfig, base_dir: Path) -> EmailSink:
         password=o.get("password"),
         timeout=values.duration(o.get("timeout", 20.0)),
         zone=zone_of(o),
+        words=words(receiver, base_dir),
     )
     return EmailSink(config)
+
+
+def words(receiver: ReceiverConfig, base_dir: Path) -> MailWords:
+    """The receiver's mail templates (its own, else the defaults), compiled and tried."""
+
+    def load(option: str, channel: str, fallback: str, limit: int) -> templates.Template:
+        return templates.load(receiver, base_dir, option, channel=channel, fallback=fallback,
+                              limit=limit)  # fmt: skip
+
+    return MailWords(load("title_template", "text", "email.subject.j2", templates.TITLE_MAX),
+                     load("body_template", "html", "email.body.html.j2", templates.BODY_MAX),
+                     load("text_template", "text", "text.body.j2", templates.BODY_MAX))  # fmt: skip

@@ -7,21 +7,26 @@ follow-up (``mode == "followup"``) is a mail of its own whose Subject is
 ``"Re: "`` + the first mail's and whose ``In-Reply-To`` and ``References``
 are the first mail's Message-ID, so Gmail, Outlook and Thunderbird show it in
 the story's conversation. The subject is one line, stripped of CR/LF and
-control characters; the HTML part (:mod:`email_html`) escapes all feed text,
-and a plain-text part says the same.
+control characters; the HTML part escapes all feed text, and a plain-text part
+says the same.
+
+What the mails say is the receiver's templates (:class:`MailWords`): the
+``title_template`` (the subject, default ``email.subject.j2``), the
+``body_template`` (the HTML part, default ``email.body.html.j2``) and the
+``text_template`` (the plain part, default ``text.body.j2``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
-from monitor.alerts import render
-from monitor.alerts.sinks import email_html
+from monitor.alerts import render, templates
 from monitor.config import Secret
 from monitor.model import Alert
 
@@ -29,6 +34,23 @@ SUBJECT_MAX = 200
 _MSGID = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
 _DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 Receipt = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class MailWords:
+    """A receiver's mail templates: the subject (text, one line), the HTML part
+    (HTML-escaped) and the plain part (text)."""
+
+    subject: templates.Template
+    html: templates.Template
+    text: templates.Template
+
+
+@functools.cache
+def default_words() -> MailWords:
+    return MailWords(templates.default("email.subject.j2", "text", templates.TITLE_MAX),
+                     templates.default("email.body.html.j2", "html"),
+                     templates.default("text.body.j2", "text"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +65,7 @@ class EmailConfig:
     password: str | Secret | None = None
     timeout: float = 20.0
     zone: tzinfo = UTC  # the receiver's time zone (UTC is shown beside)
+    words: MailWords = field(default_factory=default_words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +87,16 @@ def sender_domain(sender: str) -> str | None:
     return domain.lower() if domain and _DOMAIN.fullmatch(domain) else None
 
 
-def subject(alerts: Sequence[Alert]) -> str:
-    line = render.headline(alerts)
-    if len(alerts) == 1 and alerts[0].event == "escalated":
-        line = f"{render.update_label(alerts[0])}: {line}"
-    return render.clip("newsmon: " + render.one_line(line), SUBJECT_MAX)
+def subject(alerts: Sequence[Alert], words: MailWords | None = None, zone: tzinfo = UTC) -> str:
+    line = (words or default_words()).subject.render(alerts, zone)
+    return render.clip(render.one_line(line), SUBJECT_MAX)
+
+
+def _parts(msg: EmailMessage, config: EmailConfig, alerts: Sequence[Alert]) -> None:
+    """The plain and the HTML part of ``alerts``, from the receiver's templates."""
+    words, zone = config.words, config.zone
+    msg.set_content(words.text.render(alerts, zone).rstrip() + "\n")
+    msg.add_alternative(words.html.render(alerts, zone).rstrip() + "\n", subtype="html")
 
 
 def _base(config: EmailConfig, title: str) -> EmailMessage:
@@ -83,10 +111,8 @@ def _base(config: EmailConfig, title: str) -> EmailMessage:
 
 def message(config: EmailConfig, alerts: Sequence[Alert]) -> EmailMessage:
     """One mail showing ``alerts`` (a story's first mail, or a digest)."""
-    msg = _base(config, subject(alerts))
-    heading = render.headline(alerts) if len(alerts) > 1 else ""
-    msg.set_content(render.text(alerts, config.zone))
-    msg.add_alternative(email_html.body(alerts, config.zone, heading), subtype="html")
+    msg = _base(config, subject(alerts, config.words, config.zone))
+    _parts(msg, config, alerts)
     return msg
 
 
@@ -94,13 +120,12 @@ def followup(config: EmailConfig, alert: Alert) -> EmailMessage:
     """A story's significant update, threaded under its first mail when known."""
     thread = dict(alert.thread)
     first = render.clip(render.one_line(thread.get("subject", "")), SUBJECT_MAX)
-    first = first or subject([alert])
+    first = first or subject([alert], config.words, config.zone)
     msg = _base(config, first if first.lower().startswith("re: ") else f"Re: {first}")
     if _MSGID.fullmatch(parent := thread.get("message_id", "").strip()):
         msg["In-Reply-To"] = parent
         msg["References"] = parent
-    msg.set_content(render.text([alert], config.zone))
-    msg.add_alternative(email_html.body([alert], config.zone), subtype="html")
+    _parts(msg, config, [alert])
     return msg
 
 

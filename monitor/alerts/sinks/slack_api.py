@@ -94,9 +94,10 @@ class SlackApiSink:
 
     def __init__(self, token: str, channel: str, *, api_url: str = "https://slack.com/api/",
                  zone: tzinfo = UTC, followups: bool = True, timeout: float = 60.0,
-                 ) -> None:  # fmt: skip
+                 words: slack_blocks.Words | None = None) -> None:  # fmt: skip
         self._token, self.channel, self.api_url = token, channel, api_url
         self.zone, self.followups, self.timeout = zone, followups, timeout
+        self.words = words or slack_blocks.Words()
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
 
@@ -128,7 +129,7 @@ class SlackApiSink:
         for start in range(0, len(new), slack_blocks.PER_MESSAGE):
             chunk = new[start : start + slack_blocks.PER_MESSAGE]
             message = slack_blocks.post([alerts[i] for i in chunk], self.zone, first + start,
-                                        max(group, first + len(new)))  # fmt: skip
+                                        max(group, first + len(new)), self.words)  # fmt: skip
             receipt = _receipt(await self._post(self.channel, message), len(chunk))
             for i in chunk:
                 receipts[i] = receipt
@@ -154,7 +155,7 @@ class SlackApiSink:
             parent = thread  # a digest: the reply goes to its thread, the digest stays
         if not self.followups:
             return
-        message = slack_blocks.followup(alert, self.zone)
+        message = slack_blocks.followup(alert, self.zone, self.words)
         if parent is None:
             await self._post(self.channel, message)  # no thread to reply in
         else:
@@ -170,7 +171,7 @@ class SlackApiSink:
 
     async def _update(self, thread: Thread, alert: Alert) -> bool:
         """Bring the story's message up to date; False if the message is gone."""
-        message = slack_blocks.post([alert], self.zone)
+        message = slack_blocks.post([alert], self.zone, words=self.words)
         call = self._open().chat_update(channel=thread[0], ts=thread[1], text=message["text"],
                                         blocks=message["blocks"])  # fmt: skip
         answer = await _answer("chat.update", call, gone_ok=True)

@@ -1,0 +1,151 @@
+"""Silences in kafka mode: ``<prefix>.silences``, a compacted topic every daemon reads.
+
+Key: the silence id; value: the silence (JSON, as ``newsmon silence list --json`` shows
+it, with times as Unix seconds); expiring one writes it again with ``ends`` now.
+``newsmon silence add|list|expire`` with a kafka bus reads and writes the topic
+(:func:`publish`, :func:`read_all`); each daemon's :class:`SilencesTail` reads it from
+the start and then follows it, into the local state file's silences table, where the
+delivery loop looks (at most a second old), so a silence added anywhere reaches every
+receiver's owner at its next send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from monitor.alerts.silence import Silence
+from monitor.bus.kafka_txn import compacted, ensure_changelogs, read_changelog
+from monitor.config import BusConfig, Matcher
+from monitor.errors import BusError
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def topic(config: BusConfig) -> str:
+    return f"{config.topic_prefix}.silences"
+
+
+def encode(s: Silence) -> bytes:
+    return json.dumps({"v": 1, "silence_id": s.silence_id,
+                       "matchers": [[m.label, m.op, m.value] for m in s.matchers],
+                       "starts": s.starts, "ends": s.ends, "author": s.author,
+                       "comment": s.comment, "created": s.created},
+                      ensure_ascii=False).encode()  # fmt: skip
+
+
+def decode(raw: bytes) -> Silence:
+    try:
+        d = json.loads(raw)
+        return Silence(str(d["silence_id"]), tuple(Matcher(*m) for m in d["matchers"]),
+                       float(d["starts"]), float(d["ends"]), str(d["author"]),
+                       str(d["comment"]), float(d["created"]))  # fmt: skip
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a silence record: {exc}") from exc
+
+
+def ensure(config: BusConfig) -> None:
+    spec = compacted(topic(config), config.partitions, config.replication_factor)
+    for problem in ensure_changelogs(config.bootstrap_servers, [spec]):
+        log.warning("topic_mismatch %s", problem)
+
+
+def publish(config: BusConfig, silence: Silence) -> None:
+    """Write ``silence`` to the topic and wait until the broker has it."""
+    ensure(config)
+    try:
+        producer = KafkaProducer(bootstrap_servers=list(config.bootstrap_servers), acks="all",
+                                 client_id="newsmon-silence")  # fmt: skip
+    except KafkaError as exc:
+        raise BusError(f"kafka: {exc}") from exc
+    try:
+        producer.send(topic(config), key=silence.silence_id.encode(),
+                      value=encode(silence)).get(timeout=30)  # fmt: skip
+    except KafkaError as exc:
+        raise BusError(f"kafka: writing the silence failed: {exc}") from exc
+    finally:
+        producer.close(timeout=5)
+
+
+def read_all(config: BusConfig) -> list[Silence]:
+    """Every silence the topic holds, newest first."""
+    ensure(config)
+    kafka = {"bootstrap_servers": list(config.bootstrap_servers), "client_id": "newsmon-silence"}
+    found: list[Silence] = []
+    for partition in range(config.partitions):
+        for raw in read_changelog(kafka, topic(config), partition).values():
+            with contextlib.suppress(ValueError):
+                found.append(decode(raw))
+    return sorted(found, key=lambda s: s.created, reverse=True)
+
+
+class SilencesTail(threading.Thread):
+    """Follows the topic into ``store`` (every partition, from the start) until stopped."""
+
+    def __init__(self, config: BusConfig, store: Store,
+                 loaded: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+        super().__init__(name="newsmon-silences", daemon=True)
+        self.config, self.store, self._loaded = config, store, loaded
+        self.caught_up = False  # the topic read to where it ended when we started
+        self.error: str | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception as exc:  # the broker away, a bug: said once, tried again
+                text = f"{type(exc).__name__}: {exc}"
+                if text != self.error:
+                    log.warning("silences_unavailable error=%s", text)
+                self.error = text
+                self._stop.wait(2.0)
+
+    def _follow(self) -> None:
+        consumer = KafkaConsumer(bootstrap_servers=list(self.config.bootstrap_servers),
+                                 client_id="newsmon-silences", group_id=None,
+                                 enable_auto_commit=False)  # fmt: skip
+        try:
+            name = topic(self.config)
+            parts = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name)
+                                                             or ())]  # fmt: skip
+            if not parts:
+                raise BusError(f"topic {name} not found")
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            ends = consumer.end_offsets(parts)
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=500).values():
+                    self._apply(records)
+                if not self.caught_up and all(consumer.position(tp) >= ends[tp] for tp in parts):
+                    self.caught_up = True
+                    log.info("silences_loaded count=%d", len(self.store.silences()))
+                    self._loaded()
+                if self.error is not None:
+                    log.info("silences_recovered")
+                    self.error = None
+        finally:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
+
+    def _apply(self, records: Sequence[Any]) -> None:
+        for record in records:
+            key = record.key.decode("utf-8", "replace") if record.key else ""
+            if record.value is None:
+                self.store.drop_silence(key)
+                continue
+            try:
+                self.store.put_silence(decode(record.value))
+            except ValueError as exc:
+                log.warning("silence_unreadable key=%s error=%s", key[:40], exc)
