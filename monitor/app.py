@@ -18,11 +18,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -35,8 +34,10 @@ from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
 from monitor.bus.kafka import KafkaBus
 from monitor.cluster.delivery_role import DeliveryRole
 from monitor.cluster.feeds import FeedsRole
+from monitor.cluster.roles import Cluster
 from monitor.cluster.stories import desk
 from monitor.cluster.stories_role import StoriesRole
+from monitor.cluster.stories_view import StoriesView
 from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
@@ -132,6 +133,8 @@ class App:
                 dispatcher = await stack.enter_async_context(cluster.delivery.dispatcher)
                 await stack.enter_async_context(cluster.delivery)
                 await stack.enter_async_context(cluster.stories)
+                cluster.view.start()  # after the stories role made its changelog
+                stack.callback(cluster.view.stop)
             if s.http.enabled:
                 desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
                             self.metrics.registry, wake=dispatcher.wake)  # fmt: skip
@@ -229,7 +232,7 @@ class App:
         """Kafka: the stories and delivery roles (and silences), built, not yet started."""
         delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits())
         stories = StoriesRole(self.settings, self.metrics, list(self.sinks))
-        return Cluster(stories, delivery)
+        return Cluster(stories, delivery, StoriesView(self.settings.bus, store))
 
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
         """match -> story -> routes -> outbox (durable) -> ack; the dispatcher delivers."""
@@ -259,32 +262,15 @@ class App:
             return self.ready.is_set()
 
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
+        explain = {}
         if cluster is not None:
             checks.update(cluster.checks())
+            explain = cluster.explain()
+        if isinstance(bus, KafkaBus):
+            explain["bus"] = lambda: "; ".join(bus.topic_problems()) or None
         h = self.settings.http
-        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h))
-
-
-class Cluster:
-    """Kafka's roles for the stories stage and delivery, as ``run`` drives them."""
-
-    def __init__(self, stories: StoriesRole, delivery: DeliveryRole) -> None:
-        self.stories, self.delivery = stories, delivery
-        self.feeds: FeedsRole | None = None  # not for run --once: it polls every feed
-
-    def checks(self) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
-        checks = {"stories": self.stories.ready, "delivery": self.delivery.ready,
-                  "silences": self.delivery.silences_ready}  # fmt: skip
-        if self.feeds is not None:
-            checks["feeds"] = self.feeds.ready
-        return checks
-
-    async def drain(self, deadline: float) -> None:
-        """What the stages before published flows through: matches into the outbox,
-        the outbox into the receivers' queues (the dispatcher's drain follows)."""
-        for role, name in ((self.stories, "stories"), (self.delivery, "delivery")):
-            if not await role.drain(deadline):
-                log.warning("drain_timeout role=%s", name)
+        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h),
+                          explain)  # fmt: skip
 
 
 async def _watch_state(store: Store, every: float = 5.0) -> None:
