@@ -101,7 +101,7 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
-            cluster = self._cluster(store) if s.bus.kind == "kafka" else None
+            cluster = self._cluster(store, bus) if isinstance(bus, KafkaBus) else None
             # --once polls every feed, as a daemon alone does
             feeds = self._feeds_role(bus) if cluster is not None and not once else None
             poller = Poller(
@@ -156,6 +156,8 @@ class App:
                 kafka = stopped.done() and s.bus.kind == "kafka"  # memory: from the polls' end
                 began = stopped.result() if kafka else time.monotonic()
                 deadline = began + self.drain_timeout
+                if cluster is not None:  # leaving the group too, the broker gone or not
+                    cluster.stop_by(deadline)
                 await self._drain(bus, max(0.0, deadline - time.monotonic()))
                 if cluster is not None:
                     await cluster.drain(deadline)
@@ -228,10 +230,11 @@ class App:
         return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics,
                           self._limits())  # fmt: skip
 
-    def _cluster(self, store: Store) -> Cluster:
+    def _cluster(self, store: Store, bus: KafkaBus) -> Cluster:
         """Kafka: the stories and delivery roles (and silences), built, not yet started."""
-        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits())
-        stories = StoriesRole(self.settings, self.metrics, list(self.sinks))
+        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits(),
+                                bus)  # fmt: skip
+        stories = StoriesRole(self.settings, self.metrics, list(self.sinks), bus)
         return Cluster(stories, delivery, StoriesView(self.settings.bus, store))
 
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:

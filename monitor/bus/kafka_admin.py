@@ -110,8 +110,10 @@ def partitions_problem(spec: TopicSpec, found: int) -> str:
 
 
 def _create(admin: KafkaAdminClient, spec: TopicSpec) -> None:
-    configs = (
-        {"cleanup.policy": "compact"} if spec.compact else {"retention.ms": str(spec.retention_ms)}
+    configs = (  # a compacted topic's segments roll hourly: only a closed one compacts
+        {"cleanup.policy": "compact", "segment.ms": "3600000"}
+        if spec.compact
+        else {"retention.ms": str(spec.retention_ms)}
     )
     topic = NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=configs)
     try:

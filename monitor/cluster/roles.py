@@ -42,6 +42,11 @@ class Cluster:
             out["feeds"] = feeds.waiting
         return out
 
+    def stop_by(self, deadline: float) -> None:
+        """The roles are left by ``deadline`` (monotonic): what waits on the broker then
+        is given up (uncommitted work is redone by each partition's next owner)."""
+        self.stories.deadline = self.delivery.deadline = deadline
+
     async def drain(self, deadline: float) -> None:
         """What the stages before published flows through: matches into the outbox,
         the outbox into the receivers' queues (the dispatcher's drain follows)."""

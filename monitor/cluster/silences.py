@@ -21,7 +21,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from monitor.alerts.silence import Silence
-from monitor.bus.kafka_txn import compacted, ensure_changelogs, read_changelog
+from monitor.bus.kafka_admin import TopicSpec, ensure_topics
+from monitor.bus.kafka_txn import read_changelog
 from monitor.cluster.tail import Tail
 from monitor.config import BusConfig, Matcher
 from monitor.errors import BusError
@@ -30,8 +31,11 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 
+SHORT = "silences"
+
+
 def topic(config: BusConfig) -> str:
-    return f"{config.topic_prefix}.silences"
+    return f"{config.topic_prefix}.{SHORT}"
 
 
 def encode(s: Silence) -> bytes:
@@ -53,8 +57,8 @@ def decode(raw: bytes) -> Silence:
 
 
 def ensure(config: BusConfig) -> None:
-    spec = compacted(topic(config), config.partitions, config.replication_factor)
-    for problem in ensure_changelogs(config.bootstrap_servers, [spec]):
+    spec = TopicSpec(topic(config), config.partitions, config.replication_factor, -1, True)
+    for problem in ensure_topics(config.bootstrap_servers, [spec]):
         log.warning("topic_mismatch %s", problem)
 
 
