@@ -29,6 +29,7 @@ feed is fetched, never on the clock. Every fetch is recorded with the daemon tha
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import time
@@ -322,6 +323,25 @@ class Group:
         except TimeoutError:
             raise TimeoutError(f"feeds owned {got} of {total}:\n{self.logs(names)}") from None
         return got
+
+    def posts(self) -> Counter[str]:
+        """Story id -> first alerts (posts) the file receiver wrote, over every daemon's
+        folder (the receiver's owner may move)."""
+        got: Counter[str] = Counter()
+        for path in sorted(self.tmp.glob("*/alerts.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                alert = json.loads(line)
+                if alert["mode"] == "post":
+                    got[alert["story_id"]] += 1
+        return got
+
+    def resent(self) -> int:
+        """Sends the daemons repeated knowingly: the documented delivery window (each
+        one logged ``alert_resent``; the logs outlive a restart, the counters do not)."""
+        return sum(self.log(n).count(" alert_resent ") for n in self._names())
+
+    def _names(self) -> list[str]:
+        return sorted(p.parent.name for p in self.tmp.glob("*/newsmon.log"))
 
     def logs(self, names: Iterable[str] | None = None) -> str:
         return "\n".join(f"--- {n}:\n{self.log(n)[-3000:]}" for n in names or self.daemons)

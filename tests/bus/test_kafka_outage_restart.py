@@ -34,6 +34,18 @@ def fetches(scenario: Syndication) -> int:
     return sum(scenario.shares().values())
 
 
+async def alerted_once(group: Group, scenario: Syndication) -> None:
+    """Every story alerted (0 lost), and a story alerted twice only where the delivery
+    window is (a send the daemon logged as repeated: ``alert_resent``)."""
+    stories = len(scenario.titles)
+    await until(lambda: len(group.posts()) >= stories, "every story alerted", 180)
+    posts = group.posts()
+    twice = sum(n - 1 for n in posts.values())
+    print(f"{len(posts)} stories alerted, {twice} repeated, {group.resent()} in the window")
+    assert len(posts) == stories, posts
+    assert twice <= group.resent(), posts
+
+
 def needs_data_kept(broker: ApacheKafka | Tansu) -> None:
     if not broker.keeps_data:
         pytest.skip("Tansu keeps nothing across a restart")
@@ -76,6 +88,7 @@ async def test_a_broker_restart_loses_nothing_and_readiness_follows(
                        "items matched", 180)  # fmt: skip
         print(f"outage {restarted - stopped:.1f}s ({during} fetches meanwhile); ready again"
               f" {ready_again - restarted:.1f}s after the restart")  # fmt: skip
+        await alerted_once(group, scenario)
     items = published(own_kafka.bootstrap, topic_prefix)
     matches = matched(own_kafka.bootstrap, topic_prefix)
     assert set(items) == {c.link for c in scenario.copies}  # every item, published
@@ -118,4 +131,5 @@ async def test_sigterm_while_the_broker_is_gone_exits_within_the_drain_budget(
         await until(scenario.released, "every batch served", 120)
         await until_in(lambda: published(own_kafka.bootstrap, topic_prefix), len(scenario.copies),
                        "items published", 120)  # fmt: skip
+        await alerted_once(group, scenario)
     assert set(published(own_kafka.bootstrap, topic_prefix)) == {c.link for c in scenario.copies}
