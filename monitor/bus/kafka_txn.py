@@ -44,6 +44,7 @@ REBUILD_AFTER = 8  # consecutive failed turns before the consumer is closed and 
 TXN_TIMEOUT_MS = 20_000  # an owner that dies mid-transaction blocks read_committed this long
 READ_DEADLINE = 120.0  # seconds a changelog read may take before it is given up (retried)
 TXN_WAIT = 30.0  # seconds a transactional request may wait for the coordinator
+BOOTSTRAP_WAIT = 10.0  # seconds a new producer may wait for the broker (30 by default)
 CALL_WAIT_MS = 10_000  # a consumer's call for offsets, bounded (kafka-python may wait forever)
 LEAVE_WAIT = 30.0  # seconds leaving a group may take (its revocation handing over)
 WAIT_STEP_MS = 100  # how often a wait looks at the producer's health and the stop
@@ -111,10 +112,12 @@ class TxnProducer:
             self.close()
         if self._producer is not None:
             return
-        if self._abandoned.is_set() or time.monotonic() >= self._stop_at:
+        left = self._stop_at - time.monotonic()
+        if self._abandoned.is_set() or left <= 0:
             raise Aborted(f"{self.transactional_id}: stopping")
+        wait = int(min(BOOTSTRAP_WAIT, left) * 1000)  # the broker gone: bootstrap waits
         try:
-            producer = KafkaProducer(**self._kafka)
+            producer = KafkaProducer(**self._kafka, bootstrap_timeout_ms=wait)
         except KafkaError as exc:
             raise BusError(f"transactional producer {self.transactional_id}: {exc}") from exc
         try:

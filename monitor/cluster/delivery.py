@@ -352,7 +352,7 @@ class DeliveryOwner:
             writer.join(min(10.0, self._left()))
         for writer in writers:
             if writer.is_alive():
-                writer.producer.abandon()
+                writer.abandon()
         self.outbox.writers.clear()
 
     def ready(self) -> bool:
