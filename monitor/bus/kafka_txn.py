@@ -262,9 +262,12 @@ def end_offsets(
     """Each of ``partitions``' last stable offset (what ``read_committed`` reads up to),
     asked within about ``timeout`` seconds (:class:`BusError` if not answered)."""
     wait = max(1, int(timeout * 1000))
-    consumer = KafkaConsumer(**{**kafka, "group_id": None, "isolation_level": "read_committed",
-                                "enable_auto_commit": False, "request_timeout_ms": 30_000,
-                                "bootstrap_timeout_ms": wait})  # fmt: skip
+    try:
+        consumer = KafkaConsumer(**{**kafka, "group_id": None, "isolation_level": "read_committed",
+                                    "enable_auto_commit": False, "request_timeout_ms": 30_000,
+                                    "bootstrap_timeout_ms": wait})  # fmt: skip
+    except KafkaError as exc:  # the broker gone: it cannot bootstrap
+        raise BusError(f"end offsets of {topic}: {exc}") from exc
     try:
         parts = [TopicPartition(topic, p) for p in partitions]
         found = consumer.end_offsets(parts, timeout_ms=wait)

@@ -79,6 +79,7 @@ class DeliveryOwner:
         self.release_timeout = settings.delivery.timeout + 5.0
         self.keep_sent = settings.state.seen_retention_days * 86400.0
         self.stop_at = math.inf  # monotonic: the daemon stops, nothing waits past it
+        self._writers: list[Writer] = []  # every writer started (a dropped one may still run)
 
     def receivers_of(self, partitions: frozenset[int] | set[int]) -> list[str]:
         return [r for r in self.receivers if self.outbox.partition(r) in partitions]
@@ -198,6 +199,7 @@ class DeliveryOwner:
             self.rebuilding.pop(partition, None)
         writer = Writer(partition, producer, self._aborted, self._fenced)
         writer.start()
+        self._writers = [w for w in self._writers if w.is_alive()] + [writer]
         state = changelog.decode(records)
         restore = asyncio.run_coroutine_threadsafe(self._restore(partition, writer, state),
                                                    self.loop)  # fmt: skip
@@ -337,7 +339,7 @@ class DeliveryOwner:
         """The daemon stops: no transaction or handover waits past ``deadline``
         (monotonic); what is not committed by then is redone by the next owner."""
         self.stop_at = min(self.stop_at, deadline)
-        for writer in list(self.outbox.writers.values()):
+        for writer in list(self._writers):
             writer.producer.stop_by(deadline)
 
     def close(self, deadline: float | None = None) -> None:
@@ -345,7 +347,7 @@ class DeliveryOwner:
         still waiting on the broker then is given up (its producer closed at once)."""
         if deadline is not None:
             self.stop_by(deadline)
-        writers = list(self.outbox.writers.values())
+        writers = list({*self._writers, *self.outbox.writers.values()})
         for writer in writers:
             writer.close()
         for writer in writers:
