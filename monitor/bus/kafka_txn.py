@@ -106,6 +106,9 @@ class TxnProducer:
         """Connect and ``init_transactions``: an open transaction of the last owner with
         this id is aborted, and that owner can commit nothing any more. A producer found
         unhealthy is closed and made again."""
+        if self._producer is not None and fenced(self._producer):
+            self.close()  # another owner has the id now: rebuilding would fence it back
+            raise Fenced(f"{self.transactional_id}: fenced by a newer owner")
         if self._producer is not None and not healthy(self._producer):
             log.warning("txn_producer_rebuilt id=%s (%s)", self.transactional_id,
                         unhealthy(self._producer))  # fmt: skip
@@ -167,6 +170,8 @@ class TxnProducer:
     def _check(self, producer: Any) -> None:
         if self._abandoned.is_set() or time.monotonic() >= self._stop_at:
             raise KafkaTimeoutError("stopping: the transaction is given up")
+        if fenced(producer):  # the fatal state may be set before the request fails
+            raise ProducerFencedError()
         if (why := unhealthy(producer)) is not None:
             raise KafkaError(why)
 
@@ -208,6 +213,13 @@ def unhealthy(producer: Any) -> str | None:
     if sender is None or not sender.is_alive():
         return "its sender thread is gone"
     return None
+
+
+def fenced(producer: Any) -> bool:
+    """Whether a newer producer with the same transactional id fenced this one."""
+    manager = producer._transaction_manager
+    error = manager.last_error if manager is not None and manager.has_fatal_error() else None
+    return isinstance(error, ProducerFencedError) or error is ProducerFencedError
 
 
 def healthy(producer: Any) -> bool:

@@ -29,9 +29,11 @@ feed is fetched, never on the clock. Every fetch is recorded with the daemon tha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import re
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -333,6 +335,16 @@ class Group:
                 alert = json.loads(line)
                 if alert["mode"] == "post":
                     got[alert["story_id"]] += 1
+        return got
+
+    def members(self) -> dict[str, set[str]]:
+        """Story id -> the link keys of its members (scheme left out), as the daemons'
+        state files hold them (each follows ``<prefix>.stories``)."""
+        got: dict[str, set[str]] = {}
+        for path in sorted(self.tmp.glob("*/state.db")):
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                for story, link in db.execute("SELECT story_id, link_key FROM story_members"):
+                    got.setdefault(story, set()).add(link)
         return got
 
     def resent(self) -> int:

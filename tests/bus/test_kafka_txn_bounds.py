@@ -154,3 +154,17 @@ def test_a_fatal_error_is_unhealthy_and_an_unhealthy_producer_is_replaced_on_ope
     txn.open()
     assert stand.closed == [0]
     assert len(made) == 1 and txn._producer is made[0]
+
+
+def test_a_fenced_producer_is_not_rebuilt_it_reports_the_fence() -> None:
+    from kafka.errors import ProducerFencedError
+
+    from monitor.bus.kafka_txn import Fenced
+
+    stand = Stand()
+    txn = producer_with(stand)
+    stand._transaction_manager.fatal = ProducerFencedError()  # another owner's init
+    with pytest.raises(Fenced):  # rebuilding would fence the new owner back
+        txn.commit(RECORDS)
+    assert stand.closed == [0]
+    assert stand.sent == []
