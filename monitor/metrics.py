@@ -41,6 +41,8 @@ RELOAD_RESULTS = ("ok", "failed")
 CLUSTER_ROLES = ("feeds", "stories", "delivery")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
+# the clients the Kafka bus rebuilds
+BUS_CLIENTS = ("producer", "consumer")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
@@ -253,10 +255,15 @@ class Metrics:
             registry=r,
         )
 
-    # -- scale-out on Kafka (monitor/cluster: the stories, delivery and silences roles) -----
+    # -- scale-out on Kafka (monitor/cluster: the feeds, stories, delivery and silences roles)
 
     def _cluster(self) -> None:
         r = self.registry
+        self.cluster_feeds_owned = Gauge(
+            "newsmon_cluster_feeds_owned",
+            "Feeds this daemon polls now: those of the feeds partitions the group gave it"
+            " (kafka; every feed on the memory bus)", registry=r,
+        )  # fmt: skip
         self.cluster_partitions_owned = Gauge(
             "newsmon_cluster_partitions_owned",
             "Partitions of a role's input topic this daemon owns (kafka; feeds, stories, delivery)",
@@ -282,11 +289,17 @@ class Metrics:
         )
         self.cluster_topic_mismatch = Gauge(
             "newsmon_cluster_topic_mismatch",
-            "1 while a role's topic has another partition count than bus.partitions (the role"
-            " does not start: /readyz is not ready)",
+            "1 while a bus or role topic is missing or has another partition count than"
+            " bus.partitions (checked after every reconnect; /readyz is not ready), else 0",
             ["topic"],
             registry=r,
         )
+        self.bus_client_rebuilds = Counter(
+            "newsmon_bus_client_rebuilds_total",
+            "Kafka clients closed and opened again because they could not recover by"
+            " themselves (a fatal state, or failing while the broker answers)",
+            ["client"], registry=r,
+        )  # fmt: skip
         self.deliveries_resent = Counter(
             "newsmon_deliveries_resent_total",
             "Sends that may repeat one a previous owner made: it began the send and died (or"
@@ -299,6 +312,13 @@ class Metrics:
             self.cluster_takeovers.labels(role)
             self.cluster_takeover_seconds.labels(role)
             self.cluster_transaction_aborts.labels(role)
+        for client in BUS_CLIENTS:
+            self.bus_client_rebuilds.labels(client)
+
+    def init_roles(self, topics: Iterable[str]) -> None:
+        """The bus topics (short names) whose mismatch series start at 0."""
+        for topic in topics:
+            self.cluster_topic_mismatch.labels(topic)
 
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:

@@ -768,3 +768,51 @@ def test_check_config_returns_what_it_could_read_and_every_problem(tmp_path: Pat
     assert [f.url for f in settings.feeds] == ["https://x.example/rss"]
     assert settings.rules[0].endswith("rules/*.yaml")
     assert check_config(write(tmp_path, "ok.yaml", "feeds: [https://x.example/rss]\n"))[1] == []
+
+
+KAFKA_BUS = "bus:\n  kind: kafka\n  bootstrap_servers: 'k:9092'\n"
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            "  session_timeout: 2s\n  heartbeat_interval: 500ms\n",
+            "4: bus.session_timeout: 2s is outside what Apache Kafka accepts by default",
+        ),
+        (
+            "  session_timeout: 31m\n  max_poll_interval: 1h\n",
+            "4: bus.session_timeout: 1860s is outside what Apache Kafka accepts by default",
+        ),
+        (
+            "  session_timeout: 9s\n  heartbeat_interval: 4s\n",
+            "5: bus.heartbeat_interval: expected at most a third of session_timeout (9s / 3 = 3s),"
+            " got 4s",
+        ),
+        (
+            "  session_timeout: 30s\n  max_poll_interval: 20s\n",
+            "5: bus.max_poll_interval: expected at least session_timeout (30s), got 20s",
+        ),
+    ],
+)
+def test_kafka_group_timeouts_outside_what_the_broker_accepts_name_their_line(
+    tmp_path: Path, lines: str, expected: str
+) -> None:
+    """Issue 11: a 2 s session was accepted and the join then failed on Apache Kafka
+    (group.min.session.timeout.ms is 6 s); each timeout is checked at its own line."""
+    path = write(tmp_path, "c.yaml", KAFKA_BUS + lines)
+    found = messages(path, env={})
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_kafka_group_timeouts_at_the_bounds_load(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.yaml", KAFKA_BUS + "  session_timeout: 6s\n"
+                 "  heartbeat_interval: 2s\n  max_poll_interval: 6s\n")  # fmt: skip
+    b = load_config(path, env={}).bus
+    assert (b.session_timeout, b.heartbeat_interval, b.max_poll_interval) == (6.0, 2.0, 6.0)
+
+
+def test_the_memory_bus_keeps_its_one_timeout_check(tmp_path: Path) -> None:
+    """The memory bus has no broker: a short session is fine there, as before."""
+    path = write(tmp_path, "c.yaml", "bus: {session_timeout: 2s, heartbeat_interval: 500ms}\n")
+    assert load_config(path, env={}).bus.session_timeout == 2.0

@@ -55,6 +55,21 @@ async def test_readyz_names_each_failing_check_and_healthz_stays_up() -> None:
         assert (await get(server.port, "/readyz"))[0] == 200
 
 
+async def test_readyz_says_what_a_failing_role_waits_on() -> None:
+    """Kafka's roles explain themselves; a check that says nothing, or whose explanation
+    raises, is named alone."""
+    stories, feeds, bus = Flag(), Flag(), Flag()
+    waits = {"stories": lambda: "rebuilding 3,200 of 5,000 records", "bus": lambda: None,
+             "feeds": lambda: 1 / 0}  # fmt: skip
+    checks = {"stories": stories, "feeds": feeds, "bus": bus}
+    async with HttpServer("127.0.0.1", 0, CollectorRegistry(), checks, explain=waits) as server:
+        assert (await get(server.port, "/readyz"))[::2] == (200, "ready\n")
+        stories.value = feeds.value = bus.value = False
+        status, _, body = await get(server.port, "/readyz")
+        want = "not ready: stories (rebuilding 3,200 of 5,000 records), feeds, bus\n"
+        assert (status, body) == (503, want)
+
+
 async def test_metrics_serves_the_registry_in_the_text_format() -> None:
     metrics = Metrics(CollectorRegistry())
     metrics.init_receivers(["desk"])

@@ -33,7 +33,7 @@ from monitor.sources.pool import ParsePool
 from monitor.store import Store
 
 BOUNDED_LABELS = {"reason", "outcome", "receiver", "rule", "topic", "stage", "result", "flag",
-                  "version", "python", "mode", "role"}  # fmt: skip
+                  "version", "python", "mode", "role", "client"}  # fmt: skip
 EMPTY_RSS = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
 
 

@@ -2,7 +2,13 @@
 
 Topics are ``<prefix>.items``, ``<prefix>.matches`` and ``<prefix>.dead-letter``,
 created on start when missing (partitions, replication factor and retention
-from config) and reported when they exist with other settings.
+from config) and reported when they exist with other settings; the roles of
+:mod:`monitor.cluster` add theirs (``add_topics``). Every topic is checked again
+after each reconnect, every ``TOPIC_CHECK_EVERY`` seconds and whenever a consumer
+is assigned partitions: one missing, or with another partition count than
+``bus.partitions``, is an error (logged, ``newsmon_cluster_topic_mismatch``, not
+ready) until it is as configured again: keys would land in other partitions
+than the roles' changelogs expect.
 
 Keys decide partitions, and so what one consumer sees in order:
 
@@ -45,7 +51,13 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from monitor.bus.kafka_admin import BrokerProbe, TopicSpec, ensure_topics
+from monitor.bus.kafka_admin import (
+    BrokerProbe,
+    TopicSpec,
+    check_topics,
+    ensure_topics,
+    partitions_problem,
+)
 from monitor.bus.kafka_consumer import (
     ORIGIN_HEADER,
     SCHEMA_HEADER,
@@ -65,6 +77,9 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER = "dead-letter"
 PRUNE_INTERVAL = 1.0  # seconds: how often publishing prunes what drain and depth track
+TOPIC_CHECK_EVERY = 15.0  # seconds between two checks of the topics' partition counts
+CLOSE_BUDGET = 10.0  # seconds closing the clients may take, the broker gone or not
+CREATED_WAIT = 10.0  # seconds a topic just created may take to be described
 _TYPE_NAMES = {"Item": b"item", "Match": b"match", "Alert": b"alert"}
 
 
@@ -89,8 +104,16 @@ class KafkaBus:
         self.metrics = metrics
         self.origin = uuid.uuid4().hex.encode()
         self._schema = str(SCHEMA_VERSION).encode()
-        self._producer = Producer(config, on_retry=self._count_retry)
-        self._probe = BrokerProbe(config.bootstrap_servers)
+        self._probe = BrokerProbe(
+            config.bootstrap_servers, check=self._check_topics, check_every=TOPIC_CHECK_EVERY
+        )
+        self._producer = Producer(
+            config, on_retry=self._count_retry, reachable=self.reachable,
+            on_rebuild=self._count_rebuild,
+        )  # fmt: skip
+        self._specs: dict[str, TopicSpec] = {}  # full name -> its spec: the topics checked
+        self._topic_problems: dict[str, str] = {}  # full name -> what is wrong with it
+        self._problems_lock = threading.Lock()  # the probe's thread and consumers' set them
         self._consumers: list[ConsumerThread] = []
         self._pending: dict[str, set[tuple[int, int]]] = {}  # published here, not yet acked
         self._early: dict[str, set[tuple[int, int]]] = {}  # acked before publish returned
@@ -102,14 +125,33 @@ class KafkaBus:
     def topic(self, name: str) -> str:
         return f"{self.config.topic_prefix}.{name}"
 
-    async def __aenter__(self) -> KafkaBus:
+    def spec(self, name: str, *, compact: bool = False) -> TopicSpec:
+        """Topic ``name`` (short) as the config wants it; ``compact``: a changelog."""
         c = self.config
-        names = [self.topic(t) for t in ("items", "matches", DEAD_LETTER)]
-        specs = [TopicSpec(n, c.partitions, c.replication_factor, int(c.retention * 1000))
-                 for n in names]  # fmt: skip
-        for problem in await self._retrying(ensure_topics, c.bootstrap_servers, specs):
-            log.warning("topic_mismatch %s", problem)
-        await self._retrying(self._producer.open, names)
+        retention = -1 if compact else int(c.retention * 1000)
+        return TopicSpec(self.topic(name), c.partitions, c.replication_factor, retention, compact)
+
+    @property
+    def producer(self) -> Producer:
+        """The bus's producer, for the roles' own topics (their state, their changelogs)."""
+        return self._producer
+
+    def consumer_settings(self, group: str, **more: Any) -> ConsumerSettings:
+        """What a consumer of stage or role ``group`` (``<group_id>.<group>``) runs with."""
+        kafka = {**consumer_kwargs(self.config, f"{self.config.group_id}.{group}"), **more}
+        return ConsumerSettings(
+            kafka=kafka, commit_interval=self.config.commit_interval,
+            max_in_flight=max(100, self.config.queue_size), reachable=self.reachable,
+            on_rebuild=self._count_rebuild,
+        )  # fmt: skip
+
+    def reachable(self) -> bool:
+        """Whether the broker answered the last probe (within a couple of seconds)."""
+        return self._probe.ok
+
+    async def __aenter__(self) -> KafkaBus:
+        await self.add_topics([self.spec(t) for t in ("items", "matches", DEAD_LETTER)])
+        await self._retrying(self._producer.open, list(self._specs))
         self._probe.start()
         if self.metrics is not None:  # labels are the short topic names, as for depth and lag
             for topic in ("items", "matches"):
@@ -117,6 +159,62 @@ class KafkaBus:
                 for reason in DEAD_LETTER_REASONS:
                     self.metrics.bus_dead_letters.labels(topic, reason)
         return self
+
+    async def add_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create the topics missing (retried until the broker answers), report those with
+        other settings, and check them from now on (see the module docstring)."""
+        servers = self.config.bootstrap_servers
+        for problem in await self._retrying(
+            lambda: ensure_topics(servers, specs, partitions=False)
+        ):
+            log.warning("topic_mismatch %s", problem)
+        deadline = time.monotonic() + CREATED_WAIT
+        while time.monotonic() < deadline:  # a topic just created is not described at once
+            found = await self._retrying(lambda: check_topics(servers, specs))
+            if not any("missing" in problem for problem in found.values()):
+                break
+            await asyncio.sleep(0.2)
+        self._specs.update({s.name: s for s in specs})
+        if self.metrics is not None:
+            self.metrics.init_roles(self._short(s.name) for s in specs)
+        await self._retrying(self._check_topics)
+
+    def _check_topics(self) -> None:
+        """Ask the broker how the topics are (blocking: the probe's thread, or a worker)."""
+        self._set_problems(check_topics(self.config.bootstrap_servers, list(self._specs.values())))
+
+    def _partitions_seen(self, name: str, count: int) -> None:
+        """A consumer of ``name`` was assigned partitions, the topic having ``count``
+        (its client's metadata): another count than the config's is an error at once."""
+        spec = self._specs.get(name)
+        if spec is None or not count or count == spec.partitions:
+            return
+        with self._problems_lock:
+            if name in self._topic_problems:
+                return
+            problems = {**self._topic_problems, name: partitions_problem(spec, count)}
+        self._set_problems(problems)
+
+    def _set_problems(self, problems: dict[str, str]) -> None:
+        with self._problems_lock:
+            before, self._topic_problems = self._topic_problems, problems
+        for name in sorted(set(before) | set(problems)):
+            now = problems.get(name)
+            if now == before.get(name):
+                continue
+            if now is None:
+                log.info("topic_as_configured topic=%s", name)
+            else:
+                log.error("topic_mismatch %s (not ready until it is as configured)", now)
+            if self.metrics is not None:
+                self.metrics.cluster_topic_mismatch.labels(self._short(name)).set(now is not None)
+
+    def topic_problems(self) -> list[str]:
+        """What is wrong with the topics now (empty: as configured)."""
+        return list(self._topic_problems.values())
+
+    def _short(self, name: str) -> str:
+        return name.removeprefix(f"{self.config.topic_prefix}.")
 
     async def _retrying(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in a thread until the broker answers (logged once)."""
@@ -138,12 +236,14 @@ class KafkaBus:
         tb: TracebackType | None,
     ) -> None:
         self._closed = True
+        deadline = time.monotonic() + CLOSE_BUDGET  # bounded, with the broker gone too
         for thread in self._consumers:
             thread.stop()
         for thread in self._consumers:
-            await asyncio.to_thread(thread.join, 15.0)
+            await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
         self._probe.stop()
-        await asyncio.to_thread(self._producer.close)
+        left = max(1.0, deadline - time.monotonic()) if self._probe.ok else 1.0  # broker gone
+        await asyncio.to_thread(self._producer.close, left)
 
     async def publish(self, topic: str, key: str, value: Record) -> None:
         await self.publish_many(topic, ((key, value),))
@@ -181,16 +281,12 @@ class KafkaBus:
         """Messages of ``topic`` for the stage ``group``; commits what is acked."""
         name = self.topic(topic)
         queue: asyncio.Queue[list[KafkaMessage]] = asyncio.Queue()
-        settings = ConsumerSettings(
-            kafka=consumer_kwargs(self.config, f"{self.config.group_id}.{group}"),
-            commit_interval=self.config.commit_interval,
-            max_in_flight=max(100, self.config.queue_size),
-        )
         thread = ConsumerThread(
-            name, settings, asyncio.get_running_loop(), queue.put_nowait,
+            name, self.consumer_settings(group), asyncio.get_running_loop(), queue.put_nowait,
             on_ack=lambda m: self._acked(name, thread, m),
             dead_letter=self._dead_letter_for(name, topic),
             on_lag=lambda lag: self._lag(topic, group, lag),
+            on_partitions=lambda count: self._partitions_seen(name, count),
         )  # fmt: skip
         self._consumers.append(thread)
         thread.start()
@@ -253,7 +349,7 @@ class KafkaBus:
         return len(self._prune(self.topic(topic)))
 
     async def ready(self) -> bool:
-        if self._closed or not self._probe.ok:
+        if self._closed or not self._probe.ok or self._topic_problems:
             return False
         return not any(t.error or not t.is_alive() for t in self._consumers)
 
@@ -308,5 +404,8 @@ class KafkaBus:
 
     def _count_retry(self, name: str) -> None:
         if self.metrics is not None:
-            short = name.removeprefix(f"{self.config.topic_prefix}.")
-            self.metrics.bus_publish_retries.labels(short).inc()
+            self.metrics.bus_publish_retries.labels(self._short(name)).inc()
+
+    def _count_rebuild(self, client: str) -> None:
+        if self.metrics is not None:
+            self.metrics.bus_client_rebuilds.labels(client).inc()

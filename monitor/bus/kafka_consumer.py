@@ -23,7 +23,16 @@ Offsets (at-least-once):
   high watermark would freeze) less the offset the stage would resume from (the
   first delivered offset not yet acked, else the position), summed.
 * The thread outlives any error: a client error or a bug is logged once, shown
-  as ``error`` (readiness reports it) and the loop goes on after a backoff.
+  as ``error`` (readiness reports it) and the loop goes on after a backoff. A
+  client that keeps failing ``REBUILD_AFTER`` seconds while the broker answers
+  (``ConsumerSettings.reachable``), as one whose IO thread died does, is closed
+  and a new one joins in its place (*rebuilt*); what was delivered and not
+  committed is delivered again.
+* Bounded: a commit waits at most ``COMMIT_TIMEOUT`` (what it could not commit is
+  committed later, or delivered again), and closing at most ``CLOSE_TIMEOUT`` more,
+  even with the broker gone, so a stop is never held up by it.
+* After each assignment the topic's partition count, as the client's metadata
+  has it, goes to ``on_partitions``: the bus compares it with the config's.
 """
 
 from __future__ import annotations
@@ -51,6 +60,9 @@ SCHEMA_HEADER = "newsmon-schema"
 ORIGIN_HEADER = "newsmon-origin"
 LAG_INTERVAL = 2.0  # seconds between two lag reports (one ListOffsets request each)
 MAX_BACKOFF = 10.0
+REBUILD_AFTER = 30.0  # seconds of failed steps, the broker answering, before a rebuild
+COMMIT_TIMEOUT = 3.0  # seconds one blocking commit may take
+CLOSE_TIMEOUT = 2.0  # seconds closing the client may take (leaving the group)
 
 
 class PartitionOffsets:
@@ -117,6 +129,8 @@ class ConsumerSettings:
     commit_interval: float
     max_in_flight: int = 2000
     max_records: int = 500
+    reachable: Callable[[], bool] = lambda: True  # whether the broker answers (the probe)
+    on_rebuild: Callable[[str], None] | None = None  # told "consumer" at each rebuild
 
 
 DeadLetter = Callable[[Any, str, str, Callable[[], None]], None]  # record, reason, detail, done
@@ -145,6 +159,7 @@ class ConsumerThread(threading.Thread):
         self, topic: str, settings: ConsumerSettings, loop: asyncio.AbstractEventLoop,
         deliver: Callable[[list[KafkaMessage]], None], on_ack: Callable[[KafkaMessage], None],
         dead_letter: DeadLetter, on_lag: Callable[[int], None],
+        on_partitions: Callable[[int], None] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(name=f"newsmon-consume-{topic}", daemon=True)
         self.topic = topic
@@ -156,7 +171,9 @@ class ConsumerThread(threading.Thread):
         self.starts: dict[int, int] = {}
         self.error: str | None = None
         self._loop, self._deliver, self._on_ack = loop, deliver, on_ack
-        self._dead_letter, self._on_lag = dead_letter, on_lag
+        self._dead_letter, self._on_lag, self._on_partitions = dead_letter, on_lag, on_partitions
+        self._count_partitions = False  # an assignment came: report the partition count
+        self._failing_since: float | None = None  # when the current run of failures began
         self._acks: deque[KafkaMessage] = deque()
         self._done: deque[tuple[PartitionOffsets, int]] = deque()  # dead letters stored
         self._dead_in_flight = 0  # dead letters handed over, not yet stored
@@ -177,6 +194,15 @@ class ConsumerThread(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self._connect()
+                self._steps()
+        finally:
+            self._close()
+
+    def _connect(self) -> None:
+        """A consumer subscribed to the topic (retried with backoff until stopped)."""
         delay = 0.2
         while not self._stopping.is_set() and self._consumer is None:
             consumer = None
@@ -195,23 +221,45 @@ class ConsumerThread(threading.Thread):
             except Exception as exc:  # KafkaError, or anything else: try again
                 if consumer is not None:
                     with contextlib.suppress(Exception):
-                        consumer.close(autocommit=False)
+                        consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
                 self._failing(exc)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+
+    def _steps(self) -> None:
+        """Steps until stopped, or until the client must be rebuilt (then closed)."""
         delay = 0.2
-        try:
-            while not self._stopping.is_set():
-                try:
-                    self._step()
-                except Exception as exc:  # a bug, or a client fault it does not translate
-                    self._unexpected(exc)
-                    self._stopping.wait(delay)
-                    delay = min(delay * 2, MAX_BACKOFF)
-                else:
-                    delay = 0.2
-        finally:
-            self._close()
+        while not self._stopping.is_set():
+            try:
+                self._step()
+            except Exception as exc:  # a bug, or a client fault it does not translate
+                self._unexpected(exc)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+            else:
+                delay = 0.2
+            if (since := self._failing_since) is None:
+                continue
+            if not self.settings.reachable():
+                self._failing_since = None  # the broker is away: counted once it is back
+            elif time.monotonic() - since >= REBUILD_AFTER:
+                self._rebuild(f"failing for {time.monotonic() - since:.0f}s: {self.error}")
+                return
+
+    def _rebuild(self, why: str) -> None:
+        """Close the client (no commit: it cannot) and forget what it delivered: the next
+        one, joining afresh, is given it again from the committed offsets."""
+        log.warning("consumer_rebuild topic=%s reason=%s", self.topic, why)
+        consumer, self._consumer = self._consumer, None
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
+        for offsets in self._offsets.values():
+            offsets.live = False
+        self._offsets.clear()
+        self.assigned, self.starts, self.assignment_known = frozenset(), {}, False
+        self._paused, self._failing_since = False, None
+        if self.settings.on_rebuild is not None:
+            self.settings.on_rebuild("consumer")
 
     def _step(self) -> None:
         try:
@@ -227,6 +275,9 @@ class ConsumerThread(threading.Thread):
             self._flow_control()
             records = self._consumer.poll(timeout_ms=200, max_records=self.settings.max_records)
             finish_dropped_join(self._consumer)
+            if self._count_partitions and self._on_partitions is not None:
+                self._count_partitions = False
+                self._on_partitions(len(self._consumer.partitions_for_topic(self.topic) or ()))
         except KafkaError as exc:
             self._failing(exc)
             self._stopping.wait(1.0)
@@ -243,6 +294,8 @@ class ConsumerThread(threading.Thread):
         ):
             log.info("consume_recovered topic=%s", self.topic)
             self.error = self._traced = None
+        if self.error is None:
+            self._failing_since = None
 
     def _read(self, records: dict[TopicPartition, list[Any]]) -> list[KafkaMessage]:
         batch: list[KafkaMessage] = []
@@ -296,7 +349,7 @@ class ConsumerThread(threading.Thread):
             self._commit_failing = False
             return
         self._commit_failing = True
-        self._consumer.commit(offsets)
+        self._consumer.commit(offsets, timeout_ms=int(COMMIT_TIMEOUT * 1000))
         self._commit_failing = False
         for tp, meta in offsets.items():
             self._offsets[tp].committed = meta.offset
@@ -379,6 +432,7 @@ class ConsumerThread(threading.Thread):
         self.starts = {}  # set again by the first records of each partition
         self.assignment_known = True
         self._paused = False
+        self._count_partitions = True
         log.info("partitions_assigned topic=%s partitions=%s", self.topic, sorted(self.assigned))
 
     def _failing(self, exc: Exception) -> None:
@@ -386,6 +440,8 @@ class ConsumerThread(threading.Thread):
         if text != self.error:
             log.warning("consume_error topic=%s error=%s", self.topic, text)
         self.error = text
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
 
     def _unexpected(self, exc: Exception) -> None:
         """Not a KafkaError the step expects: logged with its traceback once."""
@@ -395,9 +451,15 @@ class ConsumerThread(threading.Thread):
             self._traced = text
         self.error = text
         self._unexpected_at = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
 
     def _close(self, dead_letter_wait: float = 5.0) -> None:
         if self._consumer is None:
+            return
+        if not self.settings.reachable():  # nothing would go out: what is acked is redone
+            with contextlib.suppress(Exception):
+                self._consumer.close(autocommit=False, timeout_ms=0)
             return
         deadline = time.monotonic() + dead_letter_wait
         self._apply_acks()  # dead letters the stage asked for go out now, and are waited for
@@ -408,7 +470,7 @@ class ConsumerThread(threading.Thread):
         except KafkaError as exc:
             log.warning("commit_on_close_failed topic=%s error=%s", self.topic, exc)
         try:
-            self._consumer.close(autocommit=False)
+            self._consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
         except KafkaError as exc:
             log.warning("consumer_close_failed topic=%s error=%s", self.topic, exc)
 

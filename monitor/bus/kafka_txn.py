@@ -11,8 +11,6 @@ own partitions through consumer groups; this module is the Kafka side of that:
   :class:`Aborted` when the transaction was aborted and may be tried again.
 * :func:`read_changelog`: one partition of a compacted topic read, ``read_committed``,
   to its last stable offset, as its last value per key (tombstones delete).
-* :func:`ensure_changelogs`: the topics created when missing, with their cleanup policy;
-  a topic found with another partition count is reported (never "fixed").
 * :class:`GroupLoop`: a consumer thread in a group (``read_committed``, no auto commit)
   that tells its role which partitions it was assigned and revoked, and hands it the
   records of each partition.
@@ -24,16 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as TopicPartition
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, ProducerFencedError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata as OffsetAndMetadata
 
@@ -45,6 +43,11 @@ log = logging.getLogger(__name__)
 REBUILD_AFTER = 8  # consecutive failed turns before the consumer is closed and made again
 TXN_TIMEOUT_MS = 20_000  # an owner that dies mid-transaction blocks read_committed this long
 READ_DEADLINE = 120.0  # seconds a changelog read may take before it is given up (retried)
+TXN_WAIT = 30.0  # seconds a transactional request may wait for the coordinator
+BOOTSTRAP_WAIT = 10.0  # seconds a new producer may wait for the broker (30 by default)
+CALL_WAIT_MS = 10_000  # a consumer's call for offsets, bounded (kafka-python may wait forever)
+LEAVE_WAIT = 30.0  # seconds leaving a group may take (its revocation handing over)
+WAIT_STEP_MS = 100  # how often a wait looks at the producer's health and the stop
 
 
 class Fenced(BusError):
@@ -72,7 +75,20 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 class TxnProducer:
-    """A transactional producer for one owned partition; open() fences the last owner."""
+    """A transactional producer for one owned partition; open() fences the last owner.
+
+    kafka-python's ``commit_transaction``, ``abort_transaction`` and
+    ``send_offsets_to_transaction`` wait for the broker without a bound (the Java
+    client bounds them by ``max.block.ms`` since KAFKA-7763), and a sender thread in a
+    state it does not leave (a fatal error, or "cannot reset producer state for a
+    transactional producer" after an outage) never completes them. So each of those
+    waits here is bounded: by ``TXN_WAIT``, by the deadline of :meth:`stop_by` while
+    the daemon stops, and by the producer's health (its sender alive, no fatal error).
+    A producer that fails one of them is closed at once (timeout 0: nothing of an
+    uncommitted transaction is worth waiting for) and made again by the next
+    :meth:`open`, whose ``init_transactions`` aborts what it left open. What was not
+    committed is redone from the changelog and the committed offsets; nothing committed
+    is lost."""
 
     def __init__(self, kafka: dict[str, Any], transactional_id: str) -> None:
         self._kafka = {
@@ -83,18 +99,32 @@ class TxnProducer:
         }  # fmt: skip
         self.transactional_id = transactional_id
         self._producer: Any = None
+        self._stop_at = math.inf  # monotonic: while stopping, no wait goes past it
+        self._abandoned = threading.Event()
 
     def open(self) -> None:
         """Connect and ``init_transactions``: an open transaction of the last owner with
-        this id is aborted, and that owner can commit nothing any more."""
+        this id is aborted, and that owner can commit nothing any more. A producer found
+        unhealthy is closed and made again."""
+        if self._producer is not None and fenced(self._producer):
+            self.close()  # another owner has the id now: rebuilding would fence it back
+            raise Fenced(f"{self.transactional_id}: fenced by a newer owner")
+        if self._producer is not None and not healthy(self._producer):
+            log.warning("txn_producer_rebuilt id=%s (%s)", self.transactional_id,
+                        unhealthy(self._producer))  # fmt: skip
+            self.close()
         if self._producer is not None:
             return
+        left = self._stop_at - time.monotonic()
+        if self._abandoned.is_set() or left <= 0:
+            raise Aborted(f"{self.transactional_id}: stopping")
+        wait = int(min(BOOTSTRAP_WAIT, left) * 1000)  # the broker gone: bootstrap waits
         try:
-            producer = KafkaProducer(**self._kafka)
+            producer = KafkaProducer(**self._kafka, bootstrap_timeout_ms=wait)
         except KafkaError as exc:
             raise BusError(f"transactional producer {self.transactional_id}: {exc}") from exc
         try:
-            producer.init_transactions()
+            producer.init_transactions()  # bounded by max_block_ms
         except KafkaError as exc:
             _close(producer)
             raise BusError(f"init_transactions {self.transactional_id}: {exc}") from exc
@@ -106,30 +136,67 @@ class TxnProducer:
         """Produce ``records`` and commit ``offsets`` for ``group`` in one transaction."""
         self.open()
         producer = self._producer
+        manager = producer._transaction_manager
         try:
             producer.begin_transaction()
             for r in records:
+                self._check(producer)
                 producer.send(r.topic, key=r.key, value=r.value, partition=r.partition,
                               headers=list(r.headers) or None)  # fmt: skip
             if offsets:
-                producer.send_offsets_to_transaction(offsets, group)
-            producer.commit_transaction()
+                self._wait(producer, manager.send_offsets_to_transaction(offsets, group))
+            self._wait(producer, manager.begin_commit())
         except ProducerFencedError as exc:
             self.close()
             raise Fenced(f"{self.transactional_id}: fenced by a newer owner") from exc
         except KafkaError as exc:
-            self._abort()
+            if isinstance(exc, KafkaTimeoutError):  # the broker gone: an abort would wait too
+                self.close()
+            else:
+                self._abort(producer)
             raise Aborted(f"{self.transactional_id}: {type(exc).__name__}: {exc}") from exc
 
-    def _abort(self) -> None:
-        manager = getattr(self._producer, "_transaction_manager", None)
-        if manager is not None and not manager.has_fatal_error():
+    def _wait(self, producer: Any, result: Any) -> None:
+        """Until ``result`` (a transaction manager's request) completes: it raises what
+        the broker answered; KafkaTimeoutError past the bounds, KafkaError when the
+        producer cannot complete it any more."""
+        producer._sender.wakeup()
+        give_up = min(time.monotonic() + TXN_WAIT, self._stop_at)
+        while not result.wait(timeout_ms=WAIT_STEP_MS):
+            self._check(producer)
+            if time.monotonic() >= give_up:
+                raise KafkaTimeoutError("no answer from the transaction coordinator in time")
+
+    def _check(self, producer: Any) -> None:
+        if self._abandoned.is_set() or time.monotonic() >= self._stop_at:
+            raise KafkaTimeoutError("stopping: the transaction is given up")
+        if fenced(producer):  # the fatal state may be set before the request fails
+            raise ProducerFencedError()
+        if (why := unhealthy(producer)) is not None:
+            raise KafkaError(why)
+
+    def _abort(self, producer: Any) -> None:
+        """Abort the open transaction, or close the producer when it cannot (the next
+        open() makes another, whose init_transactions aborts it)."""
+        manager = producer._transaction_manager
+        if healthy(producer) and not manager.is_completing():
             try:
-                self._producer.abort_transaction()
+                self._wait(producer, manager.begin_abort())
                 return
             except KafkaError as exc:
                 log.warning("txn_abort_failed id=%s error=%s", self.transactional_id, exc)
-        self.close()  # a fatal state: rebuilt by the next open()
+        self.close()
+
+    def stop_by(self, deadline: float) -> None:
+        """The daemon stops: no call of this producer waits past ``deadline``
+        (monotonic); a transaction not committed by then is given up."""
+        self._stop_at = min(self._stop_at, deadline)
+
+    def abandon(self) -> None:
+        """Give up whatever waits now (another thread may be in :meth:`commit`) and
+        close: this producer is not used again."""
+        self._abandoned.set()
+        self.close()
 
     def close(self) -> None:
         producer, self._producer = self._producer, None
@@ -137,29 +204,54 @@ class TxnProducer:
             _close(producer)
 
 
+def unhealthy(producer: Any) -> str | None:
+    """Why a transactional producer cannot complete a transaction any more, or None."""
+    manager = producer._transaction_manager
+    if manager is not None and manager.has_fatal_error():
+        return f"fatal error: {manager.last_error!r}"
+    sender = producer._sender
+    if sender is None or not sender.is_alive():
+        return "its sender thread is gone"
+    return None
+
+
+def fenced(producer: Any) -> bool:
+    """Whether a newer producer with the same transactional id fenced this one."""
+    manager = producer._transaction_manager
+    error = manager.last_error if manager is not None and manager.has_fatal_error() else None
+    return isinstance(error, ProducerFencedError) or error is ProducerFencedError
+
+
+def healthy(producer: Any) -> bool:
+    return unhealthy(producer) is None
+
+
 def _close(producer: Any) -> None:
+    """Close at once: a sender still trying is stopped (kafka-python's close flushes
+    first and joins the sender; with 0 neither waits)."""
     with contextlib.suppress(Exception):
-        producer.close(timeout=2)
+        producer.close(timeout=0)
 
 
 def read_changelog(
     kafka: dict[str, Any], topic: str, partition: int,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, *, stop: threading.Event | None = None,
 ) -> dict[bytes, bytes]:  # fmt: skip
     """``topic``'s ``partition`` read from its start to its last stable offset (committed
-    transactions only): the last value of each key, tombstoned keys left out."""
+    transactions only): the last value of each key, tombstoned keys left out. Given up
+    (:class:`BusError`) after ``READ_DEADLINE`` or once ``stop`` is set."""
     consumer = KafkaConsumer(**{**kafka, "group_id": None, "isolation_level": "read_committed",
                                 "enable_auto_commit": False})  # fmt: skip
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
+        end = consumer.end_offsets([tp], timeout_ms=CALL_WAIT_MS)[tp]
         state: dict[bytes, bytes] = {}
         deadline, read = time.monotonic() + READ_DEADLINE, 0
-        while consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise BusError(f"changelog {topic}/{partition}: not read to {end} in time")
+        while consumer.position(tp, timeout_ms=CALL_WAIT_MS) < end:
+            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                raise BusError(f"changelog {topic}/{partition}: not read to {end} (given up)")
             for record in consumer.poll(timeout_ms=500, max_records=2000).get(tp, ()):
                 if record.value is None:
                     state.pop(record.key, None)
@@ -173,71 +265,30 @@ def read_changelog(
         raise BusError(f"changelog {topic}/{partition}: {exc}") from exc
     finally:
         with contextlib.suppress(Exception):
-            consumer.close(autocommit=False)
+            consumer.close(autocommit=False, timeout_ms=0)
 
 
-def end_offsets(kafka: dict[str, Any], topic: str) -> dict[int, int]:
-    """Each partition's last stable offset (what ``read_committed`` reads up to)."""
-    consumer = KafkaConsumer(**{**kafka, "group_id": None, "isolation_level": "read_committed",
-                                "enable_auto_commit": False})  # fmt: skip
+def end_offsets(
+    kafka: dict[str, Any], topic: str, partitions: Iterable[int], timeout: float
+) -> dict[int, int]:
+    """Each of ``partitions``' last stable offset (what ``read_committed`` reads up to),
+    asked within about ``timeout`` seconds (:class:`BusError` if not answered)."""
+    wait = max(1, int(timeout * 1000))
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return {tp.partition: int(end) for tp, end in consumer.end_offsets(parts).items()}
+        consumer = KafkaConsumer(**{**kafka, "group_id": None, "isolation_level": "read_committed",
+                                    "enable_auto_commit": False, "request_timeout_ms": 30_000,
+                                    "bootstrap_timeout_ms": wait})  # fmt: skip
+    except KafkaError as exc:  # the broker gone: it cannot bootstrap
+        raise BusError(f"end offsets of {topic}: {exc}") from exc
+    try:
+        parts = [TopicPartition(topic, p) for p in partitions]
+        found = consumer.end_offsets(parts, timeout_ms=wait)
+        return {tp.partition: int(end) for tp, end in found.items()}
     except KafkaError as exc:
         raise BusError(f"end offsets of {topic}: {exc}") from exc
     finally:
         with contextlib.suppress(Exception):
-            consumer.close(autocommit=False)
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    replication_factor: int
-    configs: dict[str, str] = field(default_factory=dict)
-
-
-def compacted(name: str, partitions: int, replication_factor: int) -> TopicSpec:
-    """A changelog: the last value per key kept; segments rolled hourly so it compacts."""
-    configs = {"cleanup.policy": "compact", "segment.ms": "3600000"}
-    return TopicSpec(name, partitions, replication_factor, configs)
-
-
-def ensure_changelogs(servers: Sequence[str], specs: Sequence[TopicSpec]) -> list[str]:
-    """Create the missing topics; one message per existing topic whose partition count
-    is not the spec's (kept as is: changing it would move keys between partitions)."""
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=list(servers), client_id="newsmon-admin")
-    except KafkaError as exc:
-        raise BusError(f"kafka admin: cannot reach {','.join(servers)}: {exc}") from exc
-    try:
-        existing = set(admin.list_topics())
-        for spec in specs:
-            if spec.name not in existing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # another daemon made it
-                    admin.create_topics([NewTopic(spec.name, spec.partitions,
-                                                  spec.replication_factor,
-                                                  topic_configs=spec.configs)])  # fmt: skip
-                    log.info("topic_created topic=%s partitions=%d", spec.name, spec.partitions)
-        found = _partition_counts(admin, [s.name for s in specs])
-        wrong = [s for s in specs if found.get(s.name, 0) != s.partitions]
-        return [f"topic {s.name} has {found.get(s.name, 0)} partitions, config says"
-                f" {s.partitions}" for s in wrong]  # fmt: skip
-    except KafkaError as exc:
-        raise BusError(f"kafka admin: topic setup failed: {exc}") from exc
-    finally:
-        admin.close()
-
-
-def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    """Each topic's partition count (a topic just made may show none for a moment)."""
-    deadline = time.monotonic() + 10.0
-    while True:
-        found = {t["name"]: len(t.get("partitions") or []) for t in admin.describe_topics(names)}
-        if all(found.get(n) for n in names) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+            consumer.close(autocommit=False, timeout_ms=0)
 
 
 class Role(Protocol):
@@ -261,17 +312,30 @@ class GroupLoop(threading.Thread):
         self.consumer: Any = None
         self.error: str | None = None
         self.positions: dict[int, int] = {}  # partition -> next offset, once handled
+        self.stop_at = math.inf  # monotonic: leaving the group waits no longer than this
         self._stopping = threading.Event()
 
     def tp(self, partition: int) -> TopicPartition:
         return TopicPartition(self.topic, partition)
 
-    def stop(self) -> None:
+    def stop(self, deadline: float = math.inf) -> None:
+        """Stop after the turn under way; leaving the group waits until ``deadline``
+        (monotonic) at most."""
+        self.stop_at = min(self.stop_at, deadline)
         self._stopping.set()
 
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set once stopping: what a long call of the role (a changelog read) watches."""
+        return self._stopping
+
+    def left(self) -> float:
+        """Seconds left before the stop's deadline (inf while not stopping)."""
+        return max(0.0, self.stop_at - time.monotonic())
 
     def caught_up(self, ends: dict[int, int]) -> bool:
         """Whether every partition held now was handled up to its offset in ``ends``."""
@@ -325,8 +389,9 @@ class GroupLoop(threading.Thread):
         """Leave the group: the role is told its partitions are revoked (and hands off)."""
         consumer, self.consumer = self.consumer, None
         if consumer is not None:
+            wait = min(self.left(), LEAVE_WAIT)
             try:
-                consumer.close(autocommit=False)
+                consumer.close(autocommit=False, timeout_ms=int(wait * 1000))
             except Exception as exc:
                 log.warning("consumer_close_failed topic=%s error=%s", self.topic, exc)
 

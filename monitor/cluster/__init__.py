@@ -6,7 +6,8 @@ partition keeps the existing store/outbox/StoryBook code as a local materialised
 view, rebuilt from that partition of the changelog when it is assigned, and writes
 every change back. Roles, each a consumer group ``<group_id>.<stage>``:
 
-* feeds (``feeds*.py``): each feed polled by one daemon;
+* feeds (``feeds*.py``): ``<prefix>.feeds`` keyed by feed URL, each feed polled by one
+  daemon, its state (validators, schedule, seen ids) restored by the next owner;
 * stories (``stories*.py``): ``<prefix>.matches`` keyed by desk, one owner per desk,
   its decisions committed with its input offsets in one Kafka transaction;
 * delivery (``delivery*.py``): ``<prefix>.outbox`` keyed by receiver, one owner per

@@ -26,13 +26,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 import time
 from concurrent.futures import Future
 from typing import Any
 
 from monitor.alerts.deliver import Dispatcher
-from monitor.bus.kafka_txn import Fenced, GroupLoop, OffsetAndMetadata, Out, TxnProducer
+from monitor.bus.kafka_txn import (
+    CALL_WAIT_MS,
+    Fenced,
+    GroupLoop,
+    OffsetAndMetadata,
+    Out,
+    TxnProducer,
+)
 from monitor.bus.kafka_txn import read_changelog as read
 from monitor.cluster import delivery_changelog as changelog
 from monitor.cluster.delivery_outbox import ClusterOutbox
@@ -70,6 +78,8 @@ class DeliveryOwner:
         self._lock = threading.Lock()
         self.release_timeout = settings.delivery.timeout + 5.0
         self.keep_sent = settings.state.seen_retention_days * 86400.0
+        self.stop_at = math.inf  # monotonic: the daemon stops, nothing waits past it
+        self._writers: list[Writer] = []  # every writer started (a dropped one may still run)
 
     def receivers_of(self, partitions: frozenset[int] | set[int]) -> list[str]:
         return [r for r in self.receivers if self.outbox.partition(r) in partitions]
@@ -96,7 +106,7 @@ class DeliveryOwner:
             return
         handover = asyncio.run_coroutine_threadsafe(self._release(partitions), self.loop)
         try:
-            handover.result(self.release_timeout + 1)
+            handover.result(min(self.release_timeout + 1, self._left()))
         except Exception as exc:  # a send that outlived its timeout: the window, counted
             log.warning("handover_incomplete role=%s partitions=%s error=%s", ROLE,
                         sorted(partitions), type(exc).__name__)  # fmt: skip
@@ -134,9 +144,11 @@ class DeliveryOwner:
             job = asyncio.run_coroutine_threadsafe(apply, self.loop).result(LOOP_WAIT)
             self._wait(loop, job)
         except (Fenced, TimeoutError) as exc:
-            log.warning("delivery_ingest_fenced partition=%d error=%s", partition, exc)
+            log.warning("delivery_ingest_fenced partition=%d error=%s", partition,
+                        str(exc) or type(exc).__name__)  # fmt: skip
             self._drop(partition)
-            loop.consumer.seek(loop.tp(partition), self._committed(loop, partition))
+            if not loop.stopping:  # stopping: the next owner starts from the committed offset
+                loop.consumer.seek(loop.tp(partition), self._committed(loop, partition))
 
     def _wait(self, loop: GroupLoop, job: Future[None]) -> None:
         """Until the ingest committed; given up (to be read again) when stopping and
@@ -148,7 +160,7 @@ class DeliveryOwner:
                 return
             except TimeoutError:
                 if loop.stopping:
-                    stop_at = stop_at or time.monotonic() + STOP_WAIT
+                    stop_at = stop_at or min(time.monotonic() + STOP_WAIT, self.stop_at)
                     if time.monotonic() > stop_at:
                         raise
 
@@ -173,11 +185,13 @@ class DeliveryOwner:
     def _build(self, loop: GroupLoop, partition: int, first: int | None = None) -> bool:
         started = time.monotonic()
         producer = TxnProducer(self.kafka, f"{self.txn_prefix}.{partition}")
+        producer.stop_by(self.stop_at)
         producer.open()  # fences the last owner (BusError: the loop retries the turn)
         self.rebuilding[partition] = (0, 0)
         try:
             records = read(self.kafka, self.topic, partition,
-                           lambda n, end: self._progress(partition, n, end))  # fmt: skip
+                           lambda n, end: self._progress(partition, n, end),
+                           stop=loop.stop_event)  # fmt: skip
         except BaseException:
             producer.close()
             raise
@@ -185,6 +199,7 @@ class DeliveryOwner:
             self.rebuilding.pop(partition, None)
         writer = Writer(partition, producer, self._aborted, self._fenced)
         writer.start()
+        self._writers = [w for w in self._writers if w.is_alive()] + [writer]
         state = changelog.decode(records)
         restore = asyncio.run_coroutine_threadsafe(self._restore(partition, writer, state),
                                                    self.loop)  # fmt: skip
@@ -303,9 +318,9 @@ class DeliveryOwner:
 
     def _committed(self, loop: GroupLoop, partition: int) -> int:
         tp = loop.tp(partition)
-        committed: int | None = loop.consumer.committed(tp)
+        committed: int | None = loop.consumer.committed(tp, timeout_ms=CALL_WAIT_MS)
         if committed is None:
-            return int(loop.consumer.beginning_offsets([tp])[tp])
+            return int(loop.consumer.beginning_offsets([tp], timeout_ms=CALL_WAIT_MS)[tp])
         return committed
 
     def _dead_letter(self, record: Any, detail: str) -> Out:
@@ -317,11 +332,29 @@ class DeliveryOwner:
                    detail.encode()[:1000]), ("newsmon-source", where)]  # fmt: skip
         return Out(self.dead_letter, record.key or b"", record.value or b"", None, headers)
 
-    def close(self) -> None:
-        for writer in list(self.outbox.writers.values()):
+    def _left(self) -> float:
+        return max(0.0, self.stop_at - time.monotonic())
+
+    def stop_by(self, deadline: float) -> None:
+        """The daemon stops: no transaction or handover waits past ``deadline``
+        (monotonic); what is not committed by then is redone by the next owner."""
+        self.stop_at = min(self.stop_at, deadline)
+        for writer in list(self._writers):
+            writer.producer.stop_by(deadline)
+
+    def close(self, deadline: float | None = None) -> None:
+        """The writers commit what they hold until ``deadline`` (monotonic); a writer
+        still waiting on the broker then is given up (its producer closed at once)."""
+        if deadline is not None:
+            self.stop_by(deadline)
+        writers = list({*self._writers, *self.outbox.writers.values()})
+        for writer in writers:
             writer.close()
-        for writer in list(self.outbox.writers.values()):
-            writer.join(10)
+        for writer in writers:
+            writer.join(min(10.0, self._left()))
+        for writer in writers:
+            if writer.is_alive():
+                writer.abandon()
         self.outbox.writers.clear()
 
     def ready(self) -> bool:

@@ -13,24 +13,31 @@ from types import TracebackType
 
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.sinks import Sink
-from monitor.bus.kafka import consumer_kwargs
-from monitor.bus.kafka_txn import GroupLoop, TopicSpec, compacted
+from monitor.bus.kafka import KafkaBus, consumer_kwargs
+from monitor.bus.kafka_admin import TopicSpec
+from monitor.bus.kafka_txn import GroupLoop
 from monitor.cluster import silences
 from monitor.cluster.delivery import ROLE, DeliveryOwner
 from monitor.cluster.delivery_outbox import ClusterOutbox
-from monitor.cluster.stories_role import caught_up, check_topics, kafka_client
+from monitor.cluster.stories_role import caught_up, check_topics, kafka_client, leave, stop_deadline
 from monitor.config import Settings
 from monitor.metrics import Metrics
 from monitor.store import Store
 
 
+def topics(bus: KafkaBus) -> list[TopicSpec]:
+    """The delivery role's topics: its input, its changelog, the silences it honours."""
+    return [bus.spec("outbox"), bus.spec("deliveries", compact=True),
+            bus.spec(silences.SHORT, compact=True)]  # fmt: skip
+
+
 class DeliveryRole:
     def __init__(
         self, settings: Settings, metrics: Metrics, store: Store, sinks: Mapping[str, Sink],
-        limits: Mapping[str, tuple[int, float]],
+        limits: Mapping[str, tuple[int, float]], bus: KafkaBus,
     ) -> None:  # fmt: skip
         b = settings.bus
-        self.settings, self.metrics = settings, metrics
+        self.settings, self.metrics, self.bus = settings, metrics, bus
         self.topic = f"{b.topic_prefix}.outbox"
         self.outbox = ClusterOutbox(store, f"{b.topic_prefix}.deliveries", b.partitions, metrics,
                                     settings.stories.window)  # fmt: skip
@@ -41,14 +48,11 @@ class DeliveryRole:
         self.owner: DeliveryOwner | None = None
         self.loop: GroupLoop | None = None
         self.topics_ok = True
+        self.deadline: float | None = None  # monotonic: when leaving must be done (the app's)
 
     async def __aenter__(self) -> DeliveryRole:
         b = self.settings.bus
-        specs = [TopicSpec(self.topic, b.partitions, b.replication_factor,
-                           {"retention.ms": str(int(b.retention * 1000))}),
-                 compacted(f"{b.topic_prefix}.deliveries", b.partitions, b.replication_factor),
-                 compacted(silences.topic(b), b.partitions, b.replication_factor)]  # fmt: skip
-        self.topics_ok = await check_topics(self.settings, self.metrics, specs)
+        self.topics_ok = await check_topics(self.bus, topics(self.bus))
         self._loop = asyncio.get_running_loop()
         self.silences.start()
         self.owner = DeliveryOwner(self.settings, self.metrics, kafka_client(self.settings),
@@ -62,12 +66,14 @@ class DeliveryRole:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:  # fmt: skip
-        if self.loop is not None:
-            self.loop.stop()
-            if self.loop.is_alive():  # leaving the group hands the receivers over
-                await asyncio.to_thread(self.loop.join, self.settings.delivery.timeout + 15)
+        deadline = stop_deadline(self.deadline, self.settings)
         if self.owner is not None:
-            await asyncio.to_thread(self.owner.close)
+            self.owner.stop_by(deadline)
+        if self.loop is not None:
+            self.loop.stop(deadline)
+            await leave(self.loop, deadline)  # leaving the group hands the receivers over
+        if self.owner is not None:
+            await asyncio.to_thread(self.owner.close, deadline)
         self.silences.stop()
 
     def _silences_loaded(self) -> None:
@@ -78,8 +84,7 @@ class DeliveryRole:
     async def drain(self, deadline: float) -> bool:
         if self.loop is None or self.owner is None:
             return True
-        return await caught_up(self.loop, kafka_client(self.settings), deadline,
-                               self.owner.ready)  # fmt: skip
+        return await caught_up(self.loop, self.settings, deadline, self.owner.ready)
 
     async def ready(self) -> bool:
         return (self.topics_ok and self.loop is not None and self.loop.is_alive()

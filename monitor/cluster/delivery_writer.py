@@ -13,11 +13,12 @@ another owner, this daemon stops serving it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ class Writer(threading.Thread):
         self._jobs: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._current: list[_Job] = []  # what the commit under way carries
         self.fenced = False
 
     def submit(
@@ -64,6 +66,19 @@ class Writer(threading.Thread):
             self._closing = True
             self._cond.notify()
 
+    def abandon(self) -> None:
+        """The daemon stops and the broker does not answer: what waits on this writer
+        (a send waiting for its attempt to commit, an ingest) fails now, the commit under
+        way is given up; the partition's next owner redoes what did not commit."""
+        self.close()
+        with self._cond:
+            jobs = [*self._current, *self._jobs]
+            self._jobs.clear()
+            self.fenced = True
+        self.producer.abandon()
+        for job in jobs:
+            _settle(job, Fenced(f"partition {self.partition}: given up while stopping"))
+
     def run(self) -> None:
         try:
             while (jobs := self._take()) is not None:
@@ -80,6 +95,7 @@ class Writer(threading.Thread):
                 return None
             jobs = list(self._jobs)
             self._jobs.clear()
+            self._current = jobs
             return jobs
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -109,7 +125,7 @@ class Writer(threading.Thread):
                     self._cond.wait(delay)
                 delay = min(delay * 2, 5.0)
         for job in jobs:
-            job.done.set_result(None)
+            _settle(job)
 
     def _fence(self, jobs: list[_Job], exc: BusError) -> None:
         with self._cond:
@@ -117,8 +133,7 @@ class Writer(threading.Thread):
             queued = list(self._jobs)
             self._jobs.clear()
         for job in [*jobs, *queued]:
-            if not job.done.done():
-                job.done.set_exception(exc if isinstance(exc, Fenced) else Fenced(str(exc)))
+            _settle(job, exc if isinstance(exc, Fenced) else Fenced(str(exc)))
         if isinstance(exc, Fenced):
             log.warning("deliveries_fenced partition=%d (another daemon owns it now)",
                         self.partition)  # fmt: skip
@@ -130,5 +145,13 @@ class Writer(threading.Thread):
             self._jobs.clear()
             self.fenced = True
         for job in queued:
-            if not job.done.done():
-                job.done.set_exception(exc)
+            _settle(job, exc)
+
+
+def _settle(job: _Job, exc: BaseException | None = None) -> None:
+    """Complete ``job`` (failed with ``exc``) unless another thread did (abandon)."""
+    with contextlib.suppress(InvalidStateError):
+        if exc is None:
+            job.done.set_result(None)
+        else:
+            job.done.set_exception(exc)

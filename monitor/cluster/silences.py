@@ -14,15 +14,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from monitor.alerts.silence import Silence
-from monitor.bus.kafka_txn import compacted, ensure_changelogs, read_changelog
+from monitor.bus.kafka_admin import TopicSpec, ensure_topics
+from monitor.bus.kafka_txn import read_changelog
+from monitor.cluster.tail import Tail
 from monitor.config import BusConfig, Matcher
 from monitor.errors import BusError
 from monitor.store import Store
@@ -30,8 +31,11 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 
+SHORT = "silences"
+
+
 def topic(config: BusConfig) -> str:
-    return f"{config.topic_prefix}.silences"
+    return f"{config.topic_prefix}.{SHORT}"
 
 
 def encode(s: Silence) -> bytes:
@@ -53,8 +57,8 @@ def decode(raw: bytes) -> Silence:
 
 
 def ensure(config: BusConfig) -> None:
-    spec = compacted(topic(config), config.partitions, config.replication_factor)
-    for problem in ensure_changelogs(config.bootstrap_servers, [spec]):
+    spec = TopicSpec(topic(config), config.partitions, config.replication_factor, -1, True)
+    for problem in ensure_topics(config.bootstrap_servers, [spec]):
         log.warning("topic_mismatch %s", problem)
 
 
@@ -87,59 +91,19 @@ def read_all(config: BusConfig) -> list[Silence]:
     return sorted(found, key=lambda s: s.created, reverse=True)
 
 
-class SilencesTail(threading.Thread):
+class SilencesTail(Tail):
     """Follows the topic into ``store`` (every partition, from the start) until stopped."""
 
     def __init__(self, config: BusConfig, store: Store,
                  loaded: Callable[[], None] = lambda: None) -> None:  # fmt: skip
-        super().__init__(name="newsmon-silences", daemon=True)
-        self.config, self.store, self._loaded = config, store, loaded
-        self.caught_up = False  # the topic read to where it ended when we started
-        self.error: str | None = None
-        self._stop = threading.Event()
+        super().__init__(config, topic(config), "silences")
+        self.store, self._loaded = store, loaded
 
-    def stop(self) -> None:
-        self._stop.set()
+    def loaded(self) -> None:
+        log.info("silences_loaded count=%d", len(self.store.silences()))
+        self._loaded()
 
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._follow()
-            except Exception as exc:  # the broker away, a bug: said once, tried again
-                text = f"{type(exc).__name__}: {exc}"
-                if text != self.error:
-                    log.warning("silences_unavailable error=%s", text)
-                self.error = text
-                self._stop.wait(2.0)
-
-    def _follow(self) -> None:
-        consumer = KafkaConsumer(bootstrap_servers=list(self.config.bootstrap_servers),
-                                 client_id="newsmon-silences", group_id=None,
-                                 enable_auto_commit=False)  # fmt: skip
-        try:
-            name = topic(self.config)
-            parts = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name)
-                                                             or ())]  # fmt: skip
-            if not parts:
-                raise BusError(f"topic {name} not found")
-            consumer.assign(parts)
-            consumer.seek_to_beginning(*parts)
-            ends = consumer.end_offsets(parts)
-            while not self._stop.is_set():
-                for records in consumer.poll(timeout_ms=500).values():
-                    self._apply(records)
-                if not self.caught_up and all(consumer.position(tp) >= ends[tp] for tp in parts):
-                    self.caught_up = True
-                    log.info("silences_loaded count=%d", len(self.store.silences()))
-                    self._loaded()
-                if self.error is not None:
-                    log.info("silences_recovered")
-                    self.error = None
-        finally:
-            with contextlib.suppress(Exception):
-                consumer.close(autocommit=False)
-
-    def _apply(self, records: Sequence[Any]) -> None:
+    def apply(self, records: Sequence[Any]) -> None:
         for record in records:
             key = record.key.decode("utf-8", "replace") if record.key else ""
             if record.value is None:

@@ -28,12 +28,21 @@ bus's stories stage on a local ``:memory:`` view) and a transactional producer w
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
 
 from monitor.bus.kafka_consumer import classify
-from monitor.bus.kafka_txn import Aborted, Fenced, GroupLoop, OffsetAndMetadata, Out, TxnProducer
+from monitor.bus.kafka_txn import (
+    CALL_WAIT_MS,
+    Aborted,
+    Fenced,
+    GroupLoop,
+    OffsetAndMetadata,
+    Out,
+    TxnProducer,
+)
 from monitor.bus.kafka_txn import read_changelog as read
 from monitor.cluster.stories_partition import PartitionStories, Topics
 from monitor.config import Settings
@@ -77,6 +86,7 @@ class StoriesOwner:
         self._since: dict[int, float] = {}  # partition -> when it was assigned (monotonic)
         self._tombstones: dict[int, list[Out]] = {}  # expired at rebuild: next transaction
         self._lock = threading.Lock()
+        self._stop_at = math.inf  # monotonic: the daemon stops, nothing waits past it
 
     # -- the group's calls (kafka-python's IO thread) ---------------------------------
 
@@ -111,6 +121,8 @@ class StoriesOwner:
     def handle(self, loop: GroupLoop, partition: int, records: list[Any]) -> None:
         if partition not in self.owned:
             return  # revoked while polling: its new owner handles these
+        if loop.stopping:
+            return  # fetched again from the committed offset by the next owner
         if partition not in self.parts and not self._build(loop, partition, records[0].offset):
             return  # the records before the committed offset: fetched again from there
         part, out = self.parts[partition], list(self._tombstones.pop(partition, ()))
@@ -125,7 +137,8 @@ class StoriesOwner:
             log.warning("stories_aborted partition=%d error=%s (rebuilding from the changelog)",
                         partition, exc)  # fmt: skip
             self._drop(partition, producer=isinstance(exc, Fenced))
-            self._seek(loop, partition)
+            if not loop.stopping:  # stopping: the next owner starts from the committed offset
+                self._seek(loop, partition)
 
     def _one(self, part: PartitionStories, record: Any, now: float) -> list[Out]:
         headers = dict(record.headers) if record.headers else {}
@@ -154,6 +167,7 @@ class StoriesOwner:
         producer = self.producers.get(partition) or TxnProducer(
             self.kafka, f"{self.txn_prefix}.{partition}"
         )
+        producer.stop_by(self._stop_at)
         producer.open()  # raises BusError (the loop retries): nothing built meanwhile
         self.producers[partition] = producer
         part = PartitionStories(partition, self.settings, self.metrics, self.topics,
@@ -161,7 +175,8 @@ class StoriesOwner:
         self.rebuilding[partition] = (0, 0)
         try:
             records = read(self.kafka, self.topics.stories, partition,
-                           lambda n, end: self._progress(partition, n, end))  # fmt: skip
+                           lambda n, end: self._progress(partition, n, end),
+                           stop=loop.stop_event)  # fmt: skip
             count, tombstones = part.restore(records, time.time())
         except BaseException:
             part.close()
@@ -188,9 +203,9 @@ class StoriesOwner:
     def _committed(self, loop: GroupLoop, partition: int) -> int:
         """Where the last committed transaction left the partition (its start if none)."""
         tp = loop.tp(partition)
-        committed: int | None = loop.consumer.committed(tp)
+        committed: int | None = loop.consumer.committed(tp, timeout_ms=CALL_WAIT_MS)
         if committed is None:
-            return int(loop.consumer.beginning_offsets([tp])[tp])
+            return int(loop.consumer.beginning_offsets([tp], timeout_ms=CALL_WAIT_MS)[tp])
         return committed
 
     def _seek(self, loop: GroupLoop, partition: int, offset: int | None = None) -> None:
@@ -205,12 +220,21 @@ class StoriesOwner:
         if producer and (gone := self.producers.pop(partition, None)) is not None:
             gone.close()
 
+    def stop_by(self, deadline: float) -> None:
+        """The daemon stops: no transaction waits past ``deadline`` (monotonic); what is
+        not committed by then is redone by the partition's next owner."""
+        self._stop_at = min(self._stop_at, deadline)
+        for producer in list(self.producers.values()):
+            producer.stop_by(deadline)
+
     def close(self) -> None:
-        for p in list(self.parts):
-            self._drop(p, producer=True)
-        for producer in self.producers.values():
-            producer.close()
+        """Give the producers up (at once, even one the loop's thread still waits on),
+        then the local views."""
+        for producer in list(self.producers.values()):
+            producer.abandon()
         self.producers.clear()
+        for p in list(self.parts):
+            self._drop(p)
 
     def ready(self) -> bool:
         return self.assigned_once and not self.rebuilding and set(self.owned) <= set(self.parts)

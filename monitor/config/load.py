@@ -248,6 +248,41 @@ _SECTIONS: dict[str, tuple[type[Any], dict[str, values.Conv]]] = {
 _TOP = {"feeds", "rules", "receivers", "route", "time_intervals", *_SECTIONS}
 
 
+# Apache Kafka's bounds on a consumer group member's timeouts: a join outside the broker's
+# group.min/max.session.timeout.ms (defaults 6 s, 30 min) is refused (INVALID_SESSION_TIMEOUT)
+KAFKA_MIN_SESSION, KAFKA_MAX_SESSION = 6.0, 1800.0
+
+
+def bus_timing_problems(b: BusConfig) -> list[tuple[str, str]]:
+    """(key, message) for each group timeout Kafka would refuse or that breaks the group:
+    a session outside 6 s..30 min, heartbeats less than three per session, a poll interval
+    shorter than the session. On the memory bus, only heartbeat < session (as always)."""
+    s, h, p, show = b.session_timeout, b.heartbeat_interval, b.max_poll_interval, values.seconds
+    if b.kind != "kafka":
+        if h < s:
+            return []
+        return [("heartbeat_interval", "bus: expected heartbeat_interval < session_timeout,"
+                 f" got {show(h)} >= {show(s)}")]  # fmt: skip
+    problems = []
+    if not KAFKA_MIN_SESSION <= s <= KAFKA_MAX_SESSION:
+        problems.append(("session_timeout", (
+            f"bus.session_timeout: {show(s)} is outside what Apache Kafka accepts by default"
+            f" ({show(KAFKA_MIN_SESSION)} to 30m, the broker's group.min.session.timeout.ms and"
+            " group.max.session.timeout.ms): joining the group would fail with"
+            " INVALID_SESSION_TIMEOUT; a daemon that dies is noticed after this long, so"
+            " 6s to 30s is usual")))  # fmt: skip
+    if h > s / 3:
+        problems.append(("heartbeat_interval", (
+            f"bus.heartbeat_interval: expected at most a third of session_timeout"
+            f" ({show(s)} / 3 = {show(round(s / 3, 3))}), got {show(h)}: two lost heartbeats"
+            " would end the daemon's session")))  # fmt: skip
+    if p < s:
+        problems.append(("max_poll_interval", (
+            f"bus.max_poll_interval: expected at least session_timeout ({show(s)}), got"
+            f" {show(p)}: it also bounds how long a rebalance waits for a member")))  # fmt: skip
+    return problems
+
+
 # --- the file ------------------------------------------------------------------------
 
 
@@ -260,6 +295,7 @@ class _Loader(YamlFile):
         super().__init__(file, env)
         self.schemas = schemas
         self._broken: set[str] = set()  # sections with a bad key: no cross-key checks
+        self._bus_lines: dict[str, int] = {}  # bus key -> its line, for the timing checks
 
     def load(self) -> Settings:
         top: dict[str, tuple[int, yaml.Node]] = {}
@@ -287,6 +323,9 @@ class _Loader(YamlFile):
 
     def section(self, name: str, entry: tuple[int, yaml.Node] | None) -> Any:
         cls, convs = _SECTIONS[name]
+        if name == "bus" and entry is not None and isinstance(entry[1], yaml.MappingNode):
+            self._bus_lines = {k.value: line(k) for k, _ in entry[1].value
+                               if isinstance(k, yaml.ScalarNode)}  # fmt: skip
         before = len(self.problems)
         kwargs = self.fields(entry[1], name, convs) if entry else {}
         if len(self.problems) > before:
@@ -312,17 +351,14 @@ class _Loader(YamlFile):
                 f" {MIN_TOKEN} characters from the environment)",
             )
         b: BusConfig = parts["bus"]
+        at = lines.get("bus", 0)
         if b.kind == "kafka" and not b.bootstrap_servers:
-            self.problem(
-                lines.get("bus", 0),
-                "bus: kind kafka needs bootstrap_servers (e.g. 'localhost:9092')",
-            )
-        if "bus" not in self._broken and not b.heartbeat_interval < b.session_timeout:
-            self.problem(
-                lines.get("bus", 0),
-                "bus: expected heartbeat_interval < session_timeout, got"
-                f" {values.seconds(b.heartbeat_interval)} >= {values.seconds(b.session_timeout)}",
-            )
+            self.problem(at, "bus: kind kafka needs bootstrap_servers (e.g. 'localhost:9092')")
+        if "bus" in self._broken:
+            return
+        keys = self._bus_lines
+        for key, message in bus_timing_problems(b):
+            self.problem(keys.get(key, at), message)
 
     def feeds(
         self, entry: tuple[int, yaml.Node] | None, sched: ScheduleConfig

@@ -74,6 +74,17 @@ class Health:
                 m.item_age.observe(max(0.0, (item.seen - item.published).total_seconds()))
         m.items_published.inc(len(items))
 
+    def forget(self, feed: FeedConfig) -> None:
+        """``feed`` is polled elsewhere now: counted neither healthy nor failing here."""
+        self._healthy.discard(feed.url)
+        self._truncated.discard(feed.url)
+        self._duplicates.pop(feed.url, None)
+        if (before := self._failing.pop(feed.url, None)) is not None:
+            self._failing_by[before] -= 1
+            self._metrics.feeds_failing.labels(before).set(self._failing_by[before])
+        self._metrics.feeds_healthy.set(len(self._healthy))
+        self._metrics.feeds_truncated.set(len(self._truncated))
+
     def set_failing(self, feed: FeedConfig, reason: str | None) -> None:
         """Count ``feed`` healthy (``reason`` None) or failing for ``reason``; a reason
         no feed has any more stays at 0 (its series never disappears)."""

@@ -24,7 +24,19 @@ FLUSH_EVERY seconds in one transaction, and once more on the way out. A crash (n
 a stop) loses what was staged since the last flush: those polls' states (the
 feeds are polled again on restart) and seen marks (their items are published
 again: an item is never lost, and on Kafka at least once, as always). Once the
-stop event is set, no poll starts; the polls in flight finish.
+stop event is set, no poll starts; the polls in flight finish (within ``grace``
+seconds when one is given: then they are cancelled, their items not marked seen,
+so published again on the next start).
+
+Shared feeds (``shared=True``: several daemons polling one config through a Kafka
+group, :mod:`monitor.cluster.feeds`): the poller polls only the feeds it was given
+with :meth:`Poller.own`, each with the state its last owner left (validators,
+schedule, the ids of its last body, so a takeover polls conditionally and
+republishes nothing already seen), and gives them up with :meth:`Poller.release`
+(no new poll; those in flight finish, or are cancelled after a grace) which returns
+their last state. After each poll ``on_state`` is told the feed's new state; no poll
+starts while ``may_poll()`` is false (the group has not heard from this daemon lately):
+the feeds due wait, re-checked every LEASE_RECHECK.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from monitor.bus import Bus
 from monitor.config import FeedConfig, ScheduleConfig
@@ -44,7 +56,7 @@ from monitor.sources.poll import Polls, _cancelling
 from monitor.sources.pool import ParsePool
 from monitor.sources.queue import PollQueue
 from monitor.sources.schedule import first_delay
-from monitor.store import Store
+from monitor.store import FeedState, Store
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +64,10 @@ STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fail
 FLUSH_EVERY = 0.25  # seconds between two writes of the staged feed states and seen marks
 PRUNE_EVERY = 60.0  # seconds between two prunes of the retained items
 GATHER = 0.05  # seconds a wake-up waits past a due time, to start the polls due by then at once
+LEASE_RECHECK = 0.5  # seconds between two looks at may_poll() while it is false
+
+Restored = Mapping[str, tuple[FeedState, bytes]]  # feed url -> (its state, its known ids)
+StateHook = Callable[[FeedState, bytes], None]  # told a feed's state after each poll
 
 
 class Poller(Polls):
@@ -69,6 +85,9 @@ class Poller(Polls):
         rng: random.Random | None = None,
         item_retention: float = 7 * 86400.0,
         max_items: int = 1_000_000,
+        shared: bool = False,
+        on_state: StateHook | None = None,
+        may_poll: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
                          metrics=metrics, schedule=schedule, clock=clock, rng=rng)  # fmt: skip
@@ -76,37 +95,109 @@ class Poller(Polls):
         self._hosts = [slot_key(feed.fetch_url) for feed in self.feeds]
         self._store_error: str | None = None
         self._pruned = 0.0
+        self._shared, self._on_state, self._may_poll = shared, on_state, may_poll
+        self._index = {feed.url: i for i, feed in enumerate(self.feeds)}
+        self._owned: set[int] = set() if shared else set(range(len(self.feeds)))
+        self._polling: dict[int, asyncio.Task[None]] = {}  # feed -> its poll in flight
+        self._driving: tuple[PollQueue, asyncio.Event] | None = None  # while run() runs
+        self._loaded = False
+        metrics.cluster_feeds_owned.set(len(self._owned))
 
     async def run_once(self, stop: asyncio.Event | None = None) -> None:
         """Poll every feed once, concurrently (the fetch limits bound concurrency).
         Once ``stop`` is set, polls not yet started are skipped; those in flight finish."""
         await self._drive(stop or asyncio.Event(), repeat=False)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll every feed on its schedule until ``stop`` is set; a poll in
-        flight when it is set is finished, not abandoned."""
-        await self._drive(stop, repeat=True)
+    async def run(self, stop: asyncio.Event, grace: float | None = None) -> None:
+        """Poll every feed (shared: every feed owned) on its schedule until ``stop`` is
+        set; a poll in flight when it is set is finished, not abandoned (cancelled
+        after ``grace`` seconds, if given)."""
+        await self._drive(stop, repeat=True, grace=grace)
 
-    async def _drive(self, stop: asyncio.Event, *, repeat: bool) -> None:
+    async def _drive(self, stop: asyncio.Event, *, repeat: bool, grace: float | None = None
+                     ) -> None:  # fmt: skip
         if not await self._load(stop):
             return
         limits = self._fetcher.limits
         queue = PollQueue(per_host=limits[0], total=limits[1])
         now = self._clock()
-        for index, feed in enumerate(self.feeds):
-            queue.schedule(index, self._hosts[index], self._first_due(feed, now) if repeat else now)
+        for index in sorted(self._owned):
+            due = self._first_due(self.feeds[index], now) if repeat else now
+            queue.schedule(index, self._hosts[index], due)
         wake = asyncio.Event()
         helpers = [asyncio.create_task(_set_when(stop, wake), name="poller-stop"),
                    asyncio.create_task(self._flush_loop(stop), name="poller-flush")]  # fmt: skip
         polls: set[asyncio.Task[None]] = set()
+        self._driving = (queue, wake) if repeat else None
         try:
             await self._loop(queue, wake, stop, polls, repeat)
-            await asyncio.gather(*polls)  # started polls finish
+            self._driving = None
+            await _finish(polls, grace)  # started polls finish
         finally:
+            self._driving = None
             for task in (*helpers, *polls):
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             self._flush(final=True)
+
+    def own(self, urls: Iterable[str], restored: Restored) -> int:
+        """Poll the configured feeds among ``urls`` from now on, each with its state in
+        ``restored`` where that is newer than the store's (by last poll); returns how
+        many were added (urls not configured, or owned already, are skipped)."""
+        added = []
+        for url in urls:
+            index = self._index.get(url)
+            if index is None or index in self._owned:
+                continue
+            if url in restored:
+                self._restore(self.feeds[index], *restored[url])
+            self._owned.add(index)
+            added.append(index)
+        if self._driving is not None and added:
+            queue, wake = self._driving
+            now = self._clock()
+            for index in added:
+                queue.schedule(index, self._hosts[index], self._first_due(self.feeds[index], now))
+            wake.set()
+        self._metrics.cluster_feeds_owned.set(len(self._owned))
+        return len(added)
+
+    def _restore(self, feed: FeedConfig, state: FeedState, known: bytes) -> None:
+        local = self._states.get(feed.url) if self._loaded else None
+        if local is None:
+            try:
+                local = self._store.feed_state(feed.url)
+            except StoreError as exc:  # the restored state will do
+                self._store_failed(exc)
+                local = FeedState(url=feed.url)
+        if local.last_poll is not None and (state.last_poll or 0.0) < local.last_poll:
+            return  # this daemon polled it last: its own state is newer
+        self._states[feed.url] = state
+        self._store.stage_feed_state(state)
+        self._known[feed.url] = known
+
+    async def release(self, urls: Iterable[str], grace: float) -> Restored:
+        """Poll the feeds among ``urls`` no more: none starts, those in flight have
+        ``grace`` seconds to finish and are cancelled then. Returns each released
+        feed's last state and known ids (what its next owner restores)."""
+        gone = [i for url in urls if (i := self._index.get(url)) is not None and i in self._owned]
+        self._owned.difference_update(gone)
+        if self._driving is not None:
+            for index in gone:
+                self._driving[0].cancel(index)
+        await _finish({t for i in gone if (t := self._polling.get(i)) is not None}, grace)
+        self._metrics.cluster_feeds_owned.set(len(self._owned))
+        out = {}
+        for index in gone:
+            feed = self.feeds[index]
+            self._health.forget(feed)
+            state = self._states.get(feed.url) or FeedState(url=feed.url)  # no store read
+            out[feed.url] = (state, self._known.get(feed.url, b""))
+        return out
+
+    def owned(self) -> list[str]:
+        """The urls of the feeds polled now."""
+        return [self.feeds[i].url for i in sorted(self._owned)]
 
     async def _loop(self, queue: PollQueue, wake: asyncio.Event, stop: asyncio.Event,
                     polls: set[asyncio.Task[None]], repeat: bool) -> None:  # fmt: skip
@@ -116,13 +207,16 @@ class Poller(Polls):
         try:
             while not stop.is_set():
                 now = self._clock()
-                for index in queue.take(now):
+                held = self._may_poll is None or self._may_poll()
+                for index in queue.take(now) if held else ():
                     task = loop.create_task(self._one(index, queue, wake, stop, repeat))
                     polls.add(task)
                     task.add_done_callback(polls.discard)
-                if queue.idle():
+                if queue.idle() and not (repeat and self._shared):
                     return
                 due = queue.next_due()
+                if not held and due is not None:  # look again soon, not at once
+                    due = max(due, now + LEASE_RECHECK)
                 if due != armed or timer is None or armed is None or armed <= now:
                     if timer is not None:
                         timer.cancel()
@@ -139,12 +233,18 @@ class Poller(Polls):
                    stop: asyncio.Event, repeat: bool) -> None:  # fmt: skip
         feed = self.feeds[index]
         self._metrics.poll_delay.observe(max(0.0, self._clock() - queue.due_at(index)))
+        task = asyncio.current_task()
+        if task is not None:
+            self._polling[index] = task
         try:
             delay = await self._guarded_poll(feed, stop)
         finally:
             queue.done(index)
             wake.set()
-        if repeat and not stop.is_set():
+            self._polling.pop(index, None)
+        if self._on_state is not None and index in self._owned:
+            self._on_state(self._state(feed), self._known.get(feed.url, b""))
+        if repeat and not stop.is_set() and index in self._owned:
             queue.schedule(index, self._hosts[index], self._clock() + delay)
 
     async def _load(self, stop: asyncio.Event) -> bool:
@@ -153,6 +253,7 @@ class Poller(Polls):
         while not stop.is_set():
             try:
                 self._states = {s.url: s for s in self._store.feed_states()}
+                self._loaded = True
                 return True
             except StoreError as exc:
                 self._store_failed(exc)
@@ -216,6 +317,17 @@ class Poller(Polls):
             log.warning("store_failed error=%s (kept in memory and written again; polls"
                         " go on)", text)  # fmt: skip
         self._store_error = text
+
+
+async def _finish(polls: set[asyncio.Task[None]], grace: float | None) -> None:
+    """Let ``polls`` finish (at most ``grace`` seconds if given; the rest are cancelled:
+    their items are not marked seen, so they are published again, never lost)."""
+    if not polls:
+        return
+    _, late = await asyncio.wait(polls, timeout=grace)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*polls, return_exceptions=True)
 
 
 async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:

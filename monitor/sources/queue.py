@@ -13,6 +13,9 @@ on its own slots only.
     queue.schedule(feed, "example.org:443", due)
     for feed in queue.take(now):   # slots taken; give each back with done(feed)
         ...
+    queue.cancel(feed)             # a feed given up (another daemon polls it now)
+
+A cancelled feed leaves the heap lazily: its entry is skipped when it comes up.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class PollQueue:
         self.total = max(1, total)
         self.active = 0  # polls in flight, all hosts
         self._heap: list[tuple[float, int, int]] = []  # (due, sequence, feed)
+        self._live: dict[int, int] = {}  # feed -> the sequence of its live heap entry
         self._seq = 0
         self._hosts: dict[str, _Host] = {}
         self._host_of: dict[int, _Host] = {}
@@ -49,17 +53,36 @@ class PollQueue:
         if feed not in self._host_of:
             self._host_of[feed] = self._hosts.setdefault(host, _Host())
         heapq.heappush(self._heap, (due, self._seq, feed))
+        self._live[feed] = self._seq
         self._seq += 1
+
+    def cancel(self, feed: int) -> None:
+        """Poll ``feed`` no more (unless scheduled again); a poll of it already started
+        is not affected (its slots come back with :meth:`done`)."""
+        self._live.pop(feed, None)
+        host = self._host_of.get(feed)
+        if host is not None and feed in host.due:
+            host.due.remove(feed)
+            self._due_at.pop(feed, None)
+            if not host.due and host.waiting:
+                host.waiting = False
+                self._turns.remove(host)
 
     def next_due(self) -> float | None:
         """When the next feed not yet due falls due (None: none scheduled)."""
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        while heap and self._live.get(heap[0][2]) != heap[0][1]:
+            heapq.heappop(heap)  # cancelled
+        return heap[0][0] if heap else None
 
     def take(self, now: float) -> list[int]:
         """The feeds that start now: due by ``now``, with a free slot (now taken)."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            due, _, feed = heapq.heappop(heap)
+            due, seq, feed = heapq.heappop(heap)
+            if self._live.get(feed) != seq:
+                continue  # cancelled
+            del self._live[feed]
             host = self._host_of[feed]
             host.due.append(feed)
             self._due_at[feed] = due
@@ -87,7 +110,7 @@ class PollQueue:
 
     def idle(self) -> bool:
         """Nothing scheduled, due or in flight."""
-        return not self._heap and not self._turns and self.active == 0
+        return not self._live and not self._turns and self.active == 0
 
     def waiting(self) -> int:
         """Feeds due that wait for a slot."""

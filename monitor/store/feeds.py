@@ -5,11 +5,14 @@ The poller *stages* each poll's state and errors (``stage_feed_state``,
 everything staged in one transaction (a few times a second), instead of one
 transaction per poll. Reads see what is staged (read your writes): the state file
 lags behind, the process never does. ``save_feed_state`` and
-``record_feed_error`` still write at once (tools, tests).
+``record_feed_error`` still write at once (tools, tests). A feed's state leaves the
+process and comes back as plain data with :func:`export_feed_state` and
+:func:`restore_feed_state` (its next owner, on Kafka).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -44,6 +47,41 @@ class FeedState:
 
 
 _FEED_COLUMNS = tuple(FeedState.__dataclass_fields__)
+_TEXT_FIELDS = {"etag": 1000, "last_modified": 200, "last_reason": 100, "last_error": 2000,
+                "title": 1000}  # fmt: skip
+_INT_FIELDS = ("consecutive_errors", "last_status", "truncated")
+
+
+def export_feed_state(state: FeedState) -> dict[str, object]:
+    """``state`` as plain data (JSON-ready), without its url: what a feed's next owner
+    restores with :func:`restore_feed_state` (:mod:`monitor.cluster.feeds`)."""
+    return {c: getattr(state, c) for c in _FEED_COLUMNS if c != "url"}
+
+
+def restore_feed_state(url: str, data: object) -> FeedState:
+    """The state :func:`export_feed_state` made, read back for feed ``url``. Whoever can
+    write the topic can write anything: a field of the wrong type is left at its default,
+    text is cut to its column's bound, numbers must be finite; unknown keys are ignored.
+    Raises ValueError when ``data`` is not a mapping."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a feed state is an object, got {type(data).__name__}")
+    fields: dict[str, object] = {}
+    for name, bound in _TEXT_FIELDS.items():
+        if isinstance(value := data.get(name), str):
+            fields[name] = value[:bound]
+    for name in _INT_FIELDS:
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+            fields[name] = value
+    for name in _FEED_COLUMNS:
+        value = data.get(name)
+        if name in _TEXT_FIELDS or name in _INT_FIELDS or name == "url":
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            fields[name] = float(value)
+    return FeedState(url=url, **fields)  # type: ignore[arg-type]
+
+
 _SELECT = f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds"
 _SAVE_FEED = (
     f"INSERT OR REPLACE INTO feeds ({', '.join(_FEED_COLUMNS)}) "

@@ -126,6 +126,37 @@ class StoryStore(Database):
                 ((m.story_id, m.seq, m.item_id, m.link_key, m.data) for m in members),
             )
 
+    def import_member(self, member: MemberRow) -> None:
+        """One member as exported elsewhere (a changelog record of its own)."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO story_members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (member.story_id, member.seq, member.item_id, member.link_key, member.data),
+            )
+
+    def drop_story(self, story_id: str, seq: int | None = None) -> None:
+        """Forget a story with its members and keys (``seq``: only that member)."""
+        with self._tx() as db:
+            if seq is not None:
+                db.execute("DELETE FROM story_members WHERE story_id = ? AND seq = ?",
+                           (story_id, seq))  # fmt: skip
+                return
+            for table in ("story_keys", "story_members", "stories"):
+                db.execute(f"DELETE FROM {table} WHERE story_id = ?", (story_id,))
+
+    def drop_stories_except(self, keep: set[str]) -> int:
+        """Forget every story not in ``keep`` (a changelog read whole: what it no longer
+        holds); returns how many."""
+        with self._lock:
+            ids = [str(r[0]) for r in self._db.execute("SELECT story_id FROM stories")]
+        gone = [sid for sid in ids if sid not in keep]
+        for sid in gone:
+            self.drop_story(sid)
+        with self._tx() as db:  # members whose story record never came
+            db.execute("DELETE FROM story_members WHERE story_id NOT IN"
+                       " (SELECT story_id FROM stories)")  # fmt: skip
+        return len(gone)
+
     def find_member(self, item_id: str, link_key: str | None = None) -> MemberRow | None:
         """The latest member with this item id, else with this link key."""
         with self._lock:

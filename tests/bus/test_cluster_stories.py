@@ -6,14 +6,15 @@ The scenario (:class:`Scenario`, also used by ``test_cluster_delivery.py``): 40 
 stories, each carried by 5 outlets (one feed each, with its own link and an outlet's
 markup on the title), arriving over 4 polls; webhook receivers that record every alert
 as it reaches them, and a file receiver per daemon. Each daemon is the real ``newsmon
-run``. Every daemon still polls every feed (owning feeds through the group is another
-role): the same copies reach the stories owner several times, which dedup absorbs.
+run``. The daemons share the feeds through the feeds group (each feed polled by one
+daemon at a time); every fetch is recorded with the daemon that made it (its user agent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import re
@@ -37,6 +38,8 @@ from monitor.bus.kafka_txn import partition_for
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 STORIES, OUTLETS, PHASES, PARTITIONS = 40, 5, 4, 3
+INTERVAL = 1.0  # seconds: every feed's poll interval (jitter 0)
+AGENT = "newsmon-test/"
 RULES = 'rules:\n  - {name: naval, keywords: ["navy"], severity: high, labels: {desk: defence}}\n'
 NAMES = ("Anka Wire", "Baltic Post", "Caspian Times", "Danube Herald", "Euphrates Daily")
 
@@ -122,9 +125,12 @@ class Scenario:
         self.urls = [feeds.add(f"/outlet{o}.xml", self._feed(o)) for o in range(OUTLETS)]
         self.daemons: list[Daemon] = []
         self.ports: list[int] = []
+        self.fetched: dict[int, list[tuple[float, str]]] = {o: [] for o in range(OUTLETS)}
 
     def _feed(self, outlet: int) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
+            agent = request.headers.get("User-Agent", "")
+            self.fetched[outlet].append((time.monotonic(), agent.split(AGENT)[-1].split()[0]))
             items = []
             for i in range(STORIES):
                 if self.phase < appears(i, outlet):
@@ -158,6 +164,7 @@ class Scenario:
             folder, self.urls, rules="[rules.yaml]", receivers=[*hooks, *files],
             schedule="{interval: 1s, min_interval: 1s, max_interval: 1s, jitter: 0}",
             http=f"{{enabled: true, listen: '127.0.0.1:{port}'}}", delivery=delivery,
+            fetch=f"{{allow_networks: ['127.0.0.1/32'], timeout: 5s, user_agent: '{AGENT}d{n}'}}",
             bus=bus, extra=extra,
         )  # fmt: skip
 
@@ -181,6 +188,18 @@ class Scenario:
                         f"poll {step} of every feed", timeout)  # fmt: skip
             if between is not None:
                 await between(step)
+
+    def too_soon(self, since: float, slack: float = 0.5) -> list[str]:
+        """Two fetches of one feed (after ``since``) closer than ``slack`` x the interval
+        (1 s, jitter 0): one daemon waits the interval between two polls of a feed; two
+        daemons polling it on their own schedules come closer sooner or later."""
+        found = []
+        for outlet, fetches in self.fetched.items():
+            late = [f for f in fetches if f[0] >= since]
+            for (a, da), (b, db) in itertools.pairwise(late):
+                if b - a < slack * INTERVAL:
+                    found.append(f"outlet{outlet}: {da} then {db} {b - a:.2f}s apart")
+        return found
 
     def file_alerts(self) -> list[dict[str, Any]]:
         """What every daemon's file receiver wrote (the receiver's owner may move)."""
@@ -266,9 +285,18 @@ async def test_three_daemons_alert_each_story_once_per_receiver(
     async with scenario(tmp_path, feed_server, kafka_bootstrap, topic_prefix, hooks=3) as s:
         for n in range(3):
             await s.start(n)
+        await until(lambda: s.polls() >= 2, "every feed polled", 120)
+        settled = time.monotonic()  # the group formed (a member joining moves feeds)
         await s.run_phases(range(1, PHASES + 1))
         await until(s.everything_posted, "every story posted to every receiver", 120)
+        ended = time.monotonic()
         await s.stop_all()
+        # the feeds' half of acceptance 1: each feed fetched once per interval, group-wide
+        assert s.too_soon(settled) == []
+        for outlet, fetches in s.fetched.items():
+            inside = [f for f in fetches if settled <= f[0] < ended]
+            assert len(inside) <= (ended - settled) / INTERVAL + 1, (outlet, len(inside))
+        print("fetches per daemon", Counter(d for f in s.fetched.values() for _, d in f))
         posted = s.posted()
         for receiver, alerts in posted.items():
             assert len(alerts) == STORIES, (receiver, Counter(a["story_id"] for a in alerts))
