@@ -150,6 +150,10 @@ class TxnProducer:
             self.close()
             raise Fenced(f"{self.transactional_id}: fenced by a newer owner") from exc
         except KafkaError as exc:
+            if unmapped(producer):
+                self.close()
+                raise Fenced(f"{self.transactional_id}: {exc} (taken for a fence: the"
+                             " partition's state is rebuilt from Kafka)") from exc  # fmt: skip
             if isinstance(exc, KafkaTimeoutError):  # the broker gone: an abort would wait too
                 self.close()
             else:
@@ -213,6 +217,19 @@ def unhealthy(producer: Any) -> str | None:
     if sender is None or not sender.is_alive():
         return "its sender thread is gone"
     return None
+
+
+def unmapped(producer: Any) -> bool:
+    """Whether the coordinator answered with an error kafka-python does not know and
+    took for fatal, its sender still running (not an outage). On Apache Kafka 4 a fence
+    met by EndTxn comes back so (``Unhandled error in EndTxnResponse: UnknownError``):
+    whether the transaction committed is not known, so the owner drops its view of the
+    partition and rebuilds it from the changelog, as after a fence."""
+    manager = producer._transaction_manager
+    if manager is None or not manager.has_fatal_error():
+        return False
+    sender = producer._sender
+    return type(manager.last_error) is KafkaError and sender is not None and sender.is_alive()
 
 
 def fenced(producer: Any) -> bool:
