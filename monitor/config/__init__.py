@@ -42,7 +42,8 @@ The package, one module per concern: :mod:`~monitor.config.yamlfile` (the YAML w
 :mod:`~monitor.config.secrets` (secrets and redaction), :mod:`~monitor.config.settings`
 (the records), :mod:`~monitor.config.feeds` (feeds, feed lists and OPML),
 :mod:`~monitor.config.routes` (the routing tree and time intervals),
-:mod:`~monitor.config.receivers` and :mod:`~monitor.config.load` (the schema and loader).
+:mod:`~monitor.config.receivers`, :mod:`~monitor.config.schema` (the sections' schema) and
+:mod:`~monitor.config.load` (the loader).
 What other packages use is imported from ``monitor.config`` itself.
 """
 
