@@ -5,8 +5,10 @@ WAL mode, one connection, short transactions. The schema is versioned in
 :class:`Store` holds every table, its methods grouped by who uses them:
 ``feeds.py`` and ``items.py`` (feed state, seen items, retained items, written in
 batches: ``monitor.sources``), ``stories.py`` (``monitor.dedup``), ``outbox.py``
-(the alert outbox and sent log), ``deliveries.py`` (what each receiver was told of
-each story; escalations) and ``silences.py`` (``monitor.alerts``), over ``db.py``
+(the alert outbox and sent log; ``outbox_pages.py`` reads it for people,
+``outbox_export.py`` exports and imports its rows for ``monitor.cluster``),
+``deliveries.py`` (what each receiver was told of each story; escalations) and
+``silences.py`` (``monitor.alerts``), over ``db.py``
 (the connection, transactions, the state lock and the file's identity).
 
 Calls are synchronous and short (indexed single-row work); the async stages
@@ -27,12 +29,22 @@ from monitor.store.outbox import (
     OutboxRow,
     OutboxStore,
 )
+from monitor.store.outbox_export import OutboxExportStore
+from monitor.store.outbox_pages import OutboxPageStore
 from monitor.store.schema import MIGRATIONS
 from monitor.store.silences import SilenceStore
 from monitor.store.stories import MemberRow, StoryRow, StoryStore
 
 
-class Store(ItemStore, StoryStore, OutboxStore, DeliveryStore, SilenceStore):
+class Store(
+    ItemStore,
+    StoryStore,
+    OutboxStore,
+    OutboxPageStore,
+    OutboxExportStore,
+    DeliveryStore,
+    SilenceStore,
+):
     """Open with ``Store(path)``; use as a context manager or call ``close()``."""
 
 

@@ -248,64 +248,6 @@ class OutboxStore(Database):
             ).fetchall()
         return [str(r[0]) for r in rows]
 
-    def outbox_for_story(self, story_id: str) -> list[OutboxRow]:
-        """Every row of one story, oldest first (the audit, the UI)."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE story_id = ? ORDER BY created",
-                (story_id,),
-            ).fetchall()
-        return [OutboxRow(*row) for row in rows]
-
-    def outbox_recent(
-        self, states: Iterable[str], receiver: str | None = None, limit: int = 200
-    ) -> list[OutboxRow]:
-        """At most ``limit`` rows in ``states`` (of ``receiver``), the latest updated
-        first: a page of the outbox for the web UI."""
-        wanted = list(states)
-        query = (f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
-                 f" WHERE state IN ({', '.join('?' for _ in wanted)})")  # fmt: skip
-        args: list[object] = [*wanted]
-        if receiver is not None:
-            query += " AND receiver = ?"
-            args.append(receiver)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY updated DESC LIMIT ?", [*args, limit])
-            return [OutboxRow(*row) for row in rows.fetchall()]
-
-    def outbox_row(self, alert_id: str) -> OutboxRow | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE alert_id = ?", (alert_id,)
-            ).fetchone()
-        return OutboxRow(*row) if row else None
-
-    def outbox_counts(self) -> dict[str, int]:
-        """Rows per state (an index scan), and ``failing``: the pending rows whose
-        last attempt failed (being retried)."""
-        with self._lock:
-            rows = self._db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
-            failing = self._db.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts > 0"
-                " AND last_error IS NOT NULL"
-            ).fetchone()[0]
-        return {**{str(state): int(n) for state, n in rows}, "failing": int(failing)}
-
-    def outbox_receivers(self, story_ids: Iterable[str]) -> dict[str, set[str]]:
-        """The receivers each story entered the outbox of (index lookups)."""
-        found: dict[str, set[str]] = {}
-        ids = list(story_ids)
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                for story_id, receiver in self._db.execute(
-                    f"SELECT DISTINCT story_id, receiver FROM outbox WHERE story_id IN ({marks})",
-                    chunk,
-                ):
-                    found.setdefault(str(story_id), set()).add(str(receiver))
-        return found
-
     def outbox_requeue(self, alert_id: str, at: float) -> bool:
         """Put a dead (or sent) alert back in the queue, due now; True if it exists."""
         with self._tx() as db:
@@ -316,49 +258,6 @@ class OutboxStore(Database):
                 (at, at, at, alert_id),
             )
             return cur.rowcount > 0
-
-    # -- export and import (a changelog elsewhere keeps the rows: monitor.cluster) --------
-
-    def outbox_rows(self, alert_ids: Iterable[str]) -> dict[str, OutboxRow]:
-        """The rows of ``alert_ids`` as they stand (those that exist), by id."""
-        found: dict[str, OutboxRow] = {}
-        with self._lock:
-            for alert_id in alert_ids:
-                row = self._db.execute(
-                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE alert_id = ?", (alert_id,)
-                ).fetchone()
-                if row:
-                    found[alert_id] = OutboxRow(*row)
-        return found
-
-    def outbox_receivers_rows(self, receivers: Iterable[str]) -> list[OutboxRow]:
-        """Every row of these receivers, whatever its state."""
-        names = list(receivers)
-        marks = ", ".join("?" for _ in names)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE receiver IN ({marks})", names
-            ).fetchall()
-        return [OutboxRow(*row) for row in rows]
-
-    def outbox_import(self, rows: Iterable[OutboxRow]) -> None:
-        """Rows as another owner left them: replaced whole, and the sent or muted ones
-        logged in the sent log (so they never enter the outbox again)."""
-        with self._tx() as db:
-            for r in rows:
-                db.execute(f"INSERT OR REPLACE INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_MARKS})",
-                           _outbox_values(r))  # fmt: skip
-                if r.state in ("sent", "muted"):
-                    db.execute(
-                        "INSERT OR IGNORE INTO sent_alerts (alert_id, story_id, receiver,"
-                        " sent_at) VALUES (?, ?, ?, ?)",
-                        (r.alert_id, r.story_id, r.receiver, r.updated),
-                    )
-
-    def outbox_forget_stories(self, story_ids: Iterable[str]) -> None:
-        """Drop every row of these stories (a view of stories that left the window)."""
-        with self._tx() as db:
-            db.executemany("DELETE FROM outbox WHERE story_id = ?", ((s,) for s in story_ids))
 
     def outbox_forget_sent_before(self, cutoff: float) -> int:
         """Drop the payloads of alerts sent before ``cutoff``; the sent log keeps
