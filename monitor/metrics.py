@@ -9,7 +9,8 @@ pre-initialised, as Alertmanager does, so a series exists (at 0) before its
 first event and every dashboard query has something to show.
 
 Gauges whose value lives elsewhere (bus depth, the outbox) are read at scrape
-time through :meth:`Metrics.watch`.
+time through :meth:`Metrics.watch`. The bus's and the cluster's metrics are defined in
+:mod:`monitor.busmetrics`, which :class:`Metrics` extends.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from prometheus_client import (
 )
 
 from monitor import __version__
+from monitor.busmetrics import BusMetrics
 from monitor.errors import DEAD_LETTER_REASONS, DELIVERY_REASONS, FEED_REASONS
 
 # the label values each labelled series starts with: the failure vocabularies of
@@ -38,11 +40,8 @@ FAILURE_REASONS = FEED_REASONS  # newsmon_feeds_failing{reason}
 DELIVERY_OUTCOMES = ("sent", "retried", "rate_limited", "dead_lettered", "muted")
 UPDATE_MODES = ("edit", "followup")
 RELOAD_RESULTS = ("ok", "failed")
-CLUSTER_ROLES = ("feeds", "stories", "delivery")
 # Item.date_flag: why an item's date is not exactly the feed's (monitor.sources.dates)
 DATE_FLAGS = ("unparseable", "future", "too_old", "date_only", "no_zone")
-# the clients the Kafka bus rebuilds
-BUS_CLIENTS = ("producer", "consumer")
 
 # seconds: fast local work ... a slow feed
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
@@ -53,11 +52,9 @@ _DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # seconds: a feed polled as a story breaks ... a week-old item found in an archive feed
 _AGE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600,
                 86400, 3 * 86400, 7 * 86400)  # fmt: skip
-# seconds: a partition handed over cleanly ... a big window rebuilt on a loaded machine
-_TAKEOVER_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300)
 
 
-class Metrics:
+class Metrics(BusMetrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         # Counters without the client's extra `_created` series: Go clients have none,
         # and they would double the series of every counter and histogram.
@@ -217,108 +214,6 @@ class Metrics:
             "Stories routed again at an escalation's severity (spreading)",
             registry=r,
         )
-
-    def _bus(self) -> None:
-        r = self.registry
-        self.bus_depth = Gauge(
-            "newsmon_bus_queue_depth",
-            "Messages this process published to a topic and its stage has not yet acked",
-            ["topic"],
-            registry=r,
-        )
-        self.bus_dead_letters = Counter(
-            "newsmon_bus_dead_letters_total",
-            "Records a stage could not read or handle, by reason (undecodable, unknown_schema,"
-            " handler_error); kafka: sent to the dead-letter topic, memory: logged",
-            ["topic", "reason"],
-            registry=r,
-        )
-        self.bus_consumer_lag = Gauge(
-            "newsmon_bus_consumer_lag_messages",
-            "Messages of a topic its stage has not finished (kafka: end offsets less where the"
-            " stage would resume, over the partitions this process holds; memory: the topic's"
-            " queue depth, at most its capacity)",
-            ["topic", "stage"],
-            registry=r,
-        )
-        self.bus_publish_retries = Counter(
-            "newsmon_bus_publish_retries_total",
-            "Publishes retried because the broker did not take them",
-            ["topic"],
-            registry=r,
-        )
-        self.bus_queue_capacity = Gauge(
-            "newsmon_bus_queue_capacity_messages",
-            "Memory bus: messages a topic's queue holds before publishers wait, the ceiling"
-            " of its depth and lag (not exported on kafka, whose topics have none)",
-            ["topic"],
-            registry=r,
-        )
-
-    # -- scale-out on Kafka (monitor/cluster: the feeds, stories, delivery and silences roles)
-
-    def _cluster(self) -> None:
-        r = self.registry
-        self.cluster_feeds_owned = Gauge(
-            "newsmon_cluster_feeds_owned",
-            "Feeds this daemon polls now: those of the feeds partitions the group gave it"
-            " (kafka; every feed on the memory bus)", registry=r,
-        )  # fmt: skip
-        self.cluster_partitions_owned = Gauge(
-            "newsmon_cluster_partitions_owned",
-            "Partitions of a role's input topic this daemon owns (kafka; feeds, stories, delivery)",
-            ["role"],
-            registry=r,
-        )
-        self.cluster_takeovers = Counter(
-            "newsmon_cluster_takeovers_total",
-            "Partitions this daemon took over and rebuilt the state of, by role",
-            ["role"],
-            registry=r,
-        )
-        self.cluster_takeover_seconds = Histogram(
-            "newsmon_cluster_takeover_seconds",
-            "From a partition's assignment to serving it (its state rebuilt from Kafka)",
-            ["role"], buckets=_TAKEOVER_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.cluster_transaction_aborts = Counter(
-            "newsmon_cluster_transaction_aborts_total",
-            "Kafka transactions aborted (the state rebuilt or the batch tried again), by role",
-            ["role"],
-            registry=r,
-        )
-        self.cluster_topic_mismatch = Gauge(
-            "newsmon_cluster_topic_mismatch",
-            "1 while a bus or role topic is missing or has another partition count than"
-            " bus.partitions (checked after every reconnect; /readyz is not ready), else 0",
-            ["topic"],
-            registry=r,
-        )
-        self.bus_client_rebuilds = Counter(
-            "newsmon_bus_client_rebuilds_total",
-            "Kafka clients closed and opened again because they could not recover by"
-            " themselves (a fatal state, or failing while the broker answers)",
-            ["client"], registry=r,
-        )  # fmt: skip
-        self.deliveries_resent = Counter(
-            "newsmon_deliveries_resent_total",
-            "Sends that may repeat one a previous owner made: it began the send and died (or"
-            " lost the receiver) before its outcome reached Kafka; the documented window",
-            ["receiver"],
-            registry=r,
-        )
-        for role in CLUSTER_ROLES:
-            self.cluster_partitions_owned.labels(role)
-            self.cluster_takeovers.labels(role)
-            self.cluster_takeover_seconds.labels(role)
-            self.cluster_transaction_aborts.labels(role)
-        for client in BUS_CLIENTS:
-            self.bus_client_rebuilds.labels(client)
-
-    def init_roles(self, topics: Iterable[str]) -> None:
-        """The bus topics (short names) whose mismatch series start at 0."""
-        for topic in topics:
-            self.cluster_topic_mismatch.labels(topic)
 
     def init_receivers(self, names: Iterable[str]) -> None:
         for name in names:
