@@ -370,7 +370,7 @@ async def test_admission_not_taken_is_not_held() -> None:
 
 
 async def test_killing_a_pool_twice_is_harmless() -> None:
-    from monitor.sources.pool import _kill
+    from monitor.sources.poolworker import _kill
 
     async with ParsePool(workers=1) as pool:
         await pool.run(partial(time.sleep, 0))
