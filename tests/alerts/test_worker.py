@@ -15,10 +15,10 @@ from helpers import FAST, alert, dispatcher, enqueue, outcome, settle
 from prometheus_client import CollectorRegistry
 from standins import HookServer
 
-from monitor.alerts.deliver import Worker
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Routed
 from monitor.alerts.sinks.slack import SlackSink
+from monitor.alerts.worker import Worker
 from monitor.errors import DeliveryError
 from monitor.metrics import Metrics
 from monitor.model import Alert
