@@ -18,7 +18,8 @@ STORE_RETRY, and a bug (any other exception, or a CancelledError that was not
 aimed at the task) is logged with its traceback once per distinct error, counted
 as the feed's error ``error`` and retried after min_interval.
 
-The store is written in batches (:meth:`~monitor.store.Store.flush`): feed states,
+The store is written in batches (:meth:`~monitor.store.Store.flush`, by
+:class:`~monitor.sources.staged.StagedWrites`): feed states,
 error history, seen marks and retained items of all the polls of the last
 FLUSH_EVERY seconds in one transaction, and once more on the way out. A crash (not
 a stop) loses what was staged since the last flush: those polls' states (the
@@ -42,7 +43,6 @@ the feeds due wait, re-checked every LEASE_RECHECK.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,17 +52,15 @@ from monitor.config import FeedConfig, ScheduleConfig
 from monitor.errors import StoreError
 from monitor.metrics import Metrics
 from monitor.sources.fetch import Fetcher, slot_key
-from monitor.sources.poll import Polls, _cancelling
+from monitor.sources.poll import _cancelling
 from monitor.sources.pool import ParsePool
 from monitor.sources.queue import PollQueue
 from monitor.sources.schedule import first_delay
+from monitor.sources.staged import StagedWrites
+from monitor.sources.waits import _finish, _set_when, _sleep_unless
 from monitor.store import FeedState, Store
 
-log = logging.getLogger(__name__)
-
 STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
-FLUSH_EVERY = 0.25  # seconds between two writes of the staged feed states and seen marks
-PRUNE_EVERY = 60.0  # seconds between two prunes of the retained items
 GATHER = 0.05  # seconds a wake-up waits past a due time, to start the polls due by then at once
 LEASE_RECHECK = 0.5  # seconds between two looks at may_poll() while it is false
 
@@ -70,7 +68,7 @@ Restored = Mapping[str, tuple[FeedState, bytes]]  # feed url -> (its state, its 
 StateHook = Callable[[FeedState, bytes], None]  # told a feed's state after each poll
 
 
-class Poller(Polls):
+class Poller(StagedWrites):
     def __init__(
         self,
         feeds: Sequence[FeedConfig],
@@ -283,64 +281,3 @@ class Poller(Polls):
         except Exception as exc:  # a bug must not stop this feed, the others or the daemon
             self._bug(feed, exc)
         return self._schedule.min_interval
-
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        while not await _sleep_unless(stop, FLUSH_EVERY):
-            self._flush()
-
-    def _flush(self, *, final: bool = False) -> None:
-        """Write what the polls staged; a failure is logged once and retried."""
-        try:
-            if self._store.staged:
-                self._store.flush()
-            now = self._clock()
-            if not final and now - self._pruned >= PRUNE_EVERY:
-                self._pruned = now
-                retention, keep = self._retention
-                self._store.forget_items(now - retention, keep)
-        except StoreError as exc:
-            self._store_failed(exc)
-            if final:
-                log.warning("state_not_saved rows=%d (their feeds are polled again on the next"
-                            " start; their items published again)", self._store.staged)  # fmt: skip
-            return
-        self._store_failed(None)
-
-    def _store_failed(self, exc: StoreError | None) -> None:
-        """Log a store failure once (and once again when it changes or ends)."""
-        text = None if exc is None else str(exc)
-        if text == self._store_error:
-            return
-        if text is None:
-            log.info("store_recovered")
-        else:
-            log.warning("store_failed error=%s (kept in memory and written again; polls"
-                        " go on)", text)  # fmt: skip
-        self._store_error = text
-
-
-async def _finish(polls: set[asyncio.Task[None]], grace: float | None) -> None:
-    """Let ``polls`` finish (at most ``grace`` seconds if given; the rest are cancelled:
-    their items are not marked seen, so they are published again, never lost)."""
-    if not polls:
-        return
-    _, late = await asyncio.wait(polls, timeout=grace)
-    for task in late:
-        task.cancel()
-    await asyncio.gather(*polls, return_exceptions=True)
-
-
-async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
-    await stop.wait()
-    wake.set()
-
-
-async def _sleep_unless(stop: asyncio.Event, delay: float) -> bool:
-    """Sleep ``delay`` seconds; True at once if ``stop`` is (or becomes) set."""
-    if stop.is_set():
-        return True
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=max(delay, 0.0))
-    except TimeoutError:
-        return False
-    return True
