@@ -11,8 +11,8 @@ The candidate stories (both tiers use them) are those sharing most of the item's
 rarest title terms and names: an inverted index over the stories' terms, read rarest
 first within :data:`POSTING_BUDGET` ids (the :data:`MIN_NOMINATORS` rarest always, unless
 one is in more than :data:`POSTING_CAP` stories), the best :data:`CANDIDATES` kept. The item is
-compared with every member of each, within :data:`EVENT_SPAN` on the story clock
-(:func:`score`, 0..1):
+compared with each one's panel (:mod:`~monitor.dedup.panel`: at most 24 of its members within
+:data:`EVENT_SPAN` on the story clock, its first and those nearest in time) (:func:`score`, 0..1):
 
 * same language: the weighted overlap (shared weight / the smaller side's) of the
   titles and of title + lead, half each; the titles must share more than a country
@@ -25,7 +25,7 @@ compared with every member of each, within :data:`EVENT_SPAN` on the story clock
 * the bar, :data:`THRESHOLD`, rises by :data:`HOURLY` per hour between the two items
   (a follow-on hours later reads much like the story it follows).
 
-When the story has members in the item's language, only they judge it (a rewrite in
+When the story has members in the item's language (in the span), only they judge it (a rewrite in
 another language shares names and numbers with many stories: it is no bridge for an
 English item); else its members in other languages do. A member that scores at least
 :data:`VETO_FLOOR` and vetoes (:mod:`~monitor.dedup.vetoes`) keeps the item out of the
@@ -45,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.dedup.features import Features
+from monitor.dedup.panel import Panel
 from monitor.dedup.variants import COUNTRY_KEYS
 from monitor.dedup.vetoes import veto
 
@@ -80,6 +81,7 @@ class _Member:
 @dataclass(slots=True)
 class _Story:
     members: list[_Member] = field(default_factory=list)
+    panel: Panel[_Member] = field(default_factory=Panel)  # what an item is compared with
     terms: Counter[str] = field(default_factory=Counter)  # term -> members having it
 
 
@@ -132,6 +134,7 @@ class EventIndex:
         self._members[key] = member
         entry = self._stories.setdefault(story, _Story())
         entry.members.append(member)
+        entry.panel.add(member, features.language, at, len(entry.members) - 1)
         for term in _terms(features):
             if entry.terms[term] == 0:
                 self._postings.setdefault(term, set()).add(story)
@@ -154,9 +157,10 @@ class EventIndex:
         """The stories most worth comparing ``features`` with (both tiers use them)."""
         return self._candidates(features)
 
-    def members(self, story: str) -> list[str]:
+    def panel(self, story: str, features: Features, at: float) -> list[str]:
+        """The members of ``story`` an item (``features``, at ``at``) is compared with."""
         entry = self._stories.get(story)
-        return [m.key for m in entry.members] if entry else []
+        return [m.key for m in entry.panel.pick(features.language, at, self.span)] if entry else []
 
     def decide(
         self, features: Features, at: float, candidates: list[str] | None = None
@@ -180,9 +184,7 @@ class EventIndex:
     ) -> Decision | None:  # fmt: skip
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
-        near = [m for m in self._stories[story].members if abs(at - m.at) <= self.span]
-        readable = [m for m in near if m.features.language == features.language]
-        for member in readable or near:  # members in its own language judge it best
+        for member in self._stories[story].panel.pick(features.language, at, self.span):
             gap = abs(at - member.at)
             value = score(features, member.features, weight, mine, self._totals(member, weight),
                           own)  # fmt: skip

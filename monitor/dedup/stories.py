@@ -7,8 +7,12 @@ story of the window or starts one:
   link with its http/https and AMP forms folded, a global GUID), else a near-duplicate
   of any member's title or lead (``fingerprint.similarity``: wire markup, outlet
   suffixes, case, the same lead under a new title);
-* **event** (a rewrite of the same event): ``events.EventIndex``, against every member
-  of the candidate stories, within hours, with the vetoes of ``vetoes``.
+* **event** (a rewrite of the same event): ``events.EventIndex``, against the members
+  of the candidate stories within hours, with the vetoes of ``vetoes``.
+
+Both tiers compare an item with a bounded panel of each candidate story (``panel``: at
+most 24 members, its first and those nearest in time), so a story of hundreds of members
+costs no more per item than one of 24.
 
 Each member records its tier, its score and the member it matched; an item that starts
 its own story records its near miss (the nearest story and the veto that kept them
@@ -186,7 +190,7 @@ class StoryBook:
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
             return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
-        best = self._look_alike(sig, at, candidates)
+        best = self._look_alike(sig, feats, at, candidates)
         if best is None:
             return None
         member = self._member(best[0])
@@ -201,11 +205,11 @@ class StoryBook:
     # -- the event tier -----------------------------------------------------------------
 
     def _look_alike(
-        self, sig: Signature, at: float, candidates: list[str]
+        self, sig: Signature, feats: Features, at: float, candidates: list[str]
     ) -> tuple[str, float] | None:
-        """The member ``sig`` is most a copy of (title or lead), among the candidate stories
-        and those with the same lead; ties go to the earlier member."""
-        keys = [k for sid in candidates for k in self.events.members(sid)]
+        """The member ``sig`` is most a copy of (title or lead), among the candidate stories'
+        panels and those with the same lead; ties go to the earlier member."""
+        keys = [k for sid in candidates for k in self.events.panel(sid, feats, at)]
         keys += self._leads.get(sig.lead_key, ()) if sig.lead_key else ()
         best: tuple[str, float] | None = None
         for key in dict.fromkeys(keys):
