@@ -33,10 +33,10 @@ from concurrent.futures import Future
 from typing import Any
 
 from monitor.alerts.deliver import Dispatcher
+from monitor.bus.kafka_group import GroupLoop
 from monitor.bus.kafka_txn import (
     CALL_WAIT_MS,
     Fenced,
-    GroupLoop,
     OffsetAndMetadata,
     Out,
     TxnProducer,
