@@ -58,13 +58,8 @@ from monitor.bus.kafka_admin import (
     ensure_topics,
     partitions_problem,
 )
-from monitor.bus.kafka_consumer import (
-    ORIGIN_HEADER,
-    SCHEMA_HEADER,
-    ConsumerSettings,
-    ConsumerThread,
-    KafkaMessage,
-)
+from monitor.bus.kafka_consumer import ConsumerSettings, ConsumerThread
+from monitor.bus.kafka_message import ORIGIN_HEADER, SCHEMA_HEADER, KafkaMessage
 from monitor.bus.kafka_producer import Headers, Producer
 from monitor.config import BusConfig
 from monitor.errors import DEAD_LETTER_REASONS, BusError

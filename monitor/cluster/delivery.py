@@ -24,7 +24,6 @@ daemon's state file), each change written to ``<prefix>.deliveries`` by the part
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -33,16 +32,17 @@ from concurrent.futures import Future
 from typing import Any
 
 from monitor.alerts.deliver import Dispatcher
+from monitor.bus.kafka_group import GroupLoop
 from monitor.bus.kafka_txn import (
     CALL_WAIT_MS,
     Fenced,
-    GroupLoop,
     OffsetAndMetadata,
     Out,
     TxnProducer,
 )
 from monitor.bus.kafka_txn import read_changelog as read
 from monitor.cluster import delivery_changelog as changelog
+from monitor.cluster import delivery_handover as handovers
 from monitor.cluster.delivery_outbox import ClusterOutbox
 from monitor.cluster.delivery_writer import Writer
 from monitor.cluster.stories_intents import Intent, decode
@@ -104,7 +104,7 @@ class DeliveryOwner:
             self.owned, self.rebalancing = self.owned - partitions, True
         if not partitions or self.loop.is_closed():
             return
-        handover = asyncio.run_coroutine_threadsafe(self._release(partitions), self.loop)
+        handover = asyncio.run_coroutine_threadsafe(handovers.release(self, partitions), self.loop)
         try:
             handover.result(min(self.release_timeout + 1, self._left()))
         except Exception as exc:  # a send that outlived its timeout: the window, counted
@@ -201,8 +201,8 @@ class DeliveryOwner:
         writer.start()
         self._writers = [w for w in self._writers if w.is_alive()] + [writer]
         state = changelog.decode(records)
-        restore = asyncio.run_coroutine_threadsafe(self._restore(partition, writer, state),
-                                                   self.loop)  # fmt: skip
+        restore = asyncio.run_coroutine_threadsafe(
+            handovers.restore(self, partition, writer, state), self.loop)  # fmt: skip
         rows, ours = restore.result(LOOP_WAIT)
         with self._lock:
             self.built.add(partition)
@@ -221,55 +221,6 @@ class DeliveryOwner:
                  len(records), time.monotonic() - started, committed)  # fmt: skip
         return resume
 
-    async def _restore(self, partition: int, writer: Writer,
-                       state: changelog.Partition) -> tuple[int, int]:  # fmt: skip
-        """On the event loop: the partition's state merged into the local outbox; the
-        differences queued to the changelog; its receivers served."""
-        outbox, store = self.outbox, self.outbox.store
-        old = self.outbox.writers.get(partition)
-        if old is not None:
-            old.close()
-        outbox.writers[partition] = writer
-        receivers = self.receivers_of({partition})
-        mine, old_sent = set(receivers), time.time() - self.keep_sent
-        local = {r.alert_id: r for r in store.outbox_receivers_rows(receivers)}
-        shared = {i: r for i, r in state.rows.items() if r.receiver in mine}
-        forgotten = [
-            i for i, r in shared.items() if r.state in ("sent", "muted") and r.updated < old_sent
-        ]  # as the state file forgets them at start
-        for alert_id in forgotten:
-            del shared[alert_id]
-            local.pop(alert_id, None)
-        if forgotten:
-            writer.submit([Out(self.topic, changelog.row_key(i), None, partition)
-                           for i in forgotten])  # fmt: skip
-        take, keep = [], []
-        for alert_id in local.keys() | shared.keys():
-            chosen = changelog.pick(local.get(alert_id), shared.get(alert_id))
-            if chosen is not None and chosen is shared.get(alert_id):
-                take.append(chosen)
-            elif chosen is not None and chosen != shared.get(alert_id):
-                keep.append(chosen)
-        store.outbox_import(take)
-        told_local = {(t.story_id, t.receiver): t for t in store.deliveries_to(receivers)}
-        told_shared = {k: t for k, t in state.told.items() if k[1] in mine}
-        told = [changelog.pick_told(told_local.get(k), told_shared.get(k))
-                for k in told_local.keys() | told_shared.keys()]  # fmt: skip
-        store.import_deliveries(t for t in told if t is not None)
-        for esc in state.escalations:
-            store.record_escalation(esc)
-        now = time.time()
-        for story in state.stories.values():
-            outbox.remember(story, partition, now)
-        outbox._last_flush.update(state.flushed)
-        for receiver, until in state.blocked.items():
-            if (worker := self.dispatcher.workers.get(receiver)) is not None:
-                worker.blocked_until = max(worker.blocked_until, until)
-        outbox.attempted |= {i for i in state.attempted if i in shared and shared[i] in take}
-        outbox.changed(r.alert_id for r in keep)  # what Kafka missed: this daemon's own
-        self._serve({partition})
-        return len(take) + len(keep), len(keep)
-
     def _progress(self, partition: int, read: int, end: int) -> None:
         self.rebuilding[partition] = (read, end)
 
@@ -277,18 +228,6 @@ class DeliveryOwner:
         receivers = self.receivers_of(partitions)
         self.outbox.serving |= set(receivers)
         self.dispatcher.wake(set(receivers))
-
-    async def _release(self, partitions: frozenset[int]) -> None:
-        receivers = self.receivers_of(partitions)
-        self.outbox.serving -= set(receivers)
-        deadline = time.monotonic() + self.release_timeout
-        workers = [w for r, w in self.dispatcher.workers.items() if r in receivers]
-        while any(w.busy for w in workers) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        for p in partitions:
-            if (writer := self.outbox.writers.get(p)) is not None:
-                with contextlib.suppress(Fenced):  # else the next owner has it already
-                    await asyncio.wrap_future(writer.submit([]))
 
     def _drop(self, partition: int, writer: Writer | None = None) -> None:
         """Stop serving ``partition`` (only if ``writer``, when given, is still its writer:

@@ -15,7 +15,7 @@ from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.sinks import Sink
 from monitor.bus.kafka import KafkaBus, consumer_kwargs
 from monitor.bus.kafka_admin import TopicSpec
-from monitor.bus.kafka_txn import GroupLoop
+from monitor.bus.kafka_group import GroupLoop
 from monitor.cluster import silences
 from monitor.cluster.delivery import ROLE, DeliveryOwner
 from monitor.cluster.delivery_outbox import ClusterOutbox

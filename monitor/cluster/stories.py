@@ -33,12 +33,12 @@ import threading
 import time
 from typing import Any
 
-from monitor.bus.kafka_consumer import classify
+from monitor.bus.kafka_group import GroupLoop
+from monitor.bus.kafka_message import classify
 from monitor.bus.kafka_txn import (
     CALL_WAIT_MS,
     Aborted,
     Fenced,
-    GroupLoop,
     OffsetAndMetadata,
     Out,
     TxnProducer,

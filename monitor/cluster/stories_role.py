@@ -12,7 +12,8 @@ from typing import Any
 
 from monitor.bus.kafka import KafkaBus, consumer_kwargs
 from monitor.bus.kafka_admin import TopicSpec
-from monitor.bus.kafka_txn import GroupLoop, end_offsets
+from monitor.bus.kafka_group import GroupLoop
+from monitor.bus.kafka_txn import end_offsets
 from monitor.cluster.stories import StoriesOwner
 from monitor.config import Settings
 from monitor.errors import BusError

@@ -3,7 +3,8 @@ rejoin workaround (pure, no broker)."""
 
 from __future__ import annotations
 
-from monitor.bus.kafka_consumer import PartitionOffsets, finish_dropped_join
+from monitor.bus.kafka_consumer import finish_dropped_join
+from monitor.bus.kafka_message import PartitionOffsets
 
 
 def test_commit_point_never_passes_an_unacked_offset() -> None:
