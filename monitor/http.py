@@ -11,7 +11,6 @@ whoever reaches the port, token or not.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -46,12 +45,7 @@ class HttpServer:
         self.port = int(self._runner.addresses[0][1])  # the port the OS chose, if 0
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._runner.cleanup()
 
     async def _metrics(self, request: web.Request) -> web.Response:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from monitor.model import Record
@@ -79,12 +78,7 @@ class MemoryBus:
     async def __aenter__(self) -> MemoryBus:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._closed = True
 
     async def publish(self, topic: str, key: str, value: Record) -> None:

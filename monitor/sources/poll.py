@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from operator import attrgetter
+from typing import NotRequired, TypedDict, Unpack
 
 from monitor.bus import ITEMS, Bus
 from monitor.config import FeedConfig, ScheduleConfig, redact_urls
@@ -36,34 +37,33 @@ from monitor.store import FeedState, Store
 log = logging.getLogger("monitor.sources.poller")
 
 
+class PollDeps(TypedDict):
+    """What a poll works with: passed on unchanged by the poller's constructor."""
+
+    fetcher: Fetcher
+    parser: ParsePool
+    store: Store
+    bus: Bus
+    metrics: Metrics
+    schedule: ScheduleConfig
+    clock: NotRequired[Callable[[], float]]  # time.time
+    rng: NotRequired[random.Random | None]  # a fresh one
+
+
 class Polls:
-    def __init__(
-        self,
-        feeds: Sequence[FeedConfig],
-        *,
-        fetcher: Fetcher,
-        parser: ParsePool,
-        store: Store,
-        bus: Bus,
-        metrics: Metrics,
-        schedule: ScheduleConfig,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, feeds: Sequence[FeedConfig], **deps: Unpack[PollDeps]) -> None:
         self.feeds = tuple(feeds)
-        self._fetcher = fetcher
-        self._parser = parser
-        self._store = store
-        self._bus = bus
-        self._metrics = metrics
-        self._schedule = schedule
-        self._clock = clock
-        self._rng = rng or random.Random()
+        self._fetcher, self._parser = deps["fetcher"], deps["parser"]
+        self._store, self._bus, self._metrics = deps["store"], deps["bus"], deps["metrics"]
+        self._schedule = deps["schedule"]
+        self._clock = deps.get("clock", time.time)
+        self._rng = deps.get("rng") or random.Random()
         self._states: dict[str, FeedState] = {}  # what the store holds, and what is staged
         self._known: dict[str, bytes] = {}  # feed url -> id digests of its last body's items
         self._bugs: dict[str, str] = {}  # feed url -> the bug its last poll hit, logged once
-        self._health = Health(self.feeds, metrics)
-        self._outcomes = {o: metrics.fetches.labels(o) for o in ("ok", "not_modified", "error")}
+        self._health = Health(self.feeds, self._metrics)
+        fetches = self._metrics.fetches
+        self._outcomes = {o: fetches.labels(o) for o in ("ok", "not_modified", "error")}
 
     def _state(self, feed: FeedConfig) -> FeedState:
         state = self._states.get(feed.url)

@@ -43,22 +43,18 @@ the feeds due wait, re-checked every LEASE_RECHECK.
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Unpack
 
-from monitor.bus import Bus
-from monitor.config import FeedConfig, ScheduleConfig
+from monitor.config import FeedConfig
 from monitor.errors import StoreError
-from monitor.metrics import Metrics
-from monitor.sources.fetch import Fetcher, slot_key
-from monitor.sources.poll import _cancelling
-from monitor.sources.pool import ParsePool
+from monitor.sources.fetch import slot_key
+from monitor.sources.poll import PollDeps, _cancelling
 from monitor.sources.queue import PollQueue
 from monitor.sources.schedule import first_delay
 from monitor.sources.staged import StagedWrites
 from monitor.sources.waits import _finish, _set_when, _sleep_unless
-from monitor.store import FeedState, Store
+from monitor.store import FeedState
 
 STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
 GATHER = 0.05  # seconds a wake-up waits past a due time, to start the polls due by then at once
@@ -73,22 +69,14 @@ class Poller(StagedWrites):
         self,
         feeds: Sequence[FeedConfig],
         *,
-        fetcher: Fetcher,
-        parser: ParsePool,
-        store: Store,
-        bus: Bus,
-        metrics: Metrics,
-        schedule: ScheduleConfig,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
         item_retention: float = 7 * 86400.0,
         max_items: int = 1_000_000,
         shared: bool = False,
         on_state: StateHook | None = None,
         may_poll: Callable[[], bool] | None = None,
+        **deps: Unpack[PollDeps],
     ) -> None:
-        super().__init__(feeds, fetcher=fetcher, parser=parser, store=store, bus=bus,
-                         metrics=metrics, schedule=schedule, clock=clock, rng=rng)  # fmt: skip
+        super().__init__(feeds, **deps)
         self._retention = (item_retention, max_items)
         self._hosts = [slot_key(feed.fetch_url) for feed in self.feeds]
         self._store_error: str | None = None
@@ -99,7 +87,7 @@ class Poller(StagedWrites):
         self._polling: dict[int, asyncio.Task[None]] = {}  # feed -> its poll in flight
         self._driving: tuple[PollQueue, asyncio.Event] | None = None  # while run() runs
         self._loaded = False
-        metrics.cluster_feeds_owned.set(len(self._owned))
+        self._metrics.cluster_feeds_owned.set(len(self._owned))
 
     async def run_once(self, stop: asyncio.Event | None = None) -> None:
         """Poll every feed once, concurrently (the fetch limits bound concurrency).

@@ -20,7 +20,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
-from types import TracebackType
 
 from monitor.config import FeedConfig
 from monitor.errors import ParseError
@@ -90,12 +89,7 @@ class ParsePool:
         self._room = asyncio.Semaphore(self.workers + self.queue)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._idle = None
         processes = [w.process for w in self._live if w.process is not None]
         for worker in list(self._live):

@@ -12,11 +12,11 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from monitor.errors import StoreError
 from monitor.store.schema import MIGRATIONS
@@ -53,6 +53,16 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows a read returns, read under the connection's lock."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row a read returns (None if none), read under the lock."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

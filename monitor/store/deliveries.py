@@ -58,29 +58,24 @@ def _delivery(row: tuple[Any, ...]) -> DeliveryRow:
 
 class DeliveryStore(Database):
     def delivery(self, story_id: str, receiver: str) -> DeliveryRow | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_DELIVERY} FROM deliveries WHERE story_id = ? AND receiver = ?",
-                (story_id, receiver),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {_DELIVERY} FROM deliveries WHERE story_id = ? AND receiver = ?",
+            (story_id, receiver),
+        )
         return _delivery(row) if row else None
 
     def deliveries(self, story_id: str) -> list[DeliveryRow]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_DELIVERY} FROM deliveries WHERE story_id = ? ORDER BY receiver",
-                (story_id,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {_DELIVERY} FROM deliveries WHERE story_id = ? ORDER BY receiver",
+            (story_id,),
+        )
         return [_delivery(r) for r in rows]
 
     def deliveries_to(self, receivers: Iterable[str]) -> list[DeliveryRow]:
         """What these receivers were told of every story."""
         names = list(receivers)
         marks = ", ".join("?" for _ in names)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_DELIVERY} FROM deliveries WHERE receiver IN ({marks})", names
-            ).fetchall()
+        rows = self._all(f"SELECT {_DELIVERY} FROM deliveries WHERE receiver IN ({marks})", names)
         return [_delivery(r) for r in rows]
 
     def import_deliveries(self, rows: Iterable[DeliveryRow]) -> None:
@@ -99,11 +94,10 @@ class DeliveryStore(Database):
             return cur.rowcount > 0
 
     def escalations(self, story_id: str) -> list[EscalationRow]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_ESCALATION} FROM escalations WHERE story_id = ? ORDER BY at",
-                (story_id,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {_ESCALATION} FROM escalations WHERE story_id = ? ORDER BY at",
+            (story_id,),
+        )
         return [EscalationRow(*r) for r in rows]
 
     def forget_deliveries_before(self, story_ids: Iterable[str]) -> None:

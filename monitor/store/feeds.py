@@ -106,13 +106,11 @@ class FeedStore(Database):
         staged = self._staged_states.get(url)
         if staged is not None:
             return staged
-        with self._lock:
-            row = self._db.execute(_SELECT + " WHERE url = ?", (url,)).fetchone()
+        row = self._one(_SELECT + " WHERE url = ?", (url,))
         return FeedState(*row) if row else FeedState(url=url)
 
     def feed_states(self) -> list[FeedState]:
-        with self._lock:
-            rows = self._db.execute(_SELECT).fetchall()
+        rows = self._all(_SELECT)
         states = {row[0]: FeedState(*row) for row in rows}
         states.update(self._staged_states)
         return list(states.values())
@@ -138,11 +136,10 @@ class FeedStore(Database):
 
     def feed_errors(self, url: str) -> list[tuple[float, str, str]]:
         """(at, reason, detail) of the feed's recent errors, newest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT at, reason, detail FROM feed_errors WHERE feed_url = ? ORDER BY at DESC",
-                (url,),
-            ).fetchall()
+        rows = self._all(
+            "SELECT at, reason, detail FROM feed_errors WHERE feed_url = ? ORDER BY at DESC",
+            (url,),
+        )
         staged = [(at, reason, detail) for u, at, reason, detail in self._staged_errors if u == url]
         found = [(float(a), str(r), str(d or "")) for a, r, d in rows]
         return sorted(staged + found, key=lambda e: -e[0])[:ERRORS_KEPT_PER_FEED]

@@ -120,12 +120,11 @@ class ItemStore(FeedStore):
         end = float("inf") if until is None else until
         at, seq = since, -1
         while True:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT at, seq, envelope FROM retained_items WHERE at >= ? AND at < ?"
-                    " AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq LIMIT ?",
-                    (since, end, at, at, seq, _PAGE),
-                ).fetchall()
+            rows = self._all(
+                "SELECT at, seq, envelope FROM retained_items WHERE at >= ? AND at < ?"
+                " AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq LIMIT ?",
+                (since, end, at, at, seq, _PAGE),
+            )
             for row_at, _, envelope in rows:
                 yield float(row_at), str(envelope)
             if len(rows) < _PAGE:
@@ -135,10 +134,9 @@ class ItemStore(FeedStore):
     def retained_count(self, since: float, until: float | None = None) -> int:
         """How many items are retained in [since, until) (an index count)."""
         end = float("inf") if until is None else until
-        with self._lock:
-            row = self._db.execute(
-                "SELECT count(*) FROM retained_items WHERE at >= ? AND at < ?", (since, end)
-            ).fetchone()
+        row = self._one(
+            "SELECT count(*) FROM retained_items WHERE at >= ? AND at < ?", (since, end)
+        )
         return int(row[0])
 
     def retained_item(self, ref: str) -> Item | None:

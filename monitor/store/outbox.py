@@ -62,10 +62,7 @@ class OutboxStore(Database):
     # -- sent alerts ----------------------------------------------------------
 
     def was_sent(self, alert_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM sent_alerts WHERE alert_id = ?", (alert_id,)
-            ).fetchone()
+        row = self._one("SELECT 1 FROM sent_alerts WHERE alert_id = ?", (alert_id,))
         return row is not None
 
     def mark_sent(self, alert_id: str, story_id: str, receiver: str, at: float) -> None:
@@ -115,8 +112,7 @@ class OutboxStore(Database):
             where.append("due <= ?")
             args.append(due_by)
         query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {' AND '.join(where)}"
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY due, created", args).fetchall()
+        rows = self._all(query + " ORDER BY due, created", args)
         return [OutboxRow(*row) for row in rows]
 
     def outbox_next_due(self, receiver: str | None = None) -> float | None:
@@ -125,8 +121,7 @@ class OutboxStore(Database):
         args: tuple[str, ...] = ()
         if receiver is not None:
             query, args = query + " AND receiver = ?", (receiver,)
-        with self._lock:
-            row = self._db.execute(query, args).fetchone()
+        row = self._one(query, args)
         return None if row[0] is None else float(row[0])
 
     def outbox_batch(self, receiver: str, due_by: float, limit: int) -> list[OutboxRow]:
@@ -142,8 +137,7 @@ class OutboxStore(Database):
 
     def outbox_group_due(self, group_key: str) -> float | None:
         """When the group's pending digest is due (its earliest pending alert), if any."""
-        with self._lock:
-            row = self._db.execute(OUTBOX_GROUP_MIN_DUE, (group_key,)).fetchone()
+        row = self._one(OUTBOX_GROUP_MIN_DUE, (group_key,))
         return None if row[0] is None else float(row[0])
 
     def outbox_group_count(self, group_key: str, due_by: float) -> int:
@@ -241,11 +235,10 @@ class OutboxStore(Database):
 
     def outbox_state(self, story_id: str, receiver: str, kind: str = "alert") -> list[str]:
         """The states of the story's rows of ``kind`` for ``receiver`` (an index lookup)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT state FROM outbox WHERE story_id = ? AND receiver = ? AND kind = ?",
-                (story_id, receiver, kind),
-            ).fetchall()
+        rows = self._all(
+            "SELECT state FROM outbox WHERE story_id = ? AND receiver = ? AND kind = ?",
+            (story_id, receiver, kind),
+        )
         return [str(r[0]) for r in rows]
 
     def outbox_requeue(self, alert_id: str, at: float) -> bool:

@@ -26,10 +26,7 @@ class OutboxExportStore(Database):
         """Every row of these receivers, whatever its state."""
         names = list(receivers)
         marks = ", ".join("?" for _ in names)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE receiver IN ({marks})", names
-            ).fetchall()
+        rows = self._all(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE receiver IN ({marks})", names)
         return [OutboxRow(*row) for row in rows]
 
     def outbox_import(self, rows: Iterable[OutboxRow]) -> None:

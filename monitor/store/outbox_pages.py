@@ -12,11 +12,10 @@ from monitor.store.outbox import _OUTBOX_COLUMNS, OutboxRow
 class OutboxPageStore(Database):
     def outbox_for_story(self, story_id: str) -> list[OutboxRow]:
         """Every row of one story, oldest first (the audit, the UI)."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE story_id = ? ORDER BY created",
-                (story_id,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE story_id = ? ORDER BY created",
+            (story_id,),
+        )
         return [OutboxRow(*row) for row in rows]
 
     def outbox_recent(
@@ -36,10 +35,7 @@ class OutboxPageStore(Database):
             return [OutboxRow(*row) for row in rows.fetchall()]
 
     def outbox_row(self, alert_id: str) -> OutboxRow | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE alert_id = ?", (alert_id,)
-            ).fetchone()
+        row = self._one(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE alert_id = ?", (alert_id,))
         return OutboxRow(*row) if row else None
 
     def outbox_counts(self) -> dict[str, int]:

@@ -14,20 +14,17 @@ _COLUMNS = "silence_id, matchers, starts, ends, author, comment, created"
 class SilenceStore(Database):
     def add_silence(self, silence: Any) -> None:
         """Record a :class:`~monitor.alerts.silence.Silence`."""
-        matchers = json.dumps([[m.label, m.op, m.value] for m in silence.matchers])
-        with self._tx() as db:
-            db.execute(
-                f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (silence.silence_id, matchers, silence.starts, silence.ends, silence.author,
-                 silence.comment, silence.created),
-            )  # fmt: skip
+        self._write_silence("INSERT", silence)
 
     def put_silence(self, silence: Any) -> None:
         """Record a silence, or replace the one with its id (as a shared topic has it)."""
+        self._write_silence("INSERT OR REPLACE", silence)
+
+    def _write_silence(self, verb: str, silence: Any) -> None:
         matchers = json.dumps([[m.label, m.op, m.value] for m in silence.matchers])
         with self._tx() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"{verb} INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (silence.silence_id, matchers, silence.starts, silence.ends, silence.author,
                  silence.comment, silence.created),
             )  # fmt: skip
@@ -43,8 +40,7 @@ class SilenceStore(Database):
         args: tuple[float, ...] = ()
         if ending_after is not None:
             query, args = query + " WHERE ends > ?", (ending_after,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created DESC", args).fetchall()
+        rows = self._all(query + " ORDER BY created DESC", args)
         return [(r[0], tuple(Matcher(*m) for m in json.loads(r[1])), *r[2:]) for r in rows]
 
     def expire_silence(self, silence_id: str, at: float) -> bool:

@@ -45,71 +45,59 @@ class StoryStore(Database):
         """The story any of the exact ``keys`` belongs to, if any."""
         keys = list(keys)
         marks = ", ".join("?" for _ in keys)
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT story_id FROM story_keys WHERE key IN ({marks}) LIMIT 1", keys
-            ).fetchone()
+        row = self._one(f"SELECT story_id FROM story_keys WHERE key IN ({marks}) LIMIT 1", keys)
         return str(row[0]) if row else None
 
     def story(self, story_id: str) -> StoryRow | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_STORY_COLUMNS} FROM stories WHERE story_id = ?", (story_id,)
-            ).fetchone()
+        row = self._one(f"SELECT {_STORY_COLUMNS} FROM stories WHERE story_id = ?", (story_id,))
         return StoryRow(*row) if row else None
 
     def stories_since(self, cutoff: float) -> list[StoryRow]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_STORY_COLUMNS} FROM stories WHERE last_seen >= ? ORDER BY last_seen",
-                (cutoff,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {_STORY_COLUMNS} FROM stories WHERE last_seen >= ? ORDER BY last_seen",
+            (cutoff,),
+        )
         return [StoryRow(*row) for row in rows]
 
     def story_ids_since(self, cutoff: float) -> list[str]:
         """The ids of the stories changed at or after ``cutoff``, the latest change
         first, no data read (the web UI's list)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT story_id FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC",
-                (cutoff,),
-            ).fetchall()
+        rows = self._all(
+            "SELECT story_id FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC",
+            (cutoff,),
+        )
         return [str(r[0]) for r in rows]
 
     def stories_changed(self) -> tuple[int, float]:
         """How many stories are kept and when one last changed (processing clock): a
         list of them is unchanged while both are (the web UI's live refresh)."""
-        with self._lock:
-            row = self._db.execute("SELECT count(*), max(last_seen) FROM stories").fetchone()
+        row = self._one("SELECT count(*), max(last_seen) FROM stories")
         count, last = row
         return int(count), float(last or 0.0)
 
     def story_members(self, story_id: str) -> list[MemberRow]:
         """A story's members in join order."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? ORDER BY seq",
-                (story_id,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? ORDER BY seq",
+            (story_id,),
+        )
         return [MemberRow(*row) for row in rows]
 
     def members_since(self, cutoff: float) -> list[MemberRow]:
         """The members of the stories changed at or after ``cutoff``, story by story."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join('m.' + c for c in MemberRow.__dataclass_fields__)}"
-                " FROM story_members m JOIN stories s ON s.story_id = m.story_id"
-                " WHERE s.last_seen >= ? ORDER BY s.last_seen, m.story_id, m.seq",
-                (cutoff,),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {', '.join('m.' + c for c in MemberRow.__dataclass_fields__)}"
+            " FROM story_members m JOIN stories s ON s.story_id = m.story_id"
+            " WHERE s.last_seen >= ? ORDER BY s.last_seen, m.story_id, m.seq",
+            (cutoff,),
+        )
         return [MemberRow(*row) for row in rows]
 
     def story_member(self, story_id: str, seq: int) -> MemberRow | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? AND seq = ?",
-                (story_id, seq),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {_MEMBER_COLUMNS} FROM story_members WHERE story_id = ? AND seq = ?",
+            (story_id, seq),
+        )
         return MemberRow(*row) if row else None
 
     def import_story(self, story: StoryRow, members: Iterable[MemberRow]) -> None:
