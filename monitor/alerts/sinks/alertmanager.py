@@ -43,9 +43,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.alerts import render, templates
-from monitor.alerts.sinks.base import HttpSink
-from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal, values
-from monitor.errors import ConfigError, Problem
+from monitor.alerts.sinks.base import HttpSink, refuse, url_options, which_url
+from monitor.config import ReceiverConfig, ReceiverSchema, values
 from monitor.model import SEVERITIES, Alert, iso
 
 ALERTNAME = "NewsmonStory"
@@ -162,23 +161,12 @@ def endpoint(url: str) -> str:
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> AlertmanagerSink:
     o = receiver.options
-    raw = [o["url"]] if o.get("url") else list(o.get("urls") or [])
-    given = [reveal(u) if isinstance(u, Secret) else str(u) for u in raw]
-    problems = []
-    if bool(o.get("url")) == bool(o.get("urls")):
-        problems.append(
-            "kind alertmanager takes url (an Alertmanager's base URL) or urls, not both"
-            if o.get("url")
-            else "kind alertmanager needs url (an Alertmanager's base URL) or urls (a list)"
-        )
-    for n, url in enumerate(given, 1):
+    given, problems = url_options(receiver, "an Alertmanager's base URL")
+    for n, url in enumerate(given):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            which = "url" if o.get("url") else f"urls #{n}"
-            problems.append(f"{which} must be an http(s) URL with a host")
-    if problems:
-        where = receiver.file, receiver.line
-        raise ConfigError([Problem(*where, f"receiver {receiver.name!r}: {p}") for p in problems])
+            problems.append(f"{which_url(receiver, n)} must be an http(s) URL with a host")
+    refuse(receiver, problems)
     title = templates.load(receiver, base_dir, "title_template", channel="text",
                            fallback="alertmanager.title.j2", limit=templates.TITLE_MAX)  # fmt: skip
     summary = templates.load(receiver, base_dir, "body_template", channel="text",

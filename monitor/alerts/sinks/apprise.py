@@ -44,10 +44,10 @@ from typing import Any
 import apprise
 
 from monitor.alerts import render, templates
-from monitor.alerts.sinks.base import part_of
+from monitor.alerts.sinks.base import part_of, refuse, url_options, which_url
 from monitor.alerts.sinks.options import timezone, zone_of
-from monitor.config import ReceiverConfig, ReceiverSchema, Secret, reveal, values
-from monitor.errors import ConfigError, DeliveryError, Problem
+from monitor.config import ReceiverConfig, ReceiverSchema, values
+from monitor.errors import DeliveryError
 from monitor.model import Alert
 
 log = logging.getLogger(__name__)
@@ -194,25 +194,13 @@ class AppriseSink:
 
 def build(receiver: ReceiverConfig, base_dir: Path) -> AppriseSink:
     o = receiver.options
-    given = [o["url"]] if o.get("url") else list(o.get("urls") or [])
-    problems = []
-    if bool(o.get("url")) == bool(o.get("urls")):
-        problems.append(
-            "kind apprise takes url (one Apprise URL) or urls (a list), not both"
-            if o.get("url")
-            else "kind apprise needs url (one Apprise URL) or urls (a list)"
-        )
-    targets = [
-        Target(i, reveal(u) if isinstance(u, Secret) else str(u)) for i, u in enumerate(given)
-    ]
+    given, problems = url_options(receiver, "one Apprise URL")
+    targets = [Target(i, url) for i, url in enumerate(given)]
     for t in targets:
         if not t.usable:
-            which = "url" if o.get("url") else f"urls #{t.index + 1}"
-            problems.append(f"{which} ({t.scheme}://...): Apprise cannot use it "
-                            "(an unknown service, or a malformed URL for it)")  # fmt: skip
-    if problems:
-        where = receiver.file, receiver.line
-        raise ConfigError([Problem(*where, f"receiver {receiver.name!r}: {p}") for p in problems])
+            problems.append(f"{which_url(receiver, t.index)} ({t.scheme}://...): Apprise cannot"
+                            " use it (an unknown service, or a malformed URL for it)")  # fmt: skip
+    refuse(receiver, problems)
     title = templates.load(receiver, base_dir, "title_template", channel="text",
                            fallback="text.title.j2", limit=templates.TITLE_MAX)  # fmt: skip
     body = templates.load(receiver, base_dir, "body_template", channel="text",

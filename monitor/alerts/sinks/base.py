@@ -25,7 +25,8 @@ from typing import Protocol, Self
 
 import aiohttp
 
-from monitor.errors import DeliveryError
+from monitor.config import ReceiverConfig, Secret, reveal
+from monitor.errors import ConfigError, DeliveryError, Problem
 from monitor.model import Alert
 from monitor.retry_after import parse_retry_after
 
@@ -137,3 +138,30 @@ class HttpSink:
         if self._session is None:
             raise DeliveryError("other", "sink not open", retryable=True)
         await post(self._session, url, body, headers)
+
+
+def url_options(receiver: ReceiverConfig, what: str) -> tuple[list[str], list[str]]:
+    """A receiver's ``url`` (``what`` says what one is) or ``urls`` (a list), exactly one
+    of them: the URLs as given (secrets revealed) and the problems with the options."""
+    o = receiver.options
+    given = [o["url"]] if o.get("url") else list(o.get("urls") or [])
+    problems = []
+    if bool(o.get("url")) == bool(o.get("urls")):
+        problems.append(
+            f"kind {receiver.kind} takes url ({what}) or urls (a list), not both"
+            if o.get("url")
+            else f"kind {receiver.kind} needs url ({what}) or urls (a list)"
+        )
+    return [reveal(u) if isinstance(u, Secret) else str(u) for u in given], problems
+
+
+def which_url(receiver: ReceiverConfig, index: int) -> str:
+    """How a problem names the ``index``-th (from 0) of a receiver's URLs."""
+    return "url" if receiver.options.get("url") else f"urls #{index + 1}"
+
+
+def refuse(receiver: ReceiverConfig, problems: Sequence[str]) -> None:
+    """Raise the receiver's problems, if any, each at its file and line."""
+    if problems:
+        where = receiver.file, receiver.line
+        raise ConfigError([Problem(*where, f"receiver {receiver.name!r}: {p}") for p in problems])
