@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import burst, ingest, kafka, poll, rule_load, rules, stories
+from bench import burst, cluster_share, ingest, kafka, poll, rule_load, rules, stories
 
 BENCHMARKS = {"ingest": ingest, "rules": rules, "rule_load": rule_load, "stories": stories,
-              "kafka": kafka, "poll": poll, "burst": burst}  # fmt: skip
+              "kafka": kafka, "cluster_share": cluster_share, "poll": poll,
+              "burst": burst}  # fmt: skip
 
 
 def main(args: list[str]) -> int:

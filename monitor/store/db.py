@@ -67,33 +67,27 @@ class Database:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if self._batch:
-                with self._savepoint():
+            if self._batch:  # one write inside a batch: undone alone if it fails
+                with self._undoable("SAVEPOINT write", ("ROLLBACK TO write", "RELEASE write"),
+                                    "RELEASE write"):  # fmt: skip
                     yield self._db
                 return
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: {exc}") from exc
+            with self._undoable("BEGIN IMMEDIATE", ("ROLLBACK",), "COMMIT"):
+                yield self._db
 
     @contextmanager
-    def _savepoint(self) -> Iterator[None]:
-        """One write inside a batch: undone alone if it fails, as its transaction would be."""
+    def _undoable(self, begin: str, undo: Sequence[str], end: str) -> Iterator[None]:
+        """``begin``, the body, then ``end``; ``undo`` if the body raises. A database
+        error is a :class:`StoreError` naming the file."""
         try:
-            self._db.execute("SAVEPOINT write")
+            self._db.execute(begin)
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK TO write")
-                self._db.execute("RELEASE write")
+                for statement in undo:
+                    self._db.execute(statement)
                 raise
-            self._db.execute("RELEASE write")
+            self._db.execute(end)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
 
