@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -35,6 +36,7 @@ from monitor.bus.kafka import KafkaBus
 from monitor.cluster.delivery_role import DeliveryRole
 from monitor.cluster.feeds import FeedsRole
 from monitor.cluster.roles import Cluster
+from monitor.cluster.silences import Published
 from monitor.cluster.stories import desk
 from monitor.cluster.stories_role import StoriesRole
 from monitor.cluster.stories_view import StoriesView
@@ -137,7 +139,8 @@ class App:
                 stack.callback(cluster.view.stop)
             if s.http.enabled:
                 desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
-                            self.metrics.registry, wake=dispatcher.wake)  # fmt: skip
+                            self.metrics.registry, wake=dispatcher.wake,
+                            **_desk_actions(cluster, s, store))  # fmt: skip
                 server = await stack.enter_async_context(self._http(store, bus, desk, cluster))
                 self.http_port = server.port
                 log.info("http_listening address=%s:%d", server.host, server.port)
@@ -270,6 +273,18 @@ class App:
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h),
                           explain)  # fmt: skip
+
+
+def _desk_actions(cluster: Cluster | None, s: Settings, store: Store) -> dict[str, Any]:
+    """Where the desk's actions go on Kafka: a silence to ``<prefix>.silences``, which
+    every daemon follows (the memory bus: the state file, the desk's default); a retry
+    only on the daemon delivering to the alert's receiver, whose outbox writes it to the
+    delivery changelog (another daemon's copy of the row is not the one that counts)."""
+    if cluster is None:
+        return {}
+    outbox = cluster.delivery.outbox
+    return {"silences": Published(s.bus, store),
+            "delivers": lambda receiver: receiver in outbox.serving}  # fmt: skip
 
 
 async def _watch_state(store: Store, every: float = 5.0) -> None:

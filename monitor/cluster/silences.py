@@ -6,7 +6,7 @@ it, with times as Unix seconds); expiring one writes it again with ``ends`` now.
 (:func:`publish`, :func:`read_all`); each daemon's :class:`SilencesTail` reads it from
 the start and then follows it, into the local state file's silences table, where the
 delivery loop looks (at most a second old), so a silence added anywhere reaches every
-receiver's owner at its next send.
+receiver's owner at its next send. The web desk writes there too (:class:`Published`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from kafka import KafkaProducer
@@ -89,6 +91,28 @@ def read_all(config: BusConfig) -> list[Silence]:
             with contextlib.suppress(ValueError):
                 found.append(decode(raw))
     return sorted(found, key=lambda s: s.created, reverse=True)
+
+
+class Published:
+    """The web desk's silences on Kafka (its ``SilenceWriter``): published to the topic
+    like the CLI's; each call returns once this daemon's tail has brought the change into
+    ``store`` (or after ``wait`` seconds), so the desk's next page shows it."""
+
+    def __init__(self, config: BusConfig, store: Store, wait: float = 10.0) -> None:
+        self.config, self.store, self.wait = config, store, wait
+
+    def add(self, silence: Silence) -> None:
+        publish(self.config, silence)
+        deadline = time.monotonic() + self.wait
+        while not any(r[0] == silence.silence_id and r[3] == silence.ends
+                      for r in self.store.silences()):  # fmt: skip
+            if time.monotonic() > deadline:
+                log.info("silence_published_not_loaded_yet silence=%s", silence.silence_id)
+                return
+            time.sleep(0.05)
+
+    def expire(self, silence: Silence, at: float) -> None:
+        self.add(replace(silence, ends=at))
 
 
 class SilencesTail(Tail):

@@ -6,6 +6,9 @@ one that has failed and is being retried shows as ``failing`` with its last erro
 ``dead`` ones were given up on (a 4xx, or the retry horizon passed); ``muted`` ones a
 silence kept from being sent; ``sent`` ones the receiver took. A retry puts a dead or
 failing alert back in the queue, due now, with a fresh horizon, and wakes its sender.
+On Kafka only the daemon delivering to the alert's receiver (its delivery role holds the
+receiver's partition) may: its outbox writes the requeued row to the delivery changelog,
+so the retry survives a takeover; any other daemon answers 409 and shows no button.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ VIEWS = {
 }
 RETRYABLE = ("dead", "pending")
 MAX_LIMIT = 1000
+KAFKA_404 = (" of this daemon: in kafka mode each daemon holds the alerts of the receivers its"
+             " delivery role serves; retry it on the desk of the daemon delivering to its"
+             " receiver")  # fmt: skip
 
 
 def alert_list(desk: Desk, query: Mapping[str, str]) -> dict[str, Any]:
@@ -62,6 +68,11 @@ def alert_list(desk: Desk, query: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _here(desk: Desk, receiver: str) -> bool:
+    """Whether this daemon delivers to ``receiver`` (always on the memory bus)."""
+    return desk.delivers is None or desk.delivers(receiver)
+
+
 def _failing(row: OutboxRow) -> bool:
     return row.state == "pending" and row.attempts > 0 and bool(row.last_error)
 
@@ -80,7 +91,8 @@ def entry(desk: Desk, row: OutboxRow) -> dict[str, Any]:
         "event": event.removeprefix("story."), "attempts": row.attempts,
         "due": when(row.due) if row.state == "pending" else None,
         "created": when(row.created), "updated": when(row.updated),
-        "last_error": row.last_error, "retryable": row.state in RETRYABLE,
+        "last_error": row.last_error,
+        "retryable": row.state in RETRYABLE and _here(desk, row.receiver),
     }  # fmt: skip
 
 
@@ -95,10 +107,16 @@ def _alert(row: OutboxRow) -> dict[str, Any]:
 def retry(desk: Desk, alert_id: str) -> dict[str, Any]:
     row = desk.store.outbox_row(alert_id)
     if row is None:
-        raise Problem(404, f"no alert {alert_id!r} in the outbox")
+        raise Problem(404, f"no alert {alert_id!r} in the outbox" + (KAFKA_404 if desk.delivers
+                                                                     else ""))  # fmt: skip
     if row.state not in RETRYABLE:
         raise Problem(409, f"alert {alert_id!r} is {row.state}: only a dead or pending alert"
                            " is retried here (`newsmon alerts retry` re-sends any)")  # fmt: skip
+    if not _here(desk, row.receiver):
+        raise Problem(409, f"alert {alert_id!r}: in kafka mode retries are done by the delivery"
+                           f" role, and another daemon of the group delivers to {row.receiver!r}"
+                           " now: retry it on that daemon's desk (its log says"
+                           f" `partitions_assigned role=delivery ... receivers=...`)")  # fmt: skip
     desk.outbox.retry(alert_id, desk.clock())
     desk.wake({row.receiver})
     again = desk.store.outbox_row(alert_id)

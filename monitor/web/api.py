@@ -53,7 +53,7 @@ def problem(exc: Problem) -> web.Response:
 
 
 _ERRORS = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "too_large",
-           415: "unsupported_media_type"}  # fmt: skip
+           415: "unsupported_media_type", 503: "unavailable"}  # fmt: skip
 
 
 def _dumps(value: Any) -> str:
@@ -129,13 +129,13 @@ async def get_silences(request: web.Request, desk: Desk) -> Any:
 
 @api
 async def post_silence(request: web.Request, desk: Desk) -> Any:
-    created = silences.create(desk, await body(request))
+    created = await silences.create(desk, await body(request))
     return web.json_response(created, status=201, dumps=_dumps)
 
 
 @api
 async def delete_silence(request: web.Request, desk: Desk) -> Any:
-    return silences.expire(desk, request.match_info["silence_id"])
+    return await silences.expire(desk, request.match_info["silence_id"])
 
 
 async def get_openapi(request: web.Request) -> web.StreamResponse:

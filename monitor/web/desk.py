@@ -4,7 +4,11 @@
 the live rule engine it runs, so a page shows what the daemon holds now (a story
 from memory, a feed's state as staged, a silence the next send reads) and an
 action (a retry, a silence) goes where the daemon looks. Nothing here writes but
-those actions.
+those actions. Where that is depends on the bus, and ``app.py`` says: on the memory
+bus the silences are the state file's (the default, ``silences=None``); on Kafka it
+hands in a :class:`SilenceWriter` that publishes them to the topic every daemon follows,
+and ``delivers``, whether this daemon delivers to a receiver now (only that one may
+requeue the receiver's alerts).
 """
 
 from __future__ import annotations
@@ -13,16 +17,25 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from monitor.alerts.outbox import Outbox
+from monitor.alerts.silence import Silence
 from monitor.config import FeedConfig
 from monitor.dedup.stories import StoryBook
 from monitor.model import iso
 from monitor.rules.engine import Engine
 from monitor.store import Store
+
+
+class SilenceWriter(Protocol):
+    """Where a silence made or ended on the desk is written (blocking: run in a thread).
+    Either may raise :class:`~monitor.errors.NewsmonError` (the broker away)."""
+
+    def add(self, silence: Silence) -> None: ...
+    def expire(self, silence: Silence, at: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,9 @@ class Desk:
     registry: CollectorRegistry | None = None  # matches per rule since the start
     wake: Callable[[set[str]], None] = field(default=lambda receivers: None)  # the senders
     clock: Callable[[], float] = field(default=time.time)
+    silences: SilenceWriter | None = None  # None: the state file's (the memory bus)
+    # kafka: whether this daemon delivers to a receiver now (None: the memory bus, all)
+    delivers: Callable[[str], bool] | None = None
     # story id -> (version, receivers, its summary): a story is rebuilt for the list
     # only when it changed (the live refresh asks every few seconds)
     summaries: dict[str, tuple[int, frozenset[str], dict[str, Any]]] = field(

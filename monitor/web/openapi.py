@@ -179,7 +179,8 @@ def _etag(op: Schema) -> Schema:
 # fmt: off
 _WHY = {400: "a bad value (named in field)", 403: "a cross-site request",
         404: "no such thing", 409: "not in a state for it", 413: "the body is too large",
-        415: "not application/json"}
+        415: "not application/json",
+        503: "kafka mode: the group's silences topic did not take it"}
 _LIMIT = {"type": "string", "pattern": "^[0-9]+$"}
 STORY_FILTERS = [
     _query("rule", "stories that matched this rule"),
@@ -206,7 +207,8 @@ PATHS: dict[str, Schema] = {
             _query("receiver", "only this receiver"),
             _query("limit", "at most this many (1-1000, default 200)", _LIMIT)])},
     "/api/alerts/{alert_id}/retry": {"post": _op(
-        "Put a dead or failing alert back in the queue, due now", _json("Alert"), 403, 404, 409,
+        "Put a dead or failing alert back in the queue, due now (kafka mode: on the daemon"
+        " delivering to its receiver; 409 elsewhere)", _json("Alert"), 403, 404, 409,
         params=[_path("alert_id")])},
     "/api/rules": {"get": _op("The live rules, with their match counts", _json("RuleList"))},
     "/api/rules/test": {"post": _op(
@@ -215,11 +217,12 @@ PATHS: dict[str, Schema] = {
     "/api/silences": {
         "get": _op("Silences in force (all=true: expired ones too)", _json("SilenceList"),
                    params=[_query("all", "true: expired ones too")]),
-        "post": _op("Create a silence", _json("Silence", "Created"), 400, 403, 413, 415,
+        "post": _op("Create a silence", _json("Silence", "Created"), 400, 403, 413, 415, 503,
                     body="SilenceRequest", status="201"),
     },
     "/api/silences/{silence_id}": {"delete": _op(
-        "Expire a silence now", _json("Silence"), 403, 404, params=[_path("silence_id")])},
+        "Expire a silence now", _json("Silence"), 403, 404, 503,
+        params=[_path("silence_id")])},
 }
 # fmt: on
 DOCUMENT: dict[str, Any] = {

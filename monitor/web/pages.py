@@ -115,17 +115,17 @@ async def silences_page(request: web.Request, desk: Desk) -> web.StreamResponse:
 async def create_silence(request: web.Request, desk: Desk) -> web.StreamResponse:
     form = {k: str(v) for k, v in (await request.post()).items() if isinstance(v, str)}
     try:
-        made = silences.create(desk, form)
+        made = await silences.create(desk, form)
     except Problem as exc:
         data = silences.silence_list(desk)
-        return page(request, "silences.html", 400, data=data, error=exc.message,
+        return page(request, "silences.html", exc.status, data=data, error=exc.message,
                     form=_silence_form(request, form))  # fmt: skip
     raise web.HTTPSeeOther(f"/silences?done=silenced:{made['silence_id']}")
 
 
 @html
 async def expire_silence(request: web.Request, desk: Desk) -> web.StreamResponse:
-    gone = silences.expire(desk, request.match_info["silence_id"])
+    gone = await silences.expire(desk, request.match_info["silence_id"])
     raise web.HTTPSeeOther(f"/silences?done=expired:{gone['silence_id']}")
 
 

@@ -2,21 +2,30 @@
 
 A silence is matchers (``story=ID``, ``rule=NAME``, ``entity=~"S-.*"``, a rule label
 such as ``desk=defence``) for a duration, with an author and a comment
-(:mod:`monitor.alerts.silence`). It is written to the state file, where the
-daemon's senders read the silences at least once a second: the next alert or
-update it matches is recorded as muted (the story's audit shows it), not sent.
+(:mod:`monitor.alerts.silence`). On the memory bus it is written to the state file,
+where the daemon's senders read the silences at least once a second: the next alert
+or update it matches is recorded as muted (the story's audit shows it), not sent. On
+Kafka it is published to ``<prefix>.silences`` (the desk's :class:`SilenceWriter`, in a
+thread), which every daemon of the group follows into its own state file: the daemon
+delivering to a receiver honours it, whichever daemon's desk made it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from monitor.alerts.silence import Silence, new_id
 from monitor.config import Matcher, values
 from monitor.config.routes import matcher
+from monitor.errors import NewsmonError
 from monitor.model import parse_iso
 from monitor.web.desk import Desk, Problem, when
+
+log = logging.getLogger(__name__)
 
 MAX_MATCHERS = 20
 MAX_TEXT = 1000  # characters of an author, a comment or a matcher
@@ -43,9 +52,20 @@ def matcher_text(m: Matcher) -> str:
     return f"{m.label}{m.op}{m.value}" if plain else f'{m.label}{m.op}"{m.value}"'
 
 
-def create(desk: Desk, body: Mapping[str, Any]) -> dict[str, Any]:
+async def create(desk: Desk, body: Mapping[str, Any]) -> dict[str, Any]:
     """A silence from ``matchers`` (a list, or text: one a line), ``duration`` ("2h")
-    or ``ends`` (ISO 8601), ``author`` and ``comment``; Problem(400) says what is wrong."""
+    or ``ends`` (ISO 8601), ``author`` and ``comment``; Problem(400) says what is wrong,
+    Problem(503) that the group's silences topic did not take it."""
+    silence = build(desk, body)
+    if desk.silences is None:
+        desk.store.add_silence(silence)
+    else:
+        await _shared(desk.silences.add, silence)
+    return shown(silence, silence.created)
+
+
+def build(desk: Desk, body: Mapping[str, Any]) -> Silence:
+    """The silence ``body`` asks for, from now (Problem(400) if it is not one)."""
     now = desk.clock()
     matchers = tuple(_matcher(text) for text in _texts(body.get("matchers")))
     if not matchers:
@@ -53,17 +73,39 @@ def create(desk: Desk, body: Mapping[str, Any]) -> dict[str, Any]:
                       "matchers")  # fmt: skip
     ends = _ends(body, now)
     author, comment = _text(body, "author"), _text(body, "comment")
-    silence = Silence(new_id(), matchers, now, ends, author, comment, now)
-    desk.store.add_silence(silence)
-    return shown(silence, now)
+    return Silence(new_id(), matchers, now, ends, author, comment, now)
 
 
-def expire(desk: Desk, silence_id: str) -> dict[str, Any]:
+async def expire(desk: Desk, silence_id: str) -> dict[str, Any]:
+    """End the silence ``silence_id`` now; Problem(404) if none such is in force."""
     now = desk.clock()
-    if not desk.store.expire_silence(silence_id, now):
-        raise Problem(404, f"no silence {silence_id!r} in force")
-    found = next(Silence(*r) for r in desk.store.silences() if r[0] == silence_id)
-    return shown(found, now)
+    found = in_force(desk, silence_id, now)
+    if desk.silences is None:
+        if not desk.store.expire_silence(silence_id, now):
+            raise Problem(404, f"no silence {silence_id!r} in force")
+    else:
+        await _shared(desk.silences.expire, found, now)
+    return shown(replace(found, ends=min(found.ends, now)), now)
+
+
+def in_force(desk: Desk, silence_id: str, now: float) -> Silence:
+    for row in desk.store.silences(now):
+        if row[0] == silence_id:
+            return Silence(*row)
+    raise Problem(404, f"no silence {silence_id!r} in force")
+
+
+async def _shared(write: Callable[..., None], *args: Any) -> None:
+    """A write to where the group's silences are (a broker: blocking, so in a thread)."""
+    try:
+        await asyncio.to_thread(write, *args)
+    except NewsmonError as exc:
+        log.warning("silence_not_written error=%s", exc)
+        raise Problem(
+            503,
+            f"the group's silences did not take it (try again; `newsmon silence"
+            f" list` shows what is in force): {exc}",
+        ) from None
 
 
 def _texts(value: Any) -> list[str]:

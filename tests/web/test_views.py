@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from monitor.alerts.outbox import Outbox
+from monitor.alerts.silence import Silence
 from monitor.config import FeedConfig, Matcher
 from monitor.dedup.stories import StoryBook
+from monitor.errors import BusError
 from monitor.model import Evidence, Item, Match, RuleHit
 from monitor.rules.engine import Engine
 from monitor.rules.load import load_rules
@@ -120,12 +123,14 @@ def test_the_rule_box_says_what_each_rule_makes_of_a_headline(tmp_path: Path) ->
                 rules.test(d, bad)
 
 
-def test_a_silence_needs_matchers_an_end_to_come_an_author_and_a_comment(tmp_path: Path) -> None:
+async def test_a_silence_needs_matchers_an_end_to_come_an_author_and_a_comment(
+    tmp_path: Path,
+) -> None:
     with Store(tmp_path / "s.db") as store:
         d = desk(store)
         form = {"matchers": 'story=abc\n entity="Joint Strike Fighter"\n', "duration": "90m",
                 "author": " ana ", "comment": "known"}  # fmt: skip
-        made = silences.create(d, form)
+        made = await silences.create(d, form)
         assert made["matchers"] == ["story=abc", 'entity="Joint Strike Fighter"']
         assert made["author"] == "ana" and made["state"] == "active"
         (kept,) = store.silences()
@@ -143,11 +148,11 @@ def test_a_silence_needs_matchers_an_end_to_come_an_author_and_a_comment(tmp_pat
                            ({**base, "author": ""}, "author"),
                            ({**base, "comment": None}, "comment")):  # fmt: skip
             with pytest.raises(Problem) as info:
-                silences.create(d, bad)
+                await silences.create(d, bad)
             assert (info.value.status, info.value.field) == (400, field)
-        assert silences.expire(d, made["silence_id"])["state"] == "expired"
+        assert (await silences.expire(d, made["silence_id"]))["state"] == "expired"
         with pytest.raises(Problem):
-            silences.expire(d, made["silence_id"])
+            await silences.expire(d, made["silence_id"])
 
 
 def test_only_a_dead_or_pending_alert_is_retried_and_its_sender_is_woken(tmp_path: Path) -> None:
@@ -170,3 +175,66 @@ def test_only_a_dead_or_pending_alert_is_retried_and_its_sender_is_woken(tmp_pat
             with pytest.raises(Problem) as info:
                 alerts.retry(d, alert_id)
             assert info.value.status == status
+
+
+class Topic:
+    """A stand-in for the group's silences topic (kafka mode): what the desk wrote, and
+    the tail that brings it into the state file; ``down`` makes the broker away."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.down = store, False
+        self.written: list[Silence] = []
+
+    def add(self, silence: Silence) -> None:
+        if self.down:
+            raise BusError("kafka: writing the silence failed: KafkaTimeoutError")
+        self.written.append(silence)
+        self.store.put_silence(silence)  # what the tail does
+
+    def expire(self, silence: Silence, at: float) -> None:
+        self.add(replace(silence, ends=at))
+
+
+async def test_in_kafka_mode_a_silence_goes_to_the_topic_and_a_broker_away_says_so(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.db") as store:
+        topic = Topic(store)
+        d = desk(store, silences=topic)
+        made = await silences.create(d, {"matchers": ["rule=s400"], "duration": "1h",
+                                         "author": "ana", "comment": "drill"})  # fmt: skip
+        assert [s.silence_id for s in topic.written] == [made["silence_id"]]
+        assert topic.written[0].matchers == (Matcher("rule", "=", "s400"),)
+        gone = await silences.expire(d, made["silence_id"])
+        assert gone["state"] == "expired" and len(topic.written) == 2
+        assert topic.written[1].ends <= time.time() < topic.written[0].ends
+        with pytest.raises(Problem) as info:
+            await silences.expire(d, made["silence_id"])  # over: not in force
+        assert info.value.status == 404
+        topic.down = True
+        with pytest.raises(Problem) as info:
+            await silences.create(d, {"matchers": ["rule=s400"], "author": "a", "comment": "c"})
+        assert info.value.status == 503 and "KafkaTimeoutError" in info.value.message
+        assert len(store.silences()) == 1  # the one made, expired; nothing half-written
+
+
+def test_in_kafka_mode_only_the_daemon_delivering_to_the_receiver_retries(tmp_path: Path) -> None:
+    woken: list[set[str]] = []
+    with Store(tmp_path / "s.db") as store:
+        d = desk(store, wake=woken.append, delivers=lambda receiver: receiver == "slack")
+        payload = json.dumps({"alert_id": "x", "title": "S-400", "event": "story.created"})
+        store.outbox_add([OutboxRow(a, "s1", r, "pending", payload, "g", 1.0, 1.0)
+                          for a, r in (("ours", "slack"), ("theirs", "email"))])  # fmt: skip
+        store.outbox_update(["ours", "theirs"], state="dead", due=1.0, error="http_4xx", at=2.0)
+        listed = alerts.alert_list(d, {"state": "dead"})
+        assert {a["alert_id"]: a["retryable"] for a in listed["alerts"]} == {
+            "ours": True, "theirs": False}  # fmt: skip
+        with pytest.raises(Problem) as info:
+            alerts.retry(d, "theirs")
+        assert info.value.status == 409 and "delivery role" in info.value.message
+        assert "'email'" in info.value.message and woken == []
+        assert store.outbox_row("theirs").state == "dead"  # type: ignore[union-attr]
+        with pytest.raises(Problem) as info:
+            alerts.retry(d, "elsewhere")
+        assert info.value.status == 404 and "kafka mode" in info.value.message
+        assert alerts.retry(d, "ours")["status"] == "pending" and woken == [{"slack"}]
