@@ -14,7 +14,6 @@ and drains. On Kafka, ``run`` shares the feeds with the other daemons of its gro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -52,7 +51,7 @@ from monitor.rules.reload import RuleReloader
 from monitor.sources.fetch import Fetcher
 from monitor.sources.poller import Poller
 from monitor.sources.pool import ParsePool
-from monitor.store import StateLock, Store, retention_cutoff
+from monitor.store import StateLock, Store, retention_cutoff, watch_intact
 from monitor.web import Desk, mounter
 
 log = logging.getLogger(__name__)
@@ -146,7 +145,7 @@ class App:
                 log.info("http_listening address=%s:%d", server.host, server.port)
             if not once:
                 stages.append(asyncio.create_task(self.rules.watch(), name="rule-reload"))
-                stages.append(asyncio.create_task(_watch_state(store), name="state-watch"))
+                stages.append(asyncio.create_task(watch_intact(store), name="state-watch"))
             log.info(
                 "started feeds=%d rules=%d receivers=%s bus=%s",
                 len(s.feeds), len(self.engine.rules), ",".join(self.sinks), s.bus.kind,
@@ -287,21 +286,6 @@ def _desk_actions(cluster: Cluster | None, s: Settings, store: Store) -> dict[st
             "delivers": lambda receiver: receiver in outbox.serving}  # fmt: skip
 
 
-async def _watch_state(store: Store, every: float = 5.0) -> None:
-    """Say once when the state file is deleted or replaced under the daemon (its
-    writes would go to a file nobody reads again; /readyz turns not ready)."""
-    intact = True
-    while True:
-        await asyncio.sleep(every)
-        if store.intact() != intact:
-            intact = not intact
-            if intact:
-                log.info("state_file_back path=%s", store.path)
-            else:
-                log.error("state_file_gone path=%s (deleted or replaced while running:"
-                          " what newsmon writes now is lost; restart it)", store.path)  # fmt: skip
-
-
 async def _stopped_at(stop: asyncio.Event) -> float:
     await stop.wait()
     return time.monotonic()
@@ -312,20 +296,3 @@ def _pending(outbox: Outbox) -> float:
         return float(outbox.pending_count())
     except StoreError:
         return math.nan  # the scrape still answers; /readyz says why
-
-
-async def run_until_signalled(app: App, *, once: bool = False) -> None:
-    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, app.request_reload)
-    try:
-        await app.run(stop, once=once)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,7 @@ from monitor.config import check_config, settings_dump
 from monitor.errors import ConfigError, NewsmonError, Problem
 
 if TYPE_CHECKING:
+    from monitor.app import App
     from monitor.cli.settings import Sub
 
 
@@ -34,7 +37,7 @@ def add(sub: Sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor.app import App, run_until_signalled
+    from monitor.app import App
 
     try:
         settings = load(args.config)
@@ -93,3 +96,18 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(settings.receivers)} receivers{noted}"
     )
     return 0
+
+
+async def run_until_signalled(app: App, *, once: bool = False) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.request_reload)
+    try:
+        await app.run(stop, once=once)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

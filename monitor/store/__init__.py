@@ -17,7 +17,7 @@ call them directly. Errors from sqlite3 are translated to StoreError.
 
 from __future__ import annotations
 
-from monitor.store.db import StateLock, retention_cutoff
+from monitor.store.db import StateLock, retention_cutoff, watch_intact
 from monitor.store.deliveries import DeliveryRow, DeliveryStore, EscalationRow
 from monitor.store.feeds import ERRORS_KEPT_PER_FEED, FeedState
 from monitor.store.items import ItemStore
@@ -64,4 +64,5 @@ __all__ = [
     "Store",
     "StoryRow",
     "retention_cutoff",
+    "watch_intact",
 ]

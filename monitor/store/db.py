@@ -8,7 +8,9 @@ none, when the batch commits. The thread holding a batch holds the store."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -20,6 +22,8 @@ from typing import Any, Self
 
 from monitor.errors import StoreError
 from monitor.store.schema import MIGRATIONS
+
+log = logging.getLogger("monitor.store")
 
 
 class Database:
@@ -216,3 +220,18 @@ class StateLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
+
+
+async def watch_intact(store: Database, every: float = 5.0) -> None:
+    """Say once when the state file is deleted or replaced under the daemon (its
+    writes would go to a file nobody reads again; /readyz turns not ready)."""
+    intact = True
+    while True:
+        await asyncio.sleep(every)
+        if store.intact() != intact:
+            intact = not intact
+            if intact:
+                log.info("state_file_back path=%s", store.path)
+            else:
+                log.error("state_file_gone path=%s (deleted or replaced while running:"
+                          " what newsmon writes now is lost; restart it)", store.path)  # fmt: skip
