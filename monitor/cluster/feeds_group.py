@@ -1,6 +1,8 @@
 """This daemon's membership of the feeds group: one thread, one consumer of ``<prefix>.feeds``.
 
-kafka-python's consumer is blocking and not thread-safe: this thread alone touches it.
+kafka-python's consumer is blocking and not thread-safe: this thread alone touches it
+(a :class:`~monitor.bus.kafka_member.GroupMember`: joining the group, with backoff, is
+the bus's; the steps below are the feeds role's).
 
 * Assigned: the listener (on kafka-python's IO thread) only notes the partitions; this
   thread pauses them (the member fetches nothing: it polls only to stay in the group),
