@@ -9,8 +9,9 @@ Offsets (at-least-once):
 * ``enable_auto_commit=False``. A stage acks a message once its own output is
   durable; the ack is queued to the thread, which commits, per partition, only
   the highest offset below which *every* delivered message is acked (acks may
-  come out of order). Commits are batched (``commit_interval``), forced on
-  partition revocation (a :class:`ConsumerRebalanceListener`) and on close.
+  come out of order: :mod:`monitor.bus.kafka_acks` keeps that account). Commits
+  are batched (``commit_interval``), forced on partition revocation (the group
+  member's listener, :mod:`monitor.bus.kafka_member`) and on close.
 * Flow control: when ``max_in_flight`` messages are delivered but not acked,
   the thread pauses its partitions and keeps polling, so a slow stage (a sink
   honouring Retry-After) never makes the consumer miss ``max_poll_interval``.
@@ -18,10 +19,8 @@ Offsets (at-least-once):
   version, any field wrong) is handed to ``dead_letter`` and counts as processed
   once the dead-letter topic has it; so does a message the stage could not
   handle (``KafkaMessage.dead_letter``). Neither ever stops the consumer.
-* Lag, reported every few seconds from this thread: per assigned partition, its
-  end offset (``end_offsets``: paused partitions are not fetched, so their fetch
-  high watermark would freeze) less the offset the stage would resume from (the
-  first delivered offset not yet acked, else the position), summed.
+* Lag, reported every few seconds from this thread: the records of the assigned
+  partitions the stage has not finished (:func:`monitor.bus.kafka_acks.unfinished`).
 * The thread outlives any error: a client error or a bug is logged once, shown
   as ``error`` (readiness reports it) and the loop goes on after a backoff. A
   client that keeps failing ``REBUILD_AFTER`` seconds while the broker answers
@@ -38,57 +37,47 @@ Offsets (at-least-once):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
+from monitor.bus.kafka_acks import AckBook, unfinished
+from monitor.bus.kafka_member import (
+    CLOSE_TIMEOUT,
+    MAX_BACKOFF,
+    REBUILD_AFTER,
+    GroupMember,
+    Listener,
+    close_quietly,
+)
+from monitor.bus.kafka_member import ConsumerSettings as ConsumerSettings  # re-exported
+from monitor.bus.kafka_member import finish_dropped_join as finish_dropped_join  # re-exported
 from monitor.bus.kafka_message import (
     ORIGIN_HEADER,
     DeadLetter,
     KafkaMessage,
-    PartitionOffsets,
     classify,
 )
 
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL = 2.0  # seconds between two lag reports (one ListOffsets request each)
-MAX_BACKOFF = 10.0
-REBUILD_AFTER = 30.0  # seconds of failed steps, the broker answering, before a rebuild
 COMMIT_TIMEOUT = 3.0  # seconds one blocking commit may take
-CLOSE_TIMEOUT = 2.0  # seconds closing the client may take (leaving the group)
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumerSettings:
-    kafka: dict[str, Any]  # KafkaConsumer keyword arguments (servers, group, timeouts)
-    commit_interval: float
-    max_in_flight: int = 2000
-    max_records: int = 500
-    reachable: Callable[[], bool] = lambda: True  # whether the broker answers (the probe)
-    on_rebuild: Callable[[str], None] | None = None  # told "consumer" at each rebuild
-
-
-class ConsumerThread(threading.Thread):
+class ConsumerThread(GroupMember):
     def __init__(
         self, topic: str, settings: ConsumerSettings, loop: asyncio.AbstractEventLoop,
         deliver: Callable[[list[KafkaMessage]], None], on_ack: Callable[[KafkaMessage], None],
         dead_letter: DeadLetter, on_lag: Callable[[int], None],
         on_partitions: Callable[[int], None] | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(name=f"newsmon-consume-{topic}", daemon=True)
-        self.topic = topic
-        self.settings = settings
+        super().__init__(f"newsmon-consume-{topic}", topic, settings)
         self.assigned: frozenset[int] = frozenset()
         self.assignment_known = False
         # partition -> the first offset delivered since it was assigned: what is
@@ -99,12 +88,7 @@ class ConsumerThread(threading.Thread):
         self._dead_letter, self._on_lag, self._on_partitions = dead_letter, on_lag, on_partitions
         self._count_partitions = False  # an assignment came: report the partition count
         self._failing_since: float | None = None  # when the current run of failures began
-        self._acks: deque[KafkaMessage] = deque()
-        self._done: deque[tuple[PartitionOffsets, int]] = deque()  # dead letters stored
-        self._dead_in_flight = 0  # dead letters handed over, not yet stored
-        self._offsets: dict[TopicPartition, PartitionOffsets] = {}
-        self._stopping = threading.Event()
-        self._consumer: Any = None
+        self._book = AckBook(dead_letter)
         self._paused = False
         self._commit_failing = False
         self._last_commit = self._last_lag = time.monotonic()
@@ -113,43 +97,10 @@ class ConsumerThread(threading.Thread):
 
     def acked(self, message: KafkaMessage) -> None:
         """Called on the event loop; the thread applies it on its next turn."""
-        self._acks.append(message)
+        self._book.acked(message)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self._connect()
-                self._steps()
-        finally:
-            self._close()
-
-    def _connect(self) -> None:
-        """A consumer subscribed to the topic (retried with backoff until stopped)."""
-        delay = 0.2
-        while not self._stopping.is_set() and self._consumer is None:
-            consumer = None
-            try:
-                consumer = KafkaConsumer(**self.settings.kafka)
-                consumer.subscribe([self.topic], listener=_Listener(self))
-                # kafka-python joins the group without waiting for the topic's metadata
-                # (it waits only for pattern subscriptions): on Apache Kafka the first
-                # assignment was then empty, a rebalance followed, and meanwhile drain()
-                # took the empty assignment for "other members hold these partitions"
-                # (`run --once` could exit before handling its items). Fetched here,
-                # after subscribe, the metadata is known to the first join and to the
-                # coordinator's snapshot of it, so no second rebalance follows either.
-                consumer.partitions_for_topic(self.topic)
-                self._consumer = consumer
-            except Exception as exc:  # KafkaError, or anything else: try again
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
-                self._failing(exc)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+    def _listener(self) -> Listener:
+        return Listener(revoked=self.revoked, assigned=self.assigned_to)
 
     def _steps(self) -> None:
         """Steps until stopped, or until the client must be rebuilt (then closed)."""
@@ -176,11 +127,8 @@ class ConsumerThread(threading.Thread):
         one, joining afresh, is given it again from the committed offsets."""
         log.warning("consumer_rebuild topic=%s reason=%s", self.topic, why)
         consumer, self._consumer = self._consumer, None
-        with contextlib.suppress(Exception):
-            consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
-        for offsets in self._offsets.values():
-            offsets.live = False
-        self._offsets.clear()
+        close_quietly(consumer)
+        self._book.drop()
         self.assigned, self.starts, self.assignment_known = frozenset(), {}, False
         self._paused, self._failing_since = False, None
         if self.settings.on_rebuild is not None:
@@ -188,7 +136,7 @@ class ConsumerThread(threading.Thread):
 
     def _step(self) -> None:
         try:
-            self._apply_acks()
+            self._book.apply()
             if time.monotonic() - self._last_commit >= self.settings.commit_interval:
                 self._commit()
         except KafkaError as exc:
@@ -211,6 +159,10 @@ class ConsumerThread(threading.Thread):
         if batch:
             self._loop.call_soon_threadsafe(self._deliver, batch)
         self._report_lag()
+        self._recovered()
+
+    def _recovered(self) -> None:
+        """Clear the error once a step went well."""
         if (
             self.error is not None
             and not self._commit_failing
@@ -224,9 +176,9 @@ class ConsumerThread(threading.Thread):
 
     def _read(self, records: dict[TopicPartition, list[Any]]) -> list[KafkaMessage]:
         batch: list[KafkaMessage] = []
-        add, on_ack = batch.append, self._on_ack  # the per-record loop is the hot path
+        add, on_ack, stored = batch.append, self._on_ack, self._book.stored  # the hot path
         for tp, recs in records.items():
-            offsets = self._offsets.setdefault(tp, PartitionOffsets())
+            offsets = self._book.partition(tp)
             delivered, partition = offsets.delivered.append, tp.partition
             if recs and partition not in self.starts:
                 self.starts = {**self.starts, partition: recs[0].offset}
@@ -235,62 +187,31 @@ class ConsumerThread(threading.Thread):
                 headers = dict(record.headers) if record.headers else {}
                 value, reason, detail = classify(record, headers)
                 if value is None:
-                    self._dead_letter(record, reason, detail, self._stored(offsets, record.offset))
+                    self._dead_letter(record, reason, detail, stored(offsets, record.offset))
                     continue
                 key = record.key.decode("utf-8", "replace") if record.key else ""
                 add(KafkaMessage(key, value, partition, record.offset,
                                  headers.get(ORIGIN_HEADER), offsets, on_ack, record))  # fmt: skip
         return batch
 
-    def _stored(self, offsets: PartitionOffsets, offset: int) -> Callable[[], None]:
-        """The callback the dead-letter sender calls (on the producer's thread) once
-        the record is stored; ``_close`` waits (bounded) for those in flight."""
-        self._dead_in_flight += 1
-        return lambda: self._done.append((offsets, offset))
-
-    def _apply_acks(self) -> None:
-        while self._done:
-            offsets, offset = self._done.popleft()
-            self._dead_in_flight -= 1
-            offsets.ack(offset)
-        while self._acks:
-            message = self._acks.popleft()
-            if not message._offsets.live:  # from a revoked assignment: its new owner redoes it
-                continue
-            if message.dead is None:
-                message._offsets.ack(message.offset)
-            else:
-                reason, detail = message.dead
-                done = self._stored(message._offsets, message.offset)
-                self._dead_letter(message._record, reason, detail, done)
-
     def commit(self) -> None:
-        self._apply_acks()
+        self._book.apply()
         self._commit()
 
     def _commit(self) -> None:
         self._last_commit = time.monotonic()
-        if not (offsets := self._committable()):
+        if not (offsets := self._book.committable()):
             self._commit_failing = False
             return
         self._commit_failing = True
         self._consumer.commit(offsets, timeout_ms=int(COMMIT_TIMEOUT * 1000))
         self._commit_failing = False
-        for tp, meta in offsets.items():
-            self._offsets[tp].committed = meta.offset
-
-    def _committable(
-        self, partitions: frozenset[TopicPartition] | None = None
-    ) -> dict[TopicPartition, OffsetAndMetadata]:
-        return {
-            tp: OffsetAndMetadata(po.committable, "", -1)
-            for tp, po in self._offsets.items()
-            if po.committable is not None and po.committable != po.committed
-            and (partitions is None or tp in partitions)
-        }  # fmt: skip
+        self._book.committed(offsets)
 
     def _flow_control(self) -> None:
-        in_flight = sum(len(po.delivered) for po in self._offsets.values())
+        """Pause the partitions at ``max_in_flight`` messages not acked (polls go on,
+        so the group keeps this member); resume them below half of it."""
+        in_flight = self._book.in_flight()
         limit = self.settings.max_in_flight
         if not self._paused and in_flight >= limit:
             self._consumer.pause(*self._consumer.assignment())
@@ -300,50 +221,28 @@ class ConsumerThread(threading.Thread):
             self._paused = False
 
     def _report_lag(self) -> None:
-        """Records of the assigned partitions the stage has not finished: the end
-        offset less where the stage would resume. Asked of the broker (a paused
-        partition's fetch high watermark is frozen); the high watermark is a floor,
-        for brokers whose ListOffsets answer lags behind (Tansu, batched records)."""
+        """The lag (:func:`~monitor.bus.kafka_acks.unfinished`), every ``LAG_INTERVAL``."""
         if time.monotonic() - self._last_lag < LAG_INTERVAL:
             return
         self._last_lag = time.monotonic()
         try:
-            lag = self._lag()
+            lag = unfinished(self._consumer, self._book)
         except KafkaError as exc:  # e.g. a partition revoked meanwhile, the broker away
             log.debug("lag_unknown topic=%s error=%s", self.topic, exc)
             return
         self._on_lag(lag)
 
-    def _lag(self) -> int:
-        consumer = self._consumer
-        assigned = list(consumer.assignment())
-        ends = consumer.end_offsets(assigned, timeout_ms=2000) if assigned else {}
-        deadline, lag = time.monotonic() + 1.0, 0  # bounds the waits for positions
-        for tp in assigned:
-            end = max(ends.get(tp) or 0, consumer.highwater(tp) or 0)
-            po = self._offsets.get(tp)
-            if po is not None and po.delivered:
-                done: int | None = po.delivered[0]
-            else:  # all delivered is acked, or nothing fetched yet: where fetching resumes
-                wait = max(0, int((deadline - time.monotonic()) * 1000))
-                done = consumer.position(tp, timeout_ms=wait)
-            if done is not None:
-                lag += max(0, end - done)
-        return lag
-
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         """On kafka-python's IO thread, mid-rebalance: commit what is acked without
         blocking (a blocking commit cannot run there); the request goes out before
         the group's next join on the same connection."""
-        self._apply_acks()
-        if offsets := self._committable(partitions):
+        self._book.apply()
+        if offsets := self._book.committable(partitions):
             try:
                 self._consumer.commit_async(offsets, callback=self._revoke_committed)
             except KafkaError as exc:
                 log.warning("commit_on_revoke_failed topic=%s error=%s", self.topic, exc)
-        for tp in partitions:
-            if (gone := self._offsets.pop(tp, None)) is not None:
-                gone.live = False
+        self._book.drop(partitions)
         gone_partitions = {tp.partition for tp in partitions}
         self.starts = {p: at for p, at in self.starts.items() if p not in gone_partitions}
         self.assignment_known = False
@@ -383,12 +282,11 @@ class ConsumerThread(threading.Thread):
         if self._consumer is None:
             return
         if not self.settings.reachable():  # nothing would go out: what is acked is redone
-            with contextlib.suppress(Exception):
-                self._consumer.close(autocommit=False, timeout_ms=0)
+            close_quietly(self._consumer, 0)
             return
         deadline = time.monotonic() + dead_letter_wait
-        self._apply_acks()  # dead letters the stage asked for go out now, and are waited for
-        while self._dead_in_flight > len(self._done) and time.monotonic() < deadline:
+        self._book.apply()  # dead letters the stage asked for go out now, and are waited for
+        while self._book.dead_letters_in_flight() and time.monotonic() < deadline:
             time.sleep(0.02)  # let dead letters in flight be stored, so they are committed
         try:
             self.commit()
@@ -398,27 +296,3 @@ class ConsumerThread(threading.Thread):
             self._consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
         except KafkaError as exc:
             log.warning("consumer_close_failed topic=%s error=%s", self.topic, exc)
-
-
-def finish_dropped_join(consumer: Any) -> None:
-    """Work around kafka-python 3.0.12 losing a rejoin. A rejoin that a metadata change
-    starts (on Apache Kafka the first join often precedes the topic's metadata: an empty
-    assignment, then a rejoin once the partitions are known) and whose JoinGroup/SyncGroup
-    outlasts ``poll``'s timeout is never finished: once the leader has computed the new
-    assignment, ``need_rejoin()`` is False, no later poll awaits the join, and the consumer
-    keeps no partition until the next rebalance. Asking for a rejoin makes the next poll
-    finish (or redo) it. A no-op when the client has no such join in flight."""
-    coordinator: Any = getattr(consumer, "_coordinator", None)
-    if getattr(coordinator, "_join_task", None) is not None and not coordinator.need_rejoin():
-        coordinator.request_rejoin()
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, thread: ConsumerThread) -> None:
-        self._thread = thread
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._thread.revoked(frozenset(revoked))
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self._thread.assigned_to(frozenset(assigned))

@@ -16,10 +16,10 @@ import threading
 import time
 from typing import Any, Protocol
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from monitor.bus.kafka_consumer import finish_dropped_join
+from monitor.bus.kafka_member import Listener, finish_dropped_join
 from monitor.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ class GroupLoop(threading.Thread):
     def _turn(self) -> None:
         if self.consumer is None:
             self.consumer = KafkaConsumer(**self.kafka)
-            self.consumer.subscribe([self.topic], listener=_Listener(self.role))
-            self.consumer.partitions_for_topic(self.topic)  # see kafka_consumer.py
+            self.consumer.subscribe([self.topic], listener=self._listener())
+            self.consumer.partitions_for_topic(self.topic)  # see kafka_member.py
         self.role.turn(self)
         records = self.consumer.poll(timeout_ms=200, max_records=500)
         finish_dropped_join(self.consumer)
@@ -112,6 +112,11 @@ class GroupLoop(threading.Thread):
         if self.error is not None:
             log.info("consume_recovered topic=%s", self.topic)
             self.error = None
+
+    def _listener(self) -> Listener:
+        role = self.role
+        return Listener(revoked=lambda tps: role.revoked(_partitions(tps)),
+                        assigned=lambda tps: role.assigned(_partitions(tps)))  # fmt: skip
 
     def _positions(self) -> None:
         """Where each partition held stands (its records before that handled)."""
@@ -133,12 +138,5 @@ class GroupLoop(threading.Thread):
                 log.warning("consumer_close_failed topic=%s error=%s", self.topic, exc)
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, role: Role) -> None:
-        self._role = role
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._role.revoked(frozenset(tp.partition for tp in revoked))
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self._role.assigned(frozenset(tp.partition for tp in assigned))
+def _partitions(tps: frozenset[TopicPartition]) -> frozenset[int]:
+    return frozenset(tp.partition for tp in tps)

@@ -1,6 +1,8 @@
 """This daemon's membership of the feeds group: one thread, one consumer of ``<prefix>.feeds``.
 
-kafka-python's consumer is blocking and not thread-safe: this thread alone touches it.
+kafka-python's consumer is blocking and not thread-safe: this thread alone touches it
+(a :class:`~monitor.bus.kafka_member.GroupMember`: joining the group, with backoff, is
+the bus's; the steps below are the feeds role's).
 
 * Assigned: the listener (on kafka-python's IO thread) only notes the partitions; this
   thread pauses them (the member fetches nothing: it polls only to stay in the group),
@@ -36,7 +38,6 @@ import concurrent.futures
 import contextlib
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -44,11 +45,11 @@ from typing import Any
 from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from monitor.bus.kafka_consumer import (
-    CLOSE_TIMEOUT,
-    MAX_BACKOFF,
+from monitor.bus.kafka_member import (
     REBUILD_AFTER,
     ConsumerSettings,
+    GroupMember,
+    close_quietly,
     finish_dropped_join,
 )
 
@@ -61,14 +62,12 @@ HANDOVER_WAIT = 60.0  # seconds the thread waits for the loop to take an assignm
 READ_TIMEOUT = 10.0  # seconds one offset lookup of a restore may take (then tried again)
 
 
-class FeedsGroup(threading.Thread):
+class FeedsGroup(GroupMember):
     def __init__(
         self, topic: str, settings: ConsumerSettings, loop: asyncio.AbstractEventLoop, *,
         assigned: Assigned, revoked: Revoked, revoke_wait: float, lease: float,
     ) -> None:  # fmt: skip
-        super().__init__(name="newsmon-feeds-group", daemon=True)
-        self.topic = topic
-        self.settings = settings
+        super().__init__("newsmon-feeds-group", topic, settings)
         self.error: str | None = None
         self.assignment: frozenset[int] = frozenset()  # what the event loop owns now
         self.restoring: frozenset[int] | None = None  # partitions being read
@@ -77,40 +76,14 @@ class FeedsGroup(threading.Thread):
         self._revoke_wait, self._lease = revoke_wait, lease
         self._joined_at = -math.inf  # when the last assignment came (a join answered)
         self._lapsed = False  # the lease lapsed (logged once)
-        self._stopping = threading.Event()
-        self._consumer: Any = None  # the group's member: it fetches nothing
+        # self._consumer, the group's member, fetches nothing
         self._reader: Any = None  # reads the partitions assigned, in no group
         self._generation = 0  # assignments and revocations the listener saw
         self._pending: tuple[int, frozenset[int], float] | None = None  # to restore
         self._failing_since: float | None = None
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self._connect()
-                self._steps()
-        finally:
-            self._close()
-
-    def _connect(self) -> None:
-        delay = 0.2
-        while not self._stopping.is_set() and self._consumer is None:
-            consumer = None
-            try:
-                consumer = KafkaConsumer(**self.settings.kafka)
-                consumer.subscribe([self.topic], listener=_Listener(self))
-                consumer.partitions_for_topic(self.topic)  # before the first join: see
-                self._consumer = consumer  # monitor.bus.kafka_consumer.ConsumerThread.run
-            except Exception as exc:  # KafkaError, or anything else: try again
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
-                self._failing(exc)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+    def _listener(self) -> _Listener:
+        return _Listener(self)
 
     def _steps(self) -> None:
         while not self._stopping.is_set():
@@ -271,8 +244,7 @@ class FeedsGroup(threading.Thread):
     def _close(self) -> None:
         for consumer in (self._consumer, self._reader):
             if consumer is not None:
-                with contextlib.suppress(Exception):
-                    consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT * 1000))
+                close_quietly(consumer)
         self._consumer = self._reader = None
 
 

@@ -343,7 +343,7 @@ async def test_two_daemons_in_one_group_track_only_what_they_can_see_acked(
         assert sorted(seen["a"] + seen["b"]) == sorted(f"i{n}" for n in range(200))
         await asyncio.wait_for(a.drain("items"), 30)
         assert (a.depth("items"), b.depth("items")) == (0, 0)
-        assert not a._pending[f"{topic_prefix}.items"]  # nothing kept: memory is bounded
+        assert not a._published.pending[f"{topic_prefix}.items"]  # nothing kept: memory is bounded
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
