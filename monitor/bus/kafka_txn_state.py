@@ -71,7 +71,9 @@ def same_epoch(manager: Any, epoch: Any) -> None:
     (``TransactionManager.next_request_handler``, which then raises "Invalid
     transition attempted from state READY to state READY" on the sender thread).
     A transaction whose epoch changed under it is not committed, whatever the
-    client says."""
+    client says. (kafka-python speaks transaction version 1, EndTxn v3 at most: the
+    epoch stays the same from one transaction to the next; version 2, KIP-890, bumps
+    it at every commit, and this check would have to compare against that.)"""
     if manager.producer_id_and_epoch != epoch:
         raise Lost(f"epoch bumped under the transaction ({epoch} ->"
                    f" {manager.producer_id_and_epoch}): the broker aborted it")  # fmt: skip
