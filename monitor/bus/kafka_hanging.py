@@ -43,6 +43,7 @@ class Hanging:
     producer_id: int
     producer_epoch: int
     start_offset: int  # the open transaction's first offset in the partition
+    coordinator_epoch: int  # of the last marker the partition took for this producer
     why: str
 
 
@@ -78,8 +79,11 @@ def abort_hanging(
             tps += [TopicPartition(OFFSETS_TOPIC, group_partition(g, count)) for g in groups]
         found = find_hanging(admin, tps, dict(current or {}))
         for h in found:
+            # the partition fences a marker of an older coordinator epoch than its last
+            # one (TRANSACTION_COORDINATOR_FENCED): -1 is refused once a marker was written
             admin.abort_transaction(AbortTransactionSpec(h.partition, h.producer_id,
-                                                         h.producer_epoch))  # fmt: skip
+                                                         h.producer_epoch,
+                                                         h.coordinator_epoch))  # fmt: skip
             log.warning("hanging_transaction_aborted topic=%s partition=%d producer_id=%d"
                         " epoch=%d start_offset=%d (%s)", h.partition.topic, h.partition.partition,
                         h.producer_id, h.producer_epoch, h.start_offset, h.why)  # fmt: skip
@@ -104,7 +108,8 @@ def find_hanging(
             why = _why(admin, p.producer_id, p.producer_epoch, current)
             if why is not None:
                 found.append(Hanging(tp, p.producer_id, p.producer_epoch,
-                                     p.current_transaction_start_offset, why))  # fmt: skip
+                                     p.current_transaction_start_offset, p.coordinator_epoch,
+                                     why))  # fmt: skip
     return found
 
 

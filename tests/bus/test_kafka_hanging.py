@@ -25,7 +25,7 @@ CHANGELOG = TopicPartition("p.deliveries", 2)
 
 
 def producer(pid: int, epoch: int, start: int = -1) -> ProducerState:
-    return ProducerState(pid, epoch, 0, 0, 0, start)
+    return ProducerState(pid, epoch, 0, 0, 2, start)  # coordinator epoch 2
 
 
 class Admin:
@@ -83,9 +83,7 @@ def test_an_open_transaction_of_a_fenced_epoch_is_aborted_a_live_one_is_not(
     assert [(h.partition, h.producer_id, h.producer_epoch, h.start_offset) for h in found] == [
         (OFFSETS, 6, 0, 37)
     ]
-    assert [(s.topic_partition, s.producer_id, s.producer_epoch) for s in admin.aborted] == [
-        (OFFSETS, 6, 0)
-    ]
+    assert [tuple(s) for s in admin.aborted] == [(OFFSETS, 6, 0, 2)]  # the partition's epoch
     assert admin.closed
 
 
