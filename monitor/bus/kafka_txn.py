@@ -33,6 +33,8 @@ from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata as OffsetAndMetadata
 
+from monitor.bus.kafka_hanging import abort_hanging
+from monitor.bus.kafka_txn_state import Acks, Lost, fenced, healthy, same_epoch, unhealthy, unmapped
 from monitor.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -79,13 +81,22 @@ class TxnProducer:
     transactional producer" after an outage) never completes them. So each of those
     waits here is bounded: by ``TXN_WAIT``, by the deadline of :meth:`stop_by` while
     the daemon stops, and by the producer's health (its sender alive, no fatal error).
+    A commit is asked for only once every record of the transaction is acknowledged,
+    and trusted only if the producer's epoch did not change under it
+    (:mod:`monitor.bus.kafka_txn_state`: kafka-python can report as committed a
+    transaction the broker aborted, or one that lacks a record).
     A producer that fails one of them is closed at once (timeout 0: nothing of an
     uncommitted transaction is worth waiting for) and made again by the next
     :meth:`open`, whose ``init_transactions`` aborts what it left open. What was not
     committed is redone from the changelog and the committed offsets; nothing committed
     is lost."""
 
-    def __init__(self, kafka: dict[str, Any], transactional_id: str) -> None:
+    def __init__(
+        self, kafka: dict[str, Any], transactional_id: str,
+        guarded: Sequence[TopicPartition] = (), groups: Sequence[str] = (),
+    ) -> None:  # fmt: skip
+        """``guarded`` and ``groups``' offsets: what the owner reads ``read_committed``
+        and must not find blocked (checked after each ``init_transactions``)."""
         self._kafka = {
             **kafka, "transactional_id": transactional_id, "acks": "all",
             "enable_idempotence": True, "transaction_timeout_ms": TXN_TIMEOUT_MS,
@@ -93,6 +104,7 @@ class TxnProducer:
             "linger_ms": 0,
         }  # fmt: skip
         self.transactional_id = transactional_id
+        self._guarded, self._groups = tuple(guarded), tuple(groups)
         self._producer: Any = None
         self._stop_at = math.inf  # monotonic: while stopping, no wait goes past it
         self._abandoned = threading.Event()
@@ -124,6 +136,21 @@ class TxnProducer:
             _close(producer)
             raise BusError(f"init_transactions {self.transactional_id}: {exc}") from exc
         self._producer = producer
+        self._clear_hanging(producer)
+
+    def _clear_hanging(self, producer: Any) -> None:
+        """Just initialised: abort what hangs on the guarded partitions and the groups'
+        offsets (:mod:`monitor.bus.kafka_hanging`), so the owner's reads and committed
+        offsets do not wait on a transaction nobody will end. Logged, not raised, when
+        the broker cannot be asked: the next rebuild asks again."""
+        if not self._guarded and not self._groups:
+            return
+        ident = producer._transaction_manager.producer_id_and_epoch
+        current = {ident.producer_id: ident.epoch} if ident.producer_id >= 0 else {}
+        try:
+            abort_hanging(self._kafka, self._guarded, self._groups, current)
+        except BusError as exc:
+            log.warning("hanging_check_failed id=%s error=%s", self.transactional_id, exc)
 
     def commit(
         self, records: Iterable[Out], offsets: dict[Any, Any] | None = None, group: Any = None
@@ -132,15 +159,23 @@ class TxnProducer:
         self.open()
         producer = self._producer
         manager = producer._transaction_manager
+        epoch = manager.producer_id_and_epoch
         try:
             producer.begin_transaction()
+            acks = Acks()
             for r in records:
                 self._check(producer)
-                producer.send(r.topic, key=r.key, value=r.value, partition=r.partition,
-                              headers=list(r.headers) or None)  # fmt: skip
+                acks.add(producer.send(r.topic, key=r.key, value=r.value, partition=r.partition,
+                                       headers=list(r.headers) or None))  # fmt: skip
             if offsets:
                 self._wait(producer, manager.send_offsets_to_transaction(offsets, group))
+            self._wait(producer, acks)  # every record stored before EndTxn is asked for
+            same_epoch(manager, epoch)
             self._wait(producer, manager.begin_commit())
+            same_epoch(manager, epoch)
+        except Lost as exc:  # not committable: the producer is closed, the next open() makes one
+            self.close()
+            raise Aborted(f"{self.transactional_id}: {exc}") from exc
         except ProducerFencedError as exc:
             self.close()
             raise Fenced(f"{self.transactional_id}: fenced by a newer owner") from exc
@@ -201,41 +236,6 @@ class TxnProducer:
         producer, self._producer = self._producer, None
         if producer is not None:
             _close(producer)
-
-
-def unhealthy(producer: Any) -> str | None:
-    """Why a transactional producer cannot complete a transaction any more, or None."""
-    manager = producer._transaction_manager
-    if manager is not None and manager.has_fatal_error():
-        return f"fatal error: {manager.last_error!r}"
-    sender = producer._sender
-    if sender is None or not sender.is_alive():
-        return "its sender thread is gone"
-    return None
-
-
-def unmapped(producer: Any) -> bool:
-    """Whether the coordinator answered with an error kafka-python does not know and
-    took for fatal, its sender still running (not an outage). On Apache Kafka 4 a fence
-    met by EndTxn comes back so (``Unhandled error in EndTxnResponse: UnknownError``):
-    whether the transaction committed is not known, so the owner drops its view of the
-    partition and rebuilds it from the changelog, as after a fence."""
-    manager = producer._transaction_manager
-    if manager is None or not manager.has_fatal_error():
-        return False
-    sender = producer._sender
-    return type(manager.last_error) is KafkaError and sender is not None and sender.is_alive()
-
-
-def fenced(producer: Any) -> bool:
-    """Whether a newer producer with the same transactional id fenced this one."""
-    manager = producer._transaction_manager
-    error = manager.last_error if manager is not None and manager.has_fatal_error() else None
-    return isinstance(error, ProducerFencedError) or error is ProducerFencedError
-
-
-def healthy(producer: Any) -> bool:
-    return unhealthy(producer) is None
 
 
 def _close(producer: Any) -> None:

@@ -38,6 +38,7 @@ from monitor.bus.kafka_txn import (
     Fenced,
     OffsetAndMetadata,
     Out,
+    TopicPartition,
     TxnProducer,
 )
 from monitor.bus.kafka_txn import read_changelog as read
@@ -184,11 +185,14 @@ class DeliveryOwner:
 
     def _build(self, loop: GroupLoop, partition: int, first: int | None = None) -> bool:
         started = time.monotonic()
-        producer = TxnProducer(self.kafka, f"{self.txn_prefix}.{partition}")
+        producer = TxnProducer(self.kafka, f"{self.txn_prefix}.{partition}",
+                               [TopicPartition(self.topic, partition), loop.tp(partition)],
+                               [loop.kafka["group_id"]])  # fmt: skip
         producer.stop_by(self.stop_at)
         producer.open()  # fences the last owner (BusError: the loop retries the turn)
         self.rebuilding[partition] = (0, 0)
         try:
+            committed = self._committed(loop, partition)  # only this producer commits it now
             records = read(self.kafka, self.topic, partition,
                            lambda n, end: self._progress(partition, n, end),
                            stop=loop.stop_event)  # fmt: skip
@@ -206,7 +210,6 @@ class DeliveryOwner:
         rows, ours = restore.result(LOOP_WAIT)
         with self._lock:
             self.built.add(partition)
-        committed = self._committed(loop, partition)
         resume = first is not None and first == committed
         if not resume:
             loop.consumer.seek(loop.tp(partition), committed)

@@ -41,6 +41,7 @@ from monitor.bus.kafka_txn import (
     Fenced,
     OffsetAndMetadata,
     Out,
+    TopicPartition,
     TxnProducer,
 )
 from monitor.bus.kafka_txn import read_changelog as read
@@ -165,11 +166,13 @@ class StoriesOwner:
         when the records starting at ``first`` are the ones to handle now."""
         started = time.monotonic()
         producer = self.producers.get(partition) or TxnProducer(
-            self.kafka, f"{self.txn_prefix}.{partition}"
-        )
+            self.kafka, f"{self.txn_prefix}.{partition}",
+            [TopicPartition(self.topics.stories, partition)], [loop.kafka["group_id"]],
+        )  # fmt: skip
         producer.stop_by(self._stop_at)
         producer.open()  # raises BusError (the loop retries): nothing built meanwhile
         self.producers[partition] = producer
+        committed = self._committed(loop, partition)  # only this producer commits it now
         part = PartitionStories(partition, self.settings, self.metrics, self.topics,
                                 self.receivers)  # fmt: skip
         self.rebuilding[partition] = (0, 0)
@@ -184,7 +187,6 @@ class StoriesOwner:
         finally:
             self.rebuilding.pop(partition, None)
         self.parts[partition], self._tombstones[partition] = part, tombstones
-        committed = self._committed(loop, partition)
         resume = first is not None and first == committed
         if not resume:
             self._seek(loop, partition, committed)

@@ -57,13 +57,6 @@ def needs_data_kept(broker: ApacheKafka | Tansu) -> None:
         pytest.skip("Tansu keeps nothing across a restart")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, issue 11 acceptance 3 open: in 2 of 7 runs the stories of a"
-    " partition stopped after the restart (a transactional offset commit left hanging:"
-    " UnstableOffsetCommitError for minutes; or kafka-python's sender thread dying on"
-    " 'Invalid transition attempted from state READY to state READY')",
-)
 async def test_a_broker_restart_loses_nothing_and_readiness_follows(
     tmp_path: Path, feed_server: FeedServer, own_kafka: ApacheKafka | Tansu, topic_prefix: str
 ) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from kafka.errors import KafkaError
 
-from monitor.bus.kafka_txn import Aborted, Out, TxnProducer, unhealthy
+from monitor.bus.kafka_txn import Aborted, Out, TxnProducer
+from monitor.bus.kafka_txn_state import unhealthy
 
 
 class Pending:
@@ -22,10 +23,25 @@ class Pending:
         return False
 
 
+class Done:
+    """A request (or a record's future) the broker answered at once."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def wait(self, timeout_ms: float | None = None) -> bool:
+        return True
+
+    def add_both(self, f: Any) -> None:
+        f(self.error if self.error is not None else "metadata")
+
+
 class Manager:
     def __init__(self) -> None:
         self.fatal: Exception | None = None
         self.aborts = 0
+        self.commits = 0
+        self.producer_id_and_epoch = (1000, 0)
 
     def has_fatal_error(self) -> bool:
         return self.fatal is not None
@@ -71,8 +87,9 @@ class Stand:
     def begin_transaction(self) -> None:
         pass
 
-    def send(self, topic: str, **_: Any) -> None:
+    def send(self, topic: str, **_: Any) -> Done:
         self.sent.append(topic)
+        return Done()
 
     def close(self, timeout: float | None = None) -> None:
         self.closed.append(timeout)
