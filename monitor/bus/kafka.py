@@ -36,7 +36,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from monitor.bus.kafka_admin import BrokerProbe, TopicSpec
@@ -143,12 +142,7 @@ class KafkaBus:
         """What is wrong with the topics now (empty: as configured)."""
         return self._topics.problems()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._closed = True
         deadline = time.monotonic() + CLOSE_BUDGET  # bounded, with the broker gone too
         for thread in self._consumers:

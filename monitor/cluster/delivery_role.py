@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from types import TracebackType
 
 from monitor.alerts.deliver import Dispatcher
 from monitor.alerts.sinks import Sink
@@ -64,8 +63,7 @@ class DeliveryRole:
             self.loop.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:  # fmt: skip
+    async def __aexit__(self, *exc_info: object) -> None:
         deadline = stop_deadline(self.deadline, self.settings)
         if self.owner is not None:
             self.owner.stop_by(deadline)

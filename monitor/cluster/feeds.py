@@ -42,7 +42,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Protocol
 
 from monitor.bus.kafka import KafkaBus
@@ -109,12 +108,7 @@ class FeedsRole:
         self._group.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         """The poller has stopped: write every feed's last state, then leave the group."""
         self._closing = True
         assert self._owner is not None and self._group is not None

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from monitor.bus.kafka import KafkaBus, consumer_kwargs
@@ -67,8 +66,7 @@ class StoriesRole:
             self.loop.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:  # fmt: skip
+    async def __aexit__(self, *exc_info: object) -> None:
         deadline = stop_deadline(self.deadline, self.settings)
         self.loop.stop(deadline)
         self.owner.stop_by(deadline)
