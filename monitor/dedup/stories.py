@@ -20,7 +20,7 @@ apart). Times are on the story clock (``clock.story_time``: the published time w
 plausible, else first-seen): a story joins an item whose time lies within the window of
 it, and the event tier only members within its span.
 
-Stories and their members are persisted on every change, so a restart keeps them
+Stories and their members are persisted on every change (``rows``), so a restart keeps them
 (:meth:`StoryBook.load`); memory and the store are bounded by the window on the
 processing clock: a story unchanged for a window is evicted from both.
 """
@@ -30,29 +30,19 @@ from __future__ import annotations
 import bisect
 import hashlib
 import heapq
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from monitor.dedup.clock import story_time
 from monitor.dedup.events import EventIndex
 from monitor.dedup.features import Features, features
 from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature, similarity
 from monitor.dedup.keys import exact_keys, link_key, story_id
-from monitor.dedup.story import (
-    Member,
-    NearMiss,
-    Observed,
-    Story,
-    decode_member,
-    decode_story,
-    encode_member,
-    encode_story,
-    first_hits,
-)
+from monitor.dedup.rows import decode, decoded, encoded, joined, member_of
+from monitor.dedup.story import Member, NearMiss, Observed, Story, first_hits
 from monitor.dedup.vetoes import veto
 from monitor.model import Match
-from monitor.store import MemberRow, Store, StoryRow
+from monitor.store import MemberRow, Store
 
 __all__ = ["DEFAULT_WINDOW", "Member", "NearMiss", "Observed", "Story", "StoryBook", "Verdict"]
 DEFAULT_WINDOW = 48 * 3600.0
@@ -99,7 +89,7 @@ class StoryBook:
             members.setdefault(member.story_id, []).append(member)
         rows = self.store.stories_since(cutoff)
         for row in rows:
-            story, feats = _decoded(row, members.get(row.story_id, []))
+            story, feats = decoded(row, members.get(row.story_id, []))
             indexed = [(f, signature(m.item.title, m.item.summary))
                        for m, f in zip(story.members, feats, strict=True)]  # fmt: skip
             self._remember(story, row.last_seen, indexed)
@@ -126,7 +116,7 @@ class StoryBook:
         if found is None:
             found, near = self._event(match, feats, at, now, candidates)
         if found is None:
-            return Verdict(None, _member(match, feats, "first", 0.0, None, at), near, feats, sig,
+            return Verdict(None, member_of(match, feats, "first", 0.0, None, at), near, feats, sig,
                            keys)  # fmt: skip
         return Verdict(found[0], found[1], None, feats, sig, keys)
 
@@ -140,7 +130,7 @@ class StoryBook:
                           near_miss=near)  # fmt: skip
             self._save(story, verdict, now)
             return Observed(story, True, member, verdict.near_miss, story.rules)
-        story = _join(old, member)
+        story = joined(old, member)
         self._save(story, verdict, now)
         return Observed(story, False, member, None, story.rules[len(old.rules) :])
 
@@ -149,11 +139,11 @@ class StoryBook:
         if live is not None:
             return live
         row = self.store.story(story_id)
-        return _decode(row, self.store.story_members(story_id)) if row else None
+        return decode(row, self.store.story_members(story_id)) if row else None
 
     def stories_since(self, t: float) -> list[Story]:
         """The stories changed at or after ``t`` (processing clock), oldest change first."""
-        return [_decode(row, self.store.story_members(row.story_id))
+        return [decode(row, self.store.story_members(row.story_id))
                 for row in self.store.stories_since(t)]  # fmt: skip
 
     def find_item(self, ref: str) -> tuple[Story, Member] | None:
@@ -189,7 +179,7 @@ class StoryBook:
             wanted = set(keys)
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
-            return story, _member(match, feats, "copy", 100.0, matched.item.id, at)
+            return story, member_of(match, feats, "copy", 100.0, matched.item.id, at)
         best = self._look_alike(sig, feats, at, candidates)
         if best is None:
             return None
@@ -200,7 +190,7 @@ class StoryBook:
         if veto(feats, self.events.features(best[0]), self.events.idf):
             return None  # a templated lead ("FM Fidan met ... in Antalya"), another name
 
-        return story, _member(match, feats, "copy", round(best[1], 1), member.item.id, at)
+        return story, member_of(match, feats, "copy", round(best[1], 1), member.item.id, at)
 
     # -- the event tier -----------------------------------------------------------------
 
@@ -232,7 +222,7 @@ class StoryBook:
         if decision.veto is None and self._joinable(story, at, now):
             return (
                 story,
-                _member(match, feats, "event", decision.score, matched.item.id, at),
+                member_of(match, feats, "event", decision.score, matched.item.id, at),
             ), None
         reason = decision.veto or "out of the window"
         return None, NearMiss(decision.story, matched.item.id, decision.score, reason)
@@ -290,12 +280,7 @@ class StoryBook:
         return sid
 
     def _save(self, story: Story, verdict: Verdict, now: float) -> None:
-        seq, member = len(story.members) - 1, verdict.member
-        row = StoryRow(story.story_id, story.created, now, "", "",
-                       json.dumps(encode_story(story), ensure_ascii=False))  # fmt: skip
-        link = link_key(member.item.link) if member.item.link else None
-        data = json.dumps(encode_member(member), ensure_ascii=False)
-        member_row = MemberRow(story.story_id, seq, member.item.id, link, data)
+        row, member_row = encoded(story, verdict.member, now)
         self.store.save_story(row, verdict.keys, member_row)
         self._remember(story, now, [(verdict.features, verdict.signature)])
 
@@ -312,43 +297,3 @@ def _discard(keys: list[str], key: str) -> None:
     at = bisect.bisect_left(keys, key)
     if at < len(keys) and keys[at] == key:
         del keys[at]
-
-
-def _member(
-    match: Match, feats: Features, tier: str, score: float, matched: str | None, at: float
-) -> Member:
-    return Member(match.item, tier, score, matched, at, match.rules, feats.entities,
-                  feats.numbers, match.hits)  # fmt: skip
-
-
-def _join(story: Story, member: Member) -> Story:
-    known = set(story.rules)
-    hits = story.hits + tuple(h for h in first_hits(member.hits) if h.rule not in known)
-    source = member.item.source
-    outlets = story.outlets if source in story.outlets else (*story.outlets, source)
-    last_seen = max(story.last_seen, member.at)
-    members = (*story.members, member)
-    return replace(story, members=members, hits=hits, outlets=outlets, last_seen=last_seen,
-                   version=story.version + 1)  # fmt: skip
-
-
-def _decode(row: StoryRow, members: list[MemberRow]) -> Story:
-    return _decoded(row, members)[0]
-
-
-def _decoded(row: StoryRow, members: list[MemberRow]) -> tuple[Story, list[Features]]:
-    """A stored story, and each member's features (computed once: a load indexes them)."""
-    data = json.loads(row.data)
-    if data.get("v") != 2:  # stored before members were kept: the first item, as a member
-        match = Match.from_dict(data["match"])
-        member = Member(match.item, "first", 0.0, None, row.created, match.rules, hits=match.hits)
-        story = Story(row.story_id, (member,), match.hits, tuple(data["outlets"]), row.created,
-                      row.created, max(1, int(data.get("copies", 1))))  # fmt: skip
-        return story, [features(member.as_match())]
-    decoded, found = [], []
-    for m in members:
-        member = decode_member(json.loads(m.data), frozenset(), frozenset())
-        feats = features(member.as_match())
-        decoded.append(replace(member, entities=feats.entities, numbers=feats.numbers))
-        found.append(feats)
-    return decode_story(row.story_id, data, tuple(decoded)), found

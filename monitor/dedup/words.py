@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -120,18 +121,21 @@ def terms(text: str, language: str = "en", case_informative: bool = True) -> lis
     text = unicodedata.normalize("NFKC", text)
     if "." in text:
         text = _ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
-    text = _TIME.sub(lambda m: " " * len(m[0]), text)
+    if _DIGIT.search(text):  # a clock time has digits: most leads have none
+        text = _TIME.sub(lambda m: " " * len(m[0]), text)
     raw = [(m[0], m.start(), m.end()) for m in _RAW.finditer(text)]
     raw = raw[:MAX_TERMS]
     lang = (language or "en").split("-")[0].lower()
-    starts = {0} | {
-        i for i in range(1, len(raw)) if _BOUNDARY.search(text[raw[i - 1][2] : raw[i][1]])
-    }
+
+    def starts(i: int) -> bool:
+        """Whether word ``i`` starts a sentence (asked only of capitals and numbers)."""
+        return i == 0 or _BOUNDARY.search(text[raw[i - 1][2] : raw[i][1]]) is not None
+
     return _read(raw, lang, case_informative, starts)
 
 
 def _read(
-    raw: list[tuple[str, int, int]], lang: str, informative: bool, starts: set[int]
+    raw: list[tuple[str, int, int]], lang: str, informative: bool, starts: Callable[[int], bool]
 ) -> list[Term]:
     out: list[Term] = []
     local = v.LOCAL_NUMBER_WORDS.get(lang, {})
@@ -152,7 +156,7 @@ def _read(
         if numeric:
             value, width = _number(raw, folded, i, local)
             if value is not None:
-                if not _dateline_day(folded, i, width, i in starts):
+                if not _dateline_day(folded, i, width, starts(i)):
                     out.append(Term(value, "number", start, raw[i + width - 1][2]))
                 i += width
                 continue
@@ -161,7 +165,7 @@ def _read(
         if form and form[0] == "\0":
             out.append(Term(form[1:], "designator", start, end, capital=True))
         elif form:
-            capital = informative and i not in starts and word[:1].isupper()
+            capital = informative and word[:1].isupper() and not starts(i)
             out.append(Term(form, "word", start, end, capital))
         i += 1
     return out

@@ -43,6 +43,12 @@ def test_an_amount_keeps_its_currency_and_a_dateline_day_is_no_number() -> None:
     assert numbers("S-400 and F-35A and Strait Thunder-2025B") == []
 
 
+def test_a_day_is_a_date_only_beside_a_month_in_its_own_sentence() -> None:
+    assert numbers("Talks ended in May. 6 soldiers were killed") == ["6"]
+    assert numbers("Talks ended on May 6. Soldiers were killed") == []
+    assert numbers("Talks began at 10:30 am on 6 May; 12 soldiers died") == ["12"]
+
+
 @pytest.mark.parametrize(
     ("forms", "key"),
     [
