@@ -8,6 +8,7 @@ from pathlib import Path
 from feedserver import FeedServer, feed
 from support.config import ROOT, write_config
 from support.daemon import Daemon, newsmon, until
+from support.net import free_port
 from support.samples import EXPECTED, LAST_MODIFIED, read_alerts, serve_samples
 
 alerts = read_alerts
@@ -173,3 +174,19 @@ async def test_no_secret_in_check_dump(tmp_path: Path) -> None:
     assert code == 0, err
     assert "hunter2" not in out + err
     assert "***" in out
+
+
+async def test_a_signal_while_the_broker_never_answered_stops_the_start(tmp_path: Path) -> None:
+    """Kafka configured, nothing listening: the daemon keeps trying to reach the broker
+    (``bus_unavailable``); SIGTERM then abandons the start and exits 0 (it used to go on
+    retrying until killed)."""
+    port = free_port()  # bound once, then closed: nobody listens there
+    bus = (f"{{kind: kafka, bootstrap_servers: ['127.0.0.1:{port}'], topic_prefix: t,"
+           " group_id: t, session_timeout: 6s, heartbeat_interval: 1s}")  # fmt: skip
+    daemon = Daemon(write_config(tmp_path, bus=bus))
+    await daemon.start()
+    await until(lambda: "bus_unavailable" in daemon.log(), "the broker tried", 60)
+    code = await daemon.stop(timeout=60)  # SIGTERM; SIGKILL (-9) if it does not exit
+    assert code == 0, daemon.log()[-3000:]
+    assert "stopped while starting" in daemon.log()
+    assert "Traceback" not in daemon.log()

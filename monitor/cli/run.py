@@ -106,8 +106,27 @@ async def run_until_signalled(app: App, *, once: bool = False) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, app.request_reload)
     try:
-        await app.run(stop, once=once)
+        await _run_app(app, stop, once)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+
+
+async def _run_app(app: App, stop: asyncio.Event, once: bool) -> None:
+    """``app.run``; a signal while it is still starting (the broker not answering yet,
+    say) abandons the start: what was opened closes, nothing was polled, exit 0."""
+    body = asyncio.create_task(app.run(stop, once=once), name="app")
+    stopping = asyncio.create_task(stop.wait(), name="app-stop")
+    try:
+        await asyncio.wait({body, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not body.done() and not app.ready.is_set():
+            body.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await body
+            logging.getLogger("monitor.app").info("stopped while starting")
+            return
+        await body
+    finally:
+        stopping.cancel()
+        body.cancel()  # done already, unless this task itself is cancelled
