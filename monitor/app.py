@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -32,13 +31,9 @@ from monitor.alerts.route import Router
 from monitor.alerts.sinks import Sink, build
 from monitor.bus import ITEMS, MATCHES, Bus, open_bus, pump
 from monitor.bus.kafka import KafkaBus
-from monitor.cluster.delivery_role import DeliveryRole
 from monitor.cluster.feeds import FeedsRole
 from monitor.cluster.roles import Cluster
-from monitor.cluster.silences import Published
 from monitor.cluster.stories import desk
-from monitor.cluster.stories_role import StoriesRole
-from monitor.cluster.stories_view import StoriesView
 from monitor.config import Settings, rate
 from monitor.dedup.fingerprint import story_id
 from monitor.dedup.stories import StoryBook
@@ -102,7 +97,8 @@ class App:
             )
             for sink in self.sinks.values():
                 await stack.enter_async_context(sink)
-            cluster = self._cluster(store, bus) if isinstance(bus, KafkaBus) else None
+            cluster = (Cluster.build(s, self.metrics, store, self.sinks, self._limits(), bus)
+                       if isinstance(bus, KafkaBus) else None)  # fmt: skip
             # --once polls every feed, as a daemon alone does
             feeds = self._feeds_role(bus) if cluster is not None and not once else None
             poller = Poller(
@@ -139,7 +135,7 @@ class App:
             if s.http.enabled:
                 desk = Desk(store, book, outbox, lambda: self.engine, s.feeds, tuple(self.sinks),
                             self.metrics.registry, wake=dispatcher.wake,
-                            **_desk_actions(cluster, s, store))  # fmt: skip
+                            **(cluster.desk_actions(s, store) if cluster else {}))  # fmt: skip
                 server = await stack.enter_async_context(self._http(store, bus, desk, cluster))
                 self.http_port = server.port
                 log.info("http_listening address=%s:%d", server.host, server.port)
@@ -232,13 +228,6 @@ class App:
         return Dispatcher(self.sinks, outbox, self.settings.delivery, self.metrics,
                           self._limits())  # fmt: skip
 
-    def _cluster(self, store: Store, bus: KafkaBus) -> Cluster:
-        """Kafka: the stories and delivery roles (and silences), built, not yet started."""
-        delivery = DeliveryRole(self.settings, self.metrics, store, self.sinks, self._limits(),
-                                bus)  # fmt: skip
-        stories = StoriesRole(self.settings, self.metrics, list(self.sinks), bus)
-        return Cluster(stories, delivery, StoriesView(self.settings.bus, store))
-
     async def _stories_stage(self, bus: Bus, stories: StoriesStage) -> None:
         """match -> story -> routes -> outbox (durable, a batch of matches per
         transaction) -> ack; the dispatcher delivers."""
@@ -272,18 +261,6 @@ class App:
         h = self.settings.http
         return HttpServer(h.host, h.port, self.metrics.registry, checks, mounter(desk, h),
                           explain)  # fmt: skip
-
-
-def _desk_actions(cluster: Cluster | None, s: Settings, store: Store) -> dict[str, Any]:
-    """Where the desk's actions go on Kafka: a silence to ``<prefix>.silences``, which
-    every daemon follows (the memory bus: the state file, the desk's default); a retry
-    only on the daemon delivering to the alert's receiver, whose outbox writes it to the
-    delivery changelog (another daemon's copy of the row is not the one that counts)."""
-    if cluster is None:
-        return {}
-    outbox = cluster.delivery.outbox
-    return {"silences": Published(s.bus, store),
-            "delivers": lambda receiver: receiver in outbox.serving}  # fmt: skip
 
 
 async def _stopped_at(stop: asyncio.Event) -> float:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from monitor.alerts.sinks import Sink
+from monitor.bus.kafka import KafkaBus
 from monitor.cluster.delivery_role import DeliveryRole
 from monitor.cluster.feeds import FeedsRole
+from monitor.cluster.silences import Published
 from monitor.cluster.stories_role import StoriesRole
 from monitor.cluster.stories_view import StoriesView
+from monitor.config import Settings
+from monitor.metrics import Metrics
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +27,26 @@ class Cluster:
     def __init__(self, stories: StoriesRole, delivery: DeliveryRole, view: StoriesView) -> None:
         self.stories, self.delivery, self.view = stories, delivery, view
         self.feeds: FeedsRole | None = None  # not for run --once: it polls every feed
+
+    @classmethod
+    def build(
+        cls, settings: Settings, metrics: Metrics, store: Store, sinks: Mapping[str, Sink],
+        limits: Mapping[str, tuple[int, float]], bus: KafkaBus,
+    ) -> Cluster:  # fmt: skip
+        """The stories and delivery roles (and silences) and the stories view, built,
+        not yet started."""
+        delivery = DeliveryRole(settings, metrics, store, sinks, limits, bus)
+        stories = StoriesRole(settings, metrics, list(sinks), bus)
+        return cls(stories, delivery, StoriesView(settings.bus, store))
+
+    def desk_actions(self, settings: Settings, store: Store) -> dict[str, Any]:
+        """Where the web desk's actions go on Kafka: a silence to ``<prefix>.silences``,
+        which every daemon follows; a retry only on the daemon delivering to the alert's
+        receiver, whose outbox writes it to the delivery changelog (another daemon's copy
+        of the row is not the one that counts)."""
+        outbox = self.delivery.outbox
+        return {"silences": Published(settings.bus, store),
+                "delivers": lambda receiver: receiver in outbox.serving}  # fmt: skip
 
     def checks(self) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
         checks = {"stories": self.stories.ready, "delivery": self.delivery.ready,
