@@ -9,10 +9,16 @@ bus can commit then. A message the stage cannot handle is given up on with
 bus has one (Kafka), and then done with like an acked one. ``drain(topic)``
 waits until everything published to a topic so far has been acked: ``run
 --once`` and shutdown use it to let work flow through before stopping.
+
+A consumer with a backlog never waits for its next message (a queue that holds one,
+a Kafka batch already fetched), so it would keep the event loop to itself until the
+backlog was gone, the fetches and the parse workers' answers waiting meanwhile: every
+``consume`` hands the loop a turn every :data:`SLICE` seconds (:class:`Turns`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -25,6 +31,23 @@ if TYPE_CHECKING:
 
 ITEMS = "items"
 MATCHES = "matches"
+SLICE = 0.005  # seconds a consumer runs before the event loop gets a turn
+
+
+class Turns:
+    """A consumer's share of the event loop: :meth:`take` after each message yields
+    to the loop once ``SLICE`` seconds went by since the last turn."""
+
+    __slots__ = ("_clock", "_next")
+
+    def __init__(self) -> None:
+        self._clock = asyncio.get_running_loop().time
+        self._next = self._clock() + SLICE
+
+    async def take(self) -> None:
+        if self._clock() >= self._next:
+            await asyncio.sleep(0)  # the loop's turn: fetches and answers waiting
+            self._next = self._clock() + SLICE
 
 
 class Message(Protocol):

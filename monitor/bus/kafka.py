@@ -38,6 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from monitor.bus.base import Turns
 from monitor.bus.kafka_admin import BrokerProbe, TopicSpec
 from monitor.bus.kafka_consumer import ConsumerSettings, ConsumerThread
 from monitor.bus.kafka_deadletter import DeadLetters
@@ -183,10 +184,12 @@ class KafkaBus:
         )  # fmt: skip
         self._consumers.append(thread)
         thread.start()
+        turns = Turns()  # a batch fetched is handed out without waiting
         try:
             while True:
                 for message in await queue.get():
                     yield message
+                    await turns.take()
         finally:
             thread.stop()
             await asyncio.shield(asyncio.to_thread(thread.join, 15.0))

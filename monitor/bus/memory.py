@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
+from monitor.bus.base import Turns
 from monitor.model import Record
 
 if TYPE_CHECKING:
@@ -95,9 +96,11 @@ class MemoryBus:
     async def consume(self, topic: str, group: str) -> AsyncIterator[MemoryMessage]:
         """Runs until the consuming task is cancelled (its owner drains first)."""
         t = self._topic(topic)
+        turns = Turns()  # Queue.get does not wait while the queue holds a message
         while True:
             key, value = await t.queue.get()
             yield MemoryMessage(key, value, t)
+            await turns.take()
 
     async def drain(self, topic: str) -> None:
         await self._topic(topic).queue.join()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from monitor.bus.memory import MemoryBus
 from monitor.model import Item
@@ -58,3 +59,29 @@ async def test_drain_does_not_finish_before_ack() -> None:
         await consumer.aclose()
         assert await bus.ready()
     assert not await bus.ready()
+
+
+async def test_a_busy_consumer_gives_the_event_loop_a_turn() -> None:
+    """A consumer whose queue stays full never waits in ``get``: without a turn handed
+    to the loop, a fetch's answer (here: a ready callback) would wait until the whole
+    backlog was handled."""
+    async with MemoryBus(maxsize=500) as bus:
+        for n in range(400):
+            await bus.publish("items", str(n), item(n))
+        handled = [0]
+        seen_at: list[int] = []
+
+        async def consume() -> None:
+            async for message in bus.consume("items", "g"):
+                if handled[0] == 0:  # as an answer arriving while the backlog is handled
+                    asyncio.get_running_loop().call_soon(lambda: seen_at.append(handled[0]))
+                end = time.perf_counter() + 0.001  # 1 ms of work, never awaiting
+                while time.perf_counter() < end:
+                    pass
+                handled[0] += 1
+                await message.ack()
+                if handled[0] == 400:
+                    return
+
+        await asyncio.wait_for(consume(), 30)
+        assert seen_at and seen_at[0] < 400 // 4  # the callback ran early, not at the end
