@@ -108,15 +108,13 @@ class EventIndex:
         df = len(self._postings.get(term, ()))
         return math.log((len(self._stories) + PRIOR) / (df + 1))
 
-    def _weights(self, features: Features) -> tuple[Weight, Weight]:
-        """:meth:`idf`, remembered for one decision (the window does not change during it),
-        and the same for the terms of ``features`` only, looked up in a dict (what the item
-        shares with a member is its own terms: one lookup each, no call per term)."""
-        top = math.log(len(self._stories) + PRIOR)
-        postings, log = self._postings, math.log
-        f = features
-        seen = {t: top - log(len(postings.get(t, ())) + 1)
-                for t in f.words | f.title | f.universal | f.title_universal}  # fmt: skip
+    def _weights(self, features: Features) -> tuple[Weight, dict[str, float]]:
+        """:meth:`idf`, remembered for one decision (the window does not change during it):
+        a function, and the dict it fills, first with the terms of ``features`` (what the
+        item shares with a member is its own terms: one lookup each, no call per term)."""
+        seen: dict[str, float] = {}
+        self._weigh(features, seen)
+        top, postings, log = math.log(len(self._stories) + PRIOR), self._postings, math.log
 
         def weight(term: str) -> float:
             w = seen.get(term)
@@ -124,7 +122,13 @@ class EventIndex:
                 w = seen[term] = top - log(len(postings.get(term, ())) + 1)
             return w
 
-        return weight, seen.__getitem__
+        return weight, seen
+
+    def _weigh(self, f: Features, seen: dict[str, float]) -> None:
+        """Add :meth:`idf` of every term of ``f`` not in ``seen`` (no call per term)."""
+        new = (f.words | f.title | f.universal | f.title_universal) - seen.keys()
+        top, postings, log = math.log(len(self._stories) + PRIOR), self._postings, math.log
+        seen.update({t: top - log(len(postings.get(t, ())) + 1) for t in new})
 
     def add(self, key: str, story: str, features: Features, at: float) -> None:
         if key in self._members:
@@ -171,13 +175,13 @@ class EventIndex:
         panels: Panels | None = None,
     ) -> Decision | None:  # fmt: skip
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
-        weight, own = self._weights(features)
-        mine = _totals(features, own)
+        weight, seen = self._weights(features)
+        mine = _totals(features, seen.__getitem__)
         stories = nominees(self._postings, features) if candidates is None else candidates
         picked = self.panels(stories, features, at) if panels is None else panels
         judged = [
             d for s in stories
-            if s in picked and (d := self._judge(s, picked[s], features, mine, at, weight, own))
+            if s in picked and (d := self._judge(s, picked[s], features, mine, at, weight, seen))
         ]  # fmt: skip
         if not judged:
             return None
@@ -185,13 +189,14 @@ class EventIndex:
 
     def _judge(
         self, story: str, panel: list[Indexed], features: Features, mine: Totals, at: float,
-        weight: Weight, own: Weight,
+        weight: Weight, seen: dict[str, float],
     ) -> Decision | None:  # fmt: skip
+        own = seen.__getitem__  # every term of the item's is there
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
         for member in panel:
             gap = abs(at - member.at)
-            value = score(features, member.features, weight, mine, self._totals(member, weight),
+            value = score(features, member.features, weight, mine, self._totals(member, seen),
                           own)  # fmt: skip
             if value < VETO_FLOOR or (refused is not None and value <= refused[0]):
                 continue  # once a member refused, only a stronger refusal changes the verdict
@@ -211,10 +216,11 @@ class EventIndex:
             return Decision(story, best[1], round(best[0], 3), "below threshold")
         return Decision(story, best[1], round(best[0], 3), None)
 
-    def _totals(self, member: Indexed, weight: Weight) -> Totals:
+    def _totals(self, member: Indexed, seen: dict[str, float]) -> Totals:
         n = len(self._stories)
         if member.totals is None or abs(n - member.counted) > TOTALS_SLACK * max(n, 1):
-            member.totals, member.counted = _totals(member.features, weight), n
+            self._weigh(member.features, seen)
+            member.totals, member.counted = _totals(member.features, seen.__getitem__), n
         return member.totals
 
 
