@@ -8,10 +8,9 @@ pseudo-stories keep a young window from calling everything rare). A member's bag
 weights are recounted when the window has grown or shrunk by :data:`TOTALS_SLACK`.
 
 The candidate stories (both tiers use them) are those sharing most of the item's
-rarest title terms and names: an inverted index over the stories' terms, read rarest
-first within :data:`POSTING_BUDGET` ids (the :data:`MIN_NOMINATORS` rarest always, unless
-one is in more than :data:`POSTING_CAP` stories), the best :data:`CANDIDATES` kept. The item is
-compared with each one's panel (:mod:`~monitor.dedup.panel`: at most 24 of its members within
+rarest title terms and names (:mod:`~monitor.dedup.nominees`: an inverted index over the
+stories' terms, read rarest first within a budget). The item is compared with each
+one's panel (:mod:`~monitor.dedup.panel`: at most 24 of its members within
 :data:`EVENT_SPAN` on the story clock, its first and those nearest in time) (:func:`score`, 0..1):
 
 * same language: the weighted overlap (shared weight / the smaller side's) of the
@@ -38,13 +37,13 @@ The constants were tuned on the dev split of tests/fixtures/stories
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.dedup.features import Features
+from monitor.dedup.nominees import nominees
 from monitor.dedup.panel import Panel
 from monitor.dedup.variants import COUNTRY_KEYS
 from monitor.dedup.vetoes import veto
@@ -58,18 +57,14 @@ TITLE_WEIGHT = 0.5
 CROSS_FACTOR = 1.0  # cross-language scores count as same-language ones
 VETO_FLOOR = 0.3
 PRIOR = 20.0
-POSTING_BUDGET = 200
-MIN_NOMINATORS = 3  # terms read even over the budget ...
-POSTING_CAP = 2000  # ... unless this common
-NOMINEE_SHARE = 0.5
-CANDIDATES = 8
 TOTALS_SLACK = 0.1  # a member's bag weights are recounted when the window grew or shrank 10 %
 Weight = Callable[[str], float]
 Totals = tuple[float, float, float, float]  # title, words, universal, title_universal
+Panels = dict[str, list["Indexed"]]  # story -> the members an item is compared with
 
 
 @dataclass(slots=True)
-class _Member:
+class Indexed:  # a member as the index holds it
     key: str
     story: str
     features: Features
@@ -80,8 +75,8 @@ class _Member:
 
 @dataclass(slots=True)
 class _Story:
-    members: list[_Member] = field(default_factory=list)
-    panel: Panel[_Member] = field(default_factory=Panel)  # what an item is compared with
+    members: list[Indexed] = field(default_factory=list)
+    panel: Panel[Indexed] = field(default_factory=Panel)  # what an item is compared with
     terms: Counter[str] = field(default_factory=Counter)  # term -> members having it
 
 
@@ -101,7 +96,7 @@ class EventIndex:
         self.span = EVENT_SPAN if span is None else span
         self._stories: dict[str, _Story] = {}
         self._postings: dict[str, set[str]] = {}
-        self._members: dict[str, _Member] = {}
+        self._members: dict[str, Indexed] = {}
 
     def features(self, key: str) -> Features:
         return self._members[key].features
@@ -113,24 +108,32 @@ class EventIndex:
         df = len(self._postings.get(term, ()))
         return math.log((len(self._stories) + PRIOR) / (df + 1))
 
-    def _weights(self) -> Weight:
-        """:meth:`idf`, remembered for one decision (the window does not change during it)."""
+    def _weights(self, features: Features) -> tuple[Weight, dict[str, float]]:
+        """:meth:`idf`, remembered for one decision (the window does not change during it):
+        a function, and the dict it fills, first with the terms of ``features`` (what the
+        item shares with a member is its own terms: one lookup each, no call per term)."""
         seen: dict[str, float] = {}
-        top = math.log(len(self._stories) + PRIOR)
-        postings = self._postings
+        self._weigh(features, seen)
+        top, postings, log = math.log(len(self._stories) + PRIOR), self._postings, math.log
 
         def weight(term: str) -> float:
             w = seen.get(term)
             if w is None:
-                w = seen[term] = top - math.log(len(postings.get(term, ())) + 1)
+                w = seen[term] = top - log(len(postings.get(term, ())) + 1)
             return w
 
-        return weight
+        return weight, seen
+
+    def _weigh(self, f: Features, seen: dict[str, float]) -> None:
+        """Add :meth:`idf` of every term of ``f`` not in ``seen`` (no call per term)."""
+        new = (f.words | f.title | f.universal | f.title_universal) - seen.keys()
+        top, postings, log = math.log(len(self._stories) + PRIOR), self._postings, math.log
+        seen.update({t: top - log(len(postings.get(t, ())) + 1) for t in new})
 
     def add(self, key: str, story: str, features: Features, at: float) -> None:
         if key in self._members:
             return
-        member = _Member(key, story, features, at)
+        member = Indexed(key, story, features, at)
         self._members[key] = member
         entry = self._stories.setdefault(story, _Story())
         entry.members.append(member)
@@ -155,38 +158,45 @@ class EventIndex:
 
     def candidates(self, features: Features) -> list[str]:
         """The stories most worth comparing ``features`` with (both tiers use them)."""
-        return self._candidates(features)
+        return nominees(self._postings, features)
 
-    def panel(self, story: str, features: Features, at: float) -> list[str]:
-        """The members of ``story`` an item (``features``, at ``at``) is compared with."""
-        entry = self._stories.get(story)
-        return [m.key for m in entry.panel.pick(features.language, at, self.span)] if entry else []
+    def panels(self, stories: list[str], features: Features, at: float) -> Panels:
+        """The members of each of ``stories`` (those in the window) an item (``features``,
+        at ``at``) is compared with: picked once a decision, both tiers read them."""
+        out: Panels = {}
+        for story in stories:
+            entry = self._stories.get(story)
+            if entry is not None:
+                out[story] = entry.panel.pick(features.language, at, self.span)
+        return out
 
     def decide(
-        self, features: Features, at: float, candidates: list[str] | None = None
-    ) -> Decision | None:
+        self, features: Features, at: float, candidates: list[str] | None = None,
+        panels: Panels | None = None,
+    ) -> Decision | None:  # fmt: skip
         """The story ``features`` joins (``veto`` None), else the nearest refusal, else None."""
-        weight = self._weights()
-        mine = _totals(features, weight)
-        own = _own(features, weight)
-        stories = self._candidates(features) if candidates is None else candidates
+        weight, seen = self._weights(features)
+        mine = _totals(features, seen.__getitem__)
+        stories = nominees(self._postings, features) if candidates is None else candidates
+        picked = self.panels(stories, features, at) if panels is None else panels
         judged = [
             d for s in stories
-            if s in self._stories and (d := self._judge(s, features, mine, at, weight, own))
+            if s in picked and (d := self._judge(s, picked[s], features, mine, at, weight, seen))
         ]  # fmt: skip
         if not judged:
             return None
         return max(judged, key=lambda d: (d.veto is None, d.score, d.story))
 
     def _judge(
-        self, story: str, features: Features, mine: Totals, at: float, weight: Weight,
-        own: Weight,
+        self, story: str, panel: list[Indexed], features: Features, mine: Totals, at: float,
+        weight: Weight, seen: dict[str, float],
     ) -> Decision | None:  # fmt: skip
+        own = seen.__getitem__  # every term of the item's is there
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
-        for member in self._stories[story].panel.pick(features.language, at, self.span):
+        for member in panel:
             gap = abs(at - member.at)
-            value = score(features, member.features, weight, mine, self._totals(member, weight),
+            value = score(features, member.features, weight, mine, self._totals(member, seen),
                           own)  # fmt: skip
             if value < VETO_FLOOR or (refused is not None and value <= refused[0]):
                 continue  # once a member refused, only a stronger refusal changes the verdict
@@ -206,28 +216,12 @@ class EventIndex:
             return Decision(story, best[1], round(best[0], 3), "below threshold")
         return Decision(story, best[1], round(best[0], 3), None)
 
-    def _totals(self, member: _Member, weight: Weight) -> Totals:
+    def _totals(self, member: Indexed, seen: dict[str, float]) -> Totals:
         n = len(self._stories)
         if member.totals is None or abs(n - member.counted) > TOTALS_SLACK * max(n, 1):
-            member.totals, member.counted = _totals(member.features, weight), n
+            self._weigh(member.features, seen)
+            member.totals, member.counted = _totals(member.features, seen.__getitem__), n
         return member.totals
-
-    def _candidates(self, features: Features) -> list[str]:
-        """The stories sharing most of the candidate's rarest title terms and names."""
-        nominating = features.title | features.universal  # a rewrite shares these
-        postings = sorted((len(p), t) for t in nominating if (p := self._postings.get(t)))
-        counts: Counter[str] = Counter()
-        budget = POSTING_BUDGET
-        for n, (size, term) in enumerate(postings):  # rarest first: they are the event's
-            if size > budget and (n >= MIN_NOMINATORS or size > POSTING_CAP):
-                break  # the rarest few always count: in a big window every word is common
-            budget -= size
-            counts.update(self._postings[term])
-        if not counts:
-            return []
-        floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
-        nominees = [(c, s) for s, c in counts.items() if c >= floor]
-        return [story for _, story in heapq.nlargest(CANDIDATES, nominees)]
 
 
 def _terms(features: Features) -> frozenset[str]:
@@ -242,12 +236,6 @@ def _totals(f: Features, weight: Weight) -> Totals:
         sum(map(weight, f.universal)),
         sum(map(weight, f.title_universal)),
     )
-
-
-def _own(f: Features, weight: Weight) -> Weight:
-    """``weight`` of every term of ``f``, looked up in a dict (what ``f`` shares with
-    another item is its own terms: one lookup each, no call per term)."""
-    return {t: weight(t) for t in f.words | f.title | f.universal | f.title_universal}.__getitem__
 
 
 def score(

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from monitor.dedup.fingerprint import case_informative, headline
 from monitor.dedup.variants import AFFILIATES, NAMES, acts_on
-from monitor.dedup.words import Term, connective, fold, terms
+from monitor.dedup.words import Term, bag, connective, fold, terms
 from monitor.model import Match
 
 LEAD_CHARS = 800
@@ -73,17 +73,16 @@ def features(match: Match) -> Features:
     own = _outlet_words(item.source) | WIRES
     title_terms = [t for t in terms(head, language, _informative(head, language))
                    if t.text not in own]  # fmt: skip
-    lead_terms = [t for t in terms(item.summary[:LEAD_CHARS], language) if t.text not in own]
+    lead = bag(item.summary[:LEAD_CHARS], language, own)
     title_ev, lead_ev = _evidence(match)
     title_names = {t.text for t in title_terms if t.kind in ("name", "designator")}
     title_entities = frozenset(_affiliated(title_ev | title_names))
-    entities = title_entities | _affiliated(
-        lead_ev | {t.text for t in lead_terms if t.kind == "name"}
-    )
+    entities = title_entities | _affiliated(lead_ev | lead.names)
     title_bag = frozenset({_bagged(t) for t in title_terms} | title_entities)
-    words = title_bag | {_bagged(t) for t in lead_terms} | entities
+    words = title_bag | lead.words | entities
     title_universal = title_entities | {_bagged(t) for t in title_terms if _universal(t)}
-    universal = entities | title_universal | {_bagged(t) for t in lead_terms if _universal(t)}
+    universal = entities | title_universal | lead.universal
+    title_numbers = frozenset(t.text for t in title_terms if t.kind == "number")
     core = _core(head)
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
     mentions = _mentions(head, match, core)
@@ -99,14 +98,14 @@ def features(match: Match) -> Features:
         title_universal=frozenset(title_universal),
         entities=frozenset(entities),
         title_entities=title_entities,
-        numbers=frozenset(t.text for t in title_terms + lead_terms if t.kind == "number"),
-        title_numbers=frozenset(t.text for t in title_terms if t.kind == "number"),
+        numbers=title_numbers | lead.numbers,
+        title_numbers=title_numbers,
         names=frozenset(names - {t.text for t in core_terms if t.kind == "number"}),
         core_numbers=frozenset(t.text for t in core_terms if t.kind == "number"),
         units=units,
         predicate=predicate,
         language=language.split("-")[0].lower(),
-        lead=len(lead_terms) >= MIN_LEAD_TERMS,
+        lead=lead.count >= MIN_LEAD_TERMS,
     )
 
 

@@ -62,6 +62,7 @@ import re
 import unicodedata
 from collections.abc import Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -121,8 +122,10 @@ class Signature:
     names: frozenset[str] = frozenset()
 
 
+@lru_cache(maxsize=1024)
 def headline(title: str) -> str:
-    """The title without wire prefixes and an outlet suffix, case kept."""
+    """The title without wire prefixes and an outlet suffix, case kept (remembered for the
+    last titles: an item's features and its signature both read it)."""
     text = unicodedata.normalize("NFKC", title)
     text = _PREFIX.sub("", text)
     if (m := _SUFFIX.search(text)) and len(text[: m.start()].split()) >= 4:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from monitor.model import Item
@@ -23,8 +24,10 @@ _AMP_QUERY = frozenset({"outputtype", "amp", "_amp", "amp_js_v", "usqp"})
 _AMP_VALUES = frozenset({"amp", "1", "true", "yes", ""})
 
 
+@lru_cache(maxsize=4096)
 def link_key(link: str) -> str:
-    """The article a link is: scheme, ``www.`` and AMP forms folded."""
+    """The article a link is: scheme, ``www.`` and AMP forms folded (remembered for the
+    last links: a decision, its member's keys and its stored row each ask)."""
     try:
         parts = urlsplit(link.strip())
     except ValueError:
@@ -42,7 +45,8 @@ def link_key(link: str) -> str:
                 segments[-1] = last[: -len(ending)]
         segments = ["articleshow" if s == "amp_articleshow" else s for s in segments]
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not (k.lower() in _AMP_QUERY and v.lower() in _AMP_VALUES)]  # fmt: skip
+             if not (k.lower() in _AMP_QUERY and v.lower() in _AMP_VALUES)
+             ] if parts.query else []  # fmt: skip
     path = "/".join(segments)
     return f"{host}/{path}" + (f"?{urlencode(query)}" if query else "")
 

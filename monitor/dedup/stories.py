@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.dedup.clock import story_time
-from monitor.dedup.events import EventIndex
+from monitor.dedup.events import EventIndex, Panels
 from monitor.dedup.features import Features, features
 from monitor.dedup.fingerprint import TITLE_THRESHOLD, Signature, signature, similarity
 from monitor.dedup.keys import exact_keys, link_key, story_id
@@ -112,9 +112,10 @@ class StoryBook:
         sig = signature(item.title, item.summary)
         near: NearMiss | None = None
         candidates = self.events.candidates(feats)
-        found = self._copy(match, feats, sig, keys, at, now, candidates)
+        panels = self.events.panels(candidates, feats, at)
+        found = self._copy(match, feats, sig, keys, at, now, panels)
         if found is None:
-            found, near = self._event(match, feats, at, now, candidates)
+            found, near = self._event(match, feats, at, now, candidates, panels)
         if found is None:
             return Verdict(None, member_of(match, feats, "first", 0.0, None, at), near, feats, sig,
                            keys)  # fmt: skip
@@ -171,7 +172,7 @@ class StoryBook:
 
     def _copy(
         self, match: Match, feats: Features, sig: Signature, keys: tuple[str, ...], at: float,
-        now: float, candidates: list[str],
+        now: float, panels: Panels,
     ) -> Joined | None:  # fmt: skip
         sid = next((s for k in keys if (s := self._keys.get(k)) is not None), None)
         story = self._live.get(sid) if sid else None
@@ -180,7 +181,7 @@ class StoryBook:
             matched = next((m for m in story.members if wanted & set(exact_keys(m.item))),
                            story.members[0])  # fmt: skip
             return story, member_of(match, feats, "copy", 100.0, matched.item.id, at)
-        best = self._look_alike(sig, feats, at, candidates)
+        best = self._look_alike(sig, at, panels)
         if best is None:
             return None
         member = self._member(best[0])
@@ -194,12 +195,10 @@ class StoryBook:
 
     # -- the event tier -----------------------------------------------------------------
 
-    def _look_alike(
-        self, sig: Signature, feats: Features, at: float, candidates: list[str]
-    ) -> tuple[str, float] | None:
+    def _look_alike(self, sig: Signature, at: float, panels: Panels) -> tuple[str, float] | None:
         """The member ``sig`` is most a copy of (title or lead), among the candidate stories'
         panels and those with the same lead; ties go to the earlier member."""
-        keys = [k for sid in candidates for k in self.events.panel(sid, feats, at)]
+        keys = [m.key for members in panels.values() for m in members]
         keys += self._leads.get(sig.lead_key, ()) if sig.lead_key else ()
         best: tuple[str, float] | None = None
         for key in dict.fromkeys(keys):
@@ -213,9 +212,10 @@ class StoryBook:
         return best
 
     def _event(
-        self, match: Match, feats: Features, at: float, now: float, candidates: list[str]
-    ) -> tuple[Joined | None, NearMiss | None]:
-        decision = self.events.decide(feats, at, candidates)
+        self, match: Match, feats: Features, at: float, now: float, candidates: list[str],
+        panels: Panels,
+    ) -> tuple[Joined | None, NearMiss | None]:  # fmt: skip
+        decision = self.events.decide(feats, at, candidates, panels)
         if decision is None:
             return None, None
         story, matched = self._live[decision.story], self._member(decision.member)

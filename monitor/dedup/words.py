@@ -12,11 +12,8 @@
   the table (``usa``, ``north korea``); ``US`` and ``UN`` count only in capitals;
   ``St`` after a name is ``street``;
 * numbers become their value (``kind == "number"``, ``text`` like ``"150000"`` or
-  ``"5%"``): separators read as thousands or decimals by their digits (``10.000``,
-  ``1,5``), magnitudes glued or apart (``150k``, ``$1.5bn``, ``1,5 Milliarden``,
-  ``411 тыс.``), number words (``six``, ``шестеро``, ``fünf`` in German text), ordinals
-  (``2nd``, ``17th``, ``17-й``), percentages (``5 %``, ``5 percent``, ``fünf Prozent``);
-  a day beside a month (``May 6``, ``6 мая``) and clock times are no numbers;
+  ``"5%"``; :mod:`~monitor.dedup.numbers`: ``10.000``, ``150k``, ``$1.5bn``, ``six``,
+  ``17th``, ``5 percent``); a day beside a month (``May 6``) and clock times are none;
 * other words lose the language's stopwords (``stopwordsiso``, English and the item's
   language) and are cut to their first :data:`STEM` letters, a crude stemmer that holds
   across inflecting languages (``Kharkiv`` / ``Харкову``, ``delivers`` / ``delivery``).
@@ -29,7 +26,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Iterator, Set
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -38,6 +36,7 @@ from anyascii import anyascii
 
 from monitor.dedup import variants as v
 from monitor.dedup.fingerprint import MINOR_WORDS
+from monitor.dedup.numbers import dateline_day, may_start, number
 
 STEM = 5
 INFO_CACHE = 200_000  # words per language whose reading is kept
@@ -50,15 +49,12 @@ _RAW = re.compile(
     r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%"
 )
 _DIGIT = re.compile(r"\d")
-_INFOS: dict[str, dict[str, tuple[str, bool, bool, str]]] = {}
-_NUMERIC = re.compile(r"(?:us\$|\$|£|€|eur|gbp|dh|rs)?\d")
-_LOCAL_WORDS = frozenset(w for words in v.LOCAL_NUMBER_WORDS.values() for w in words) | {
-    "tysyacha",
-    "tysyachu",
-}
+# a word's reading (_info): folded, named, numeric, kind, form, plain, capitalised
+Info = tuple[str, bool, bool, str, str, bool, bool]
+_INFOS: dict[str, dict[str, Info]] = {}
+_NONE: frozenset[str] = frozenset()
+_new = tuple.__new__  # a Term without NamedTuple's __new__ (thousands per item)
 _HYPHENS = re.compile(r"[-‐‑–]")
-_AMOUNT = re.compile(r"(us\$|\$|£|€|eur|gbp|dh|rs)?(\d[\d.,]*)([^\W\d_]*)$")
-_ORDINAL = frozenset({"th", "st", "nd", "rd", "y", "i", "go", "ya", "e", "er", "eme", "o", "a"})
 _ENGLISH_WORDS = (
     "i me my we our you your he him his she her they them their what which who whom whose"
     " am do does did doing will would shall should can could may might must not no yes all"
@@ -118,72 +114,146 @@ def stopwords(language: str) -> frozenset[str]:
 
 
 def terms(text: str, language: str = "en", case_informative: bool = True) -> list[Term]:
-    text = unicodedata.normalize("NFKC", text)
-    if "." in text:
-        text = _ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
-    if _DIGIT.search(text):  # a clock time has digits: most leads have none
-        text = _TIME.sub(lambda m: " " * len(m[0]), text)
-    raw = [(m[0], m.start(), m.end()) for m in _RAW.finditer(text)]
-    raw = raw[:MAX_TERMS]
-    lang = (language or "en").split("-")[0].lower()
+    return list(_Reading(text, language, case_informative).terms(_NONE))
 
-    def starts(i: int) -> bool:
+
+def bag(text: str, language: str = "en", own: Set[str] = _NONE) -> Bag:
+    """What :func:`terms` finds in ``text`` (case informative), as sets, without the terms
+    whose text is in ``own``: what a lead adds to an item's features."""
+    reading = _Reading(text, language, True)
+    found = Bag()
+    words, universal = found.words, found.universal
+    for text, kind, _, _, capital in reading.terms(own, (words, universal)):
+        if kind == "number":
+            words.add("#" + text)
+            universal.add("#" + text)
+            found.numbers.add(text)
+            continue
+        words.add(text)
+        if kind != "word" or capital:
+            universal.add(text)
+        if kind == "name":
+            found.names.add(text)
+    found.count = reading.count
+    return found
+
+
+@dataclass(slots=True)
+class Bag:
+    """A text's terms as sets (:func:`bag`): ``words`` and ``universal`` as in
+    :class:`~monitor.dedup.features.Features` (numbers as ``#`` and the value)."""
+
+    words: set[str] = field(default_factory=set)
+    universal: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)
+    count: int = 0  # the terms read (those of ``own`` not counted)
+
+
+class _Reading:
+    """One text read once: its words (``raw``), each word's cached :func:`_info`."""
+
+    __slots__ = ("_folded", "count", "informative", "infos", "lang", "raw", "text")
+
+    def __init__(self, text: str, language: str, informative: bool) -> None:
+        text = unicodedata.normalize("NFKC", text)
+        if "." in text:
+            text = _ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
+        if _DIGIT.search(text):  # a clock time has digits: most leads have none
+            text = _TIME.sub(lambda m: " " * len(m[0]), text)
+        self.text = text
+        self.raw = [(m[0], *m.span()) for m in _RAW.finditer(text)][:MAX_TERMS]
+        self.lang = lang = (language or "en").split("-")[0].lower()
+        cache = _INFOS.setdefault(lang, {})
+        if len(cache) > INFO_CACHE:
+            cache.clear()  # bounded: a long run meets ever new words
+        self.infos = [cache.get(w) or cache.setdefault(w, _info(w, lang)) for w, _, _ in self.raw]
+        self.informative = informative
+        self.count = 0
+        self._folded: list[str] | None = None
+
+    def starts(self, i: int) -> bool:
         """Whether word ``i`` starts a sentence (asked only of capitals and numbers)."""
-        return i == 0 or _BOUNDARY.search(text[raw[i - 1][2] : raw[i][1]]) is not None
+        raw = self.raw
+        return i == 0 or _BOUNDARY.search(self.text[raw[i - 1][2] : raw[i][1]]) is not None
 
-    return _read(raw, lang, case_informative, starts)
+    def terms(self, own: Set[str], sink: tuple[set[str], set[str]] | None = None) -> Iterator[Term]:
+        """The terms in text order, but those whose text is in ``own``. With ``sink``
+        (words, universal): a plain word goes straight into it, not as a :class:`Term`."""
+        raw, infos, informative, starts = self.raw, self.infos, self.informative, self.starts
+        i, n, count = 0, len(raw), 0
+        while i < n:
+            _, _, _, kind, text, plain, upper = infos[i]
+            if plain and kind == "word":  # most words: no name, number or street starts here
+                i += 1
+                if text in own:
+                    continue
+                count += 1
+                capital = informative and upper and not starts(i - 1)
+                if sink is None:
+                    yield _new(Term, (text, "word", raw[i - 1][1], raw[i - 1][2], capital))
+                else:
+                    sink[0].add(text)
+                    if capital:
+                        sink[1].add(text)
+                continue
+            term, width = self._special(i) if not plain else (None, 0)
+            if not width:
+                term, width = self._word(i), 1
+            i += width
+            if term is not None and term.text not in own:
+                count += 1
+                yield term
+        self.count = count
 
-
-def _read(
-    raw: list[tuple[str, int, int]], lang: str, informative: bool, starts: Callable[[int], bool]
-) -> list[Term]:
-    out: list[Term] = []
-    local = v.LOCAL_NUMBER_WORDS.get(lang, {})
-    cache = _INFOS.setdefault(lang, {})
-    if len(cache) > INFO_CACHE:
-        cache.clear()  # bounded: a long run meets ever new words
-    infos = [cache.get(word) or cache.setdefault(word, _info(word, lang)) for word, _, _ in raw]
-    folded = [info[0] for info in infos]
-    i = 0
-    while i < len(raw):
-        word, start, end = raw[i]
-        low, named, numeric, form = infos[i]
+    def _special(self, i: int) -> tuple[Term | None, int]:
+        """The name or number starting at word ``i`` and its width (0: neither, a word)."""
+        raw, infos = self.raw, self.infos
+        _, named, numeric, *_ = infos[i]
+        folded = self._folded
+        if folded is None:
+            folded = self._folded = [info[0] for info in infos]
         if named and (name := _name(raw, folded, i)) is not None:
             key, width = name
-            out.append(Term(key, "name", start, raw[i + width - 1][2], informative))
-            i += width
-            continue
+            return Term(key, "name", raw[i][1], raw[i + width - 1][2], self.informative), width
         if numeric:
-            value, width = _number(raw, folded, i, local)
+            local = v.LOCAL_NUMBER_WORDS.get(self.lang, {})
+            value, width = number(folded, i, local)
             if value is not None:
-                if not _dateline_day(folded, i, width, starts(i)):
-                    out.append(Term(value, "number", start, raw[i + width - 1][2]))
-                i += width
-                continue
-        if low in v.STREET and i > 0 and raw[i - 1][0][:1].isupper():
-            form = stem(v.STREET[low])  # Downing St = Downing Street
-        if form and form[0] == "\0":
-            out.append(Term(form[1:], "designator", start, end, capital=True))
-        elif form:
-            capital = informative and word[:1].isupper() and not starts(i)
-            out.append(Term(form, "word", start, end, capital))
-        i += 1
-    return out
+                if dateline_day(folded, i, width, self.starts(i)):
+                    return None, width
+                return Term(value, "number", raw[i][1], raw[i + width - 1][2]), width
+        return None, 0
+
+    def _word(self, i: int) -> Term | None:
+        """Word ``i`` as a word or a designator (None: a stopword)."""
+        _, start, end = self.raw[i]
+        low, _, _, kind, text, _, upper = self.infos[i]
+        if low in v.STREET and i > 0 and self.raw[i - 1][0][:1].isupper():
+            kind, text = "word", stem(v.STREET[low])  # Downing St = Downing Street
+        if kind == "designator":
+            return Term(text, "designator", start, end, capital=True)
+        if kind:
+            return Term(text, "word", start, end, self.informative and upper and not self.starts(i))
+        return None
 
 
-def _info(word: str, lang: str) -> tuple[str, bool, bool, str]:
-    """A word's folded form, whether a table name or a number may start there, and its
-    form as a word (a stem; ``"\\0"`` and the word for a designator; "" for a stopword)."""
+def _info(word: str, lang: str) -> Info:
+    """What a word is, whatever its place (cached per word): its folded form, whether a
+    table name or a number may start there, its kind as a word ("word", "designator" or
+    "" for a stopword) and form (a stem; a designator's folded form), whether it is plain
+    (no name, number or street word starts there) and capitalised."""
     low = _folded(word)
     named = low in v.NAME_STARTS
-    numeric = bool(_NUMERIC.match(low)) or low in v.NUMBER_WORDS or low in _LOCAL_WORDS
+    numeric = may_start(low)
     if _DIGIT.search(low):
-        form = "\0" + low
+        kind, text = "designator", low
     elif low and low not in stopwords(lang) and len(low) > 1:
-        form = stem(low)
+        kind, text = "word", stem(low)
     else:
-        form = ""
-    return low, named, numeric, form
+        kind, text = "", ""
+    plain = not named and not numeric and low not in v.STREET
+    return low, named, numeric, kind, text, plain, word[:1].isupper()
 
 
 @lru_cache(maxsize=65536)
@@ -225,72 +295,6 @@ def _name(raw: list[tuple[str, int, int]], folded: list[str], i: int) -> tuple[s
             continue
         return key, width
     return None
-
-
-def _number(
-    raw: list[tuple[str, int, int]], folded: list[str], i: int, local: dict[str, int]
-) -> tuple[str | None, int]:
-    """The number starting at word ``i`` as its value and unit (``"1500000000usd"``,
-    ``"5%"``, ``"411000"``), and how many words it takes."""
-    low = folded[i]
-    value: float | None = None
-    suffix, unit = "", ""
-    if (m := _AMOUNT.match(low)) is not None:
-        prefix, value, suffix = m[1], _digits(m[2]), m[3]
-        unit = v.CURRENCIES.get(prefix, "")
-        if suffix and (suffix not in v.MAGNITUDES or value >= 1000) and suffix not in _ORDINAL:
-            return None, 1  # a designator ("2025B", "35A"), not a number
-    elif low in v.NUMBER_WORDS:
-        value = float(v.NUMBER_WORDS[low])
-    elif low in local:
-        value = float(local[low])
-    elif low in ("tysyacha", "tysyachu"):
-        value = 1e3
-    if value is None:
-        return None, 1
-    width = 1
-    if suffix in v.MAGNITUDES:
-        value *= v.MAGNITUDES[suffix]
-    elif i + 1 < len(raw) and folded[i + 1].rstrip(".") in v.MAGNITUDES and not suffix:
-        value *= v.MAGNITUDES[folded[i + 1].rstrip(".")]
-        unit = unit or v.CURRENCIES.get(folded[i + 1], "")  # crore: rupees
-        width = 2
-    after = folded[i + width] if i + width < len(raw) else ""
-    pair = " ".join(folded[i + width : i + width + 2])
-    if after in v.PERCENT:
-        unit, width = "%", width + 1
-    elif pair in v.PERCENT:  # per cent, pour cent
-        unit, width = "%", width + 2
-    elif not unit and (after in v.CURRENCIES or (i > 0 and folded[i - 1] in v.CURRENCIES)):
-        unit = v.CURRENCIES.get(after) or v.CURRENCIES[folded[i - 1]]
-    return _show(value) + unit, width
-
-
-def _digits(text: str) -> float:
-    """``1,000`` / ``10.000`` (thousands), ``1,5`` / ``1.5`` (decimals)."""
-    text = text.rstrip(".,")
-    groups = re.split(r"[.,]", text)
-    if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
-        return float("".join(groups))
-    if len(groups) == 2:
-        return float(f"{groups[0]}.{groups[1]}")
-    return float("".join(groups))
-
-
-def _show(value: float) -> str:
-    if value == int(value):
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-def _dateline_day(folded: list[str], i: int, width: int, starts_sentence: bool) -> bool:
-    """Whether the number at ``i`` is a day next to a month (``May 6``, ``6 мая``)."""
-    word = folded[i]
-    if width > 1 or not word.isdigit() or not 1 <= int(word) <= 31:
-        return False
-    before = folded[i - 1] if i > 0 and not starts_sentence else ""
-    after = folded[i + 1] if i + 1 < len(folded) else ""
-    return before in v.MONTHS or after in v.MONTHS
 
 
 def connective(word: str) -> bool:

@@ -1,0 +1,64 @@
+"""The candidate stories of an item (pure; both tiers compare an item with them only).
+
+They are those sharing most of the item's rarest title terms and names: ``postings`` is
+an inverted index (term -> the stories having it, ``monitor.dedup.events``) read rarest
+first within :data:`POSTING_BUDGET` ids (the :data:`MIN_NOMINATORS` rarest always, unless
+one is in more than :data:`POSTING_CAP` stories); the stories in at least
+:data:`NOMINEE_SHARE` as many of those as the best are nominees, the best
+:data:`CANDIDATES` kept (most shared first, ties to the greater story id).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+
+from monitor.dedup.features import Features
+
+POSTING_BUDGET = 200
+MIN_NOMINATORS = 3  # terms read even over the budget ...
+POSTING_CAP = 2000  # ... unless this common
+NOMINEE_SHARE = 0.5
+CANDIDATES = 8
+PAIRWISE = 6  # postings intersected pair by pair (more: counted one id at a time)
+
+
+def nominees(postings: dict[str, set[str]], features: Features) -> list[str]:
+    """The stories sharing most of the candidate's rarest title terms and names."""
+    nominating = features.title | features.universal  # a rewrite shares these
+    sizes = sorted((len(p), t) for t in nominating if (p := postings.get(t)))
+    read: list[set[str]] = []
+    budget = POSTING_BUDGET
+    for n, (size, term) in enumerate(sizes):  # rarest first: they are the event's
+        if size > budget and (n >= MIN_NOMINATORS or size > POSTING_CAP):
+            break  # the rarest few always count: in a big window every word is common
+        budget -= size
+        read.append(postings[term])
+    counts = _shared(read)
+    if counts is None:  # every story read may be a nominee: count them all
+        counts = Counter()
+        for posting in read:
+            counts.update(posting)
+    if not counts:
+        return []
+    floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
+    found = [(c, s) for s, c in counts.items() if c >= floor]
+    return [story for _, story in heapq.nlargest(CANDIDATES, found)]
+
+
+def _shared(read: list[set[str]]) -> dict[str, int] | None:
+    """How many of ``read`` hold each story found in at least two of them, when the best
+    is in at least three: then the floor (half the best's) leaves out every story found
+    in one. Else None (then a story in one is a nominee too).
+
+    Intersections compare the sets' stored hashes and references; counting visits every
+    id, and in a window of many stories each visit is a cache miss: most of what choosing
+    the candidates cost."""
+    if len(read) > PAIRWISE:
+        return None
+    several: set[str] = set()
+    for i, posting in enumerate(read):
+        for other in read[i + 1 :]:
+            several |= posting & other
+    counts = {s: sum(s in p for p in read) for s in several}
+    return counts if counts and max(counts.values()) >= 3 else None
