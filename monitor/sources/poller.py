@@ -181,6 +181,11 @@ class Poller(StagedWrites):
             out[feed.url] = (state, self._known.get(feed.url, b""))
         return out
 
+    def backlog(self) -> int:
+        """Polls due now that wait for a fetch slot (0 while :meth:`run` is not running):
+        a daemon keeping up has few, briefly; one falling behind, more and more."""
+        return 0 if self._driving is None else self._driving[0].waiting()
+
     def owned(self) -> list[str]:
         """The urls of the feeds polled now."""
         return [self.feeds[i].url for i in sorted(self._owned)]
