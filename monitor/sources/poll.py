@@ -36,6 +36,8 @@ from monitor.store import FeedState, Store
 
 log = logging.getLogger("monitor.sources.poller")
 
+MIN_REST = 0.5  # of a feed's delay: the least time from the end of a poll to the next one
+
 
 class PollDeps(TypedDict):
     """What a poll works with: passed on unchanged by the poller's constructor."""
@@ -76,8 +78,9 @@ class Polls:
         self._store.stage_feed_state(state)
 
     async def poll(self, feed: FeedConfig, stop: asyncio.Event | None = None) -> float:
-        """Poll ``feed`` once; returns the delay until its next poll. Never
-        raises for a feed's own failure: that is recorded in its state. When
+        """Poll ``feed`` once; returns the delay until its next poll (after a success
+        counted from the poll's start: :func:`_next_in`; after a failure from now).
+        Never raises for a feed's own failure: that is recorded in its state. When
         ``stop`` is set before the poll started, nothing is done and 0.0 returned."""
         state = self._state(feed)
         started = self._clock()
@@ -103,13 +106,15 @@ class Polls:
             state = self._failed(feed, state, failure, started)
         nxt = plan(outcome, interval=state.interval, errors=state.consecutive_errors,
                    config=self._schedule, fixed=feed.interval, rng=self._rng)  # fmt: skip
-        self._keep(_evolve(state, interval=nxt.interval, next_poll=self._clock() + nxt.delay))
+        now = self._clock()
+        delay = nxt.delay if failure is not None else _next_in(started, now, nxt.delay)
+        self._keep(_evolve(state, interval=nxt.interval, next_poll=now + delay))
         if failure is not None:
             self._health.failed(feed, failure, state.consecutive_errors, nxt.delay)
         else:
             self._health.ok(feed)
             self._bugs.pop(feed.url, None)  # a bug seen again after this is logged again
-        return nxt.delay
+        return delay
 
     async def _fetch_and_publish(
         self, feed: FeedConfig, state: FeedState, stop: asyncio.Event | None
@@ -225,6 +230,15 @@ class Polls:
             self._store.stage_feed_error(failed, at, "error", text)  # stages the state too
         except Exception:  # the store may be what fails: the log line is the record
             log.debug("poll_crash_not_recorded feed=%s", feed.name)
+
+
+def _next_in(started: float, now: float, delay: float) -> float:
+    """The seconds from ``now`` until a successful poll that started at ``started``
+    and ended ``now`` is next due: ``delay`` after its start, so the time it took
+    (fetching, waiting for a parse worker, parsing, publishing) does not push its
+    feed's schedule back; but at least MIN_REST x ``delay`` after its end (a poll that
+    took most of its interval does not make the next one follow at once)."""
+    return max(delay - (now - started), MIN_REST * delay)
 
 
 _FIELDS = tuple(FeedState.__dataclass_fields__)

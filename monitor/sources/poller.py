@@ -57,7 +57,7 @@ from monitor.sources.waits import _finish, _set_when, _sleep_unless
 from monitor.store import FeedState
 
 STORE_RETRY = 30.0  # seconds before a feed is polled again while the store fails
-GATHER = 0.05  # seconds a wake-up waits past a due time, to start the polls due by then at once
+GATHER = 0.25  # seconds a wake-up waits past a due time, to start the polls due by then at once
 LEASE_RECHECK = 0.5  # seconds between two looks at may_poll() while it is false
 
 Restored = Mapping[str, tuple[FeedState, bytes]]  # feed url -> (its state, its known ids)
@@ -180,6 +180,11 @@ class Poller(StagedWrites):
             state = self._states.get(feed.url) or FeedState(url=feed.url)  # no store read
             out[feed.url] = (state, self._known.get(feed.url, b""))
         return out
+
+    def backlog(self) -> int:
+        """Polls due now that wait for a fetch slot (0 while :meth:`run` is not running):
+        a daemon keeping up has few, briefly; one falling behind, more and more."""
+        return 0 if self._driving is None else self._driving[0].waiting()
 
     def owned(self) -> list[str]:
         """The urls of the feeds polled now."""

@@ -14,7 +14,7 @@ from monitor.sources.waits import _sleep_unless
 
 log = logging.getLogger("monitor.sources.poller")
 
-FLUSH_EVERY = 0.25  # seconds between two writes of the staged feed states and seen marks
+FLUSH_EVERY = 1.0  # seconds between two writes of the staged feed states and seen marks
 PRUNE_EVERY = 60.0  # seconds between two prunes of the retained items
 
 

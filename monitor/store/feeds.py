@@ -2,7 +2,7 @@
 
 The poller *stages* each poll's state and errors (``stage_feed_state``,
 ``stage_feed_error``) and :meth:`~monitor.store.items.ItemStore.flush` writes
-everything staged in one transaction (a few times a second), instead of one
+everything staged in one transaction (once a second), instead of one
 transaction per poll. Reads see what is staged (read your writes): the state file
 lags behind, the process never does. ``save_feed_state`` and
 ``record_feed_error`` still write at once (tools, tests). A feed's state leaves the

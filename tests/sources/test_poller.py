@@ -145,6 +145,28 @@ async def test_retry_after_zero_is_not_a_tight_loop(rig: Rig) -> None:
     assert await rig.poller([feed]).poll(feed) == FAST.min_interval
 
 
+@pytest.mark.parametrize(("took", "next_in"), [(5.0, 55.0), (50.0, 30.0)])
+async def test_a_polls_own_time_does_not_push_its_feed_schedule_back(
+    rig: Rig, took: float, next_in: float
+) -> None:
+    """The next poll is due an interval after this one started (the time it spent
+    fetching, waiting for a parse worker, parsing is not added), but at least half
+    an interval after it ended."""
+    now = [1000.0]
+    serve = counting_feed("S-400 story")
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        now[0] += took  # the poll takes ``took`` seconds of the poller's clock
+        return await serve(request)
+
+    feed = FeedConfig(rig.server.add("/slow", slow), "slow", interval=60.0)
+    delay = await rig.poller([feed], clock=lambda: now[0]).poll(feed)
+    state = rig.store.feed_state(feed.url)
+    assert state.last_reason == "ok" and state.last_poll == 1000.0
+    assert delay == next_in
+    assert state.next_poll == 1000.0 + took + next_in
+
+
 async def test_run_once_skips_polls_not_started_when_stopped(rig: Rig) -> None:
     release = asyncio.Event()
 
