@@ -75,7 +75,7 @@ def _story(seed: int, matching: float) -> tuple[str, str]:
 def _varied(plan: Plan, feed: int, n: int) -> tuple[str, str]:
     rng = random.Random(feed * 1_000_003 + n)
     if rng.random() >= SYNDICATED:
-        return _story(-(feed * 1_000_003 + n) - 1, plan.matching)
+        return _story(WIRE_STORIES + feed * 1_000_003 + n, plan.matching)  # none a wire story
     title, lead = _story(rng.randrange(WIRE_STORIES), plan.matching)
     return f"{rng.choice(_PREFIXES)}{title}{rng.choice(_SUFFIXES)}", lead
 
