@@ -35,18 +35,20 @@ import stopwordsiso
 from anyascii import anyascii
 
 from monitor.dedup import variants as v
-from monitor.dedup.fingerprint import MINOR_WORDS
+from monitor.dedup.fingerprint import ACRONYM, DOTTED, MINOR_WORDS
 from monitor.dedup.numbers import dateline_day, may_start, number
 
 STEM = 5
 INFO_CACHE = 200_000  # words per language whose reading is kept
 MAX_TERMS = 160  # per text: a lead is 20 to 80 words
-_ACRONYM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
-_TIME = re.compile(r"\b\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?(?!\w)|\b\d{1,2}\s*[ap]\.?m\.?(?!\w)", re.I)
-_RAW = re.compile(
-    r"(?<![^\W_])[^\W\d_a-zа-я][^\W\d_]{0,2}[-‐‑–]\d[^\W_]*(?:['’ʼ][^\W_]+)?"  # S-400, F-35A
+_TIME = re.compile(
+    r"(?=\d)(?:\b\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?(?!\w)|\b\d{1,2}\s*[ap]\.?m\.?(?!\w))", re.I
+)
+_RAW = re.compile(  # the class first, and a plain lower-case word before the rest: 2x faster
+    r"(?=[^\W_]|[$£€%])(?:[a-zа-я][^\W_]*(?:['’ʼ][^\W_]+)*"  # what the fourth form reads there
+    r"|(?<![^\W_])[^\W\d_a-zа-я][^\W\d_]{0,2}[-‐‑–]\d[^\W_]*(?:['’ʼ][^\W_]+)?"  # S-400, F-35A
     r"|(?:[$£€]|\b(?:Dh|Rs)(?=\d))?\d[\d.,]*\d[^\W_]*|[$£€]?\d[^\W_]*"
-    r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%"
+    r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%)"
 )
 _DIGIT = re.compile(r"\d")
 # a word's reading (_info): folded, named, numeric, kind, form, plain, capitalised
@@ -157,8 +159,8 @@ class _Reading:
 
     def __init__(self, text: str, language: str, informative: bool) -> None:
         text = unicodedata.normalize("NFKC", text)
-        if "." in text:
-            text = _ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
+        if DOTTED.search(text):
+            text = ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
         if _DIGIT.search(text):  # a clock time has digits: most leads have none
             text = _TIME.sub(lambda m: " " * len(m[0]), text)
         self.text = text
