@@ -29,6 +29,7 @@ import unicodedata
 from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import NamedTuple
 
 import stopwordsiso
@@ -50,10 +51,11 @@ _RAW = re.compile(  # the class first, and a plain lower-case word before the re
     r"|(?:[$£€]|\b(?:Dh|Rs)(?=\d))?\d[\d.,]*\d[^\W_]*|[$£€]?\d[^\W_]*"
     r"|[^\W\d_][^\W_]*(?:['’ʼ][^\W_]+)*|%)"
 )
+_SPLIT = re.compile(f"({_RAW.pattern})")  # split: the words and the text between them
 _DIGIT = re.compile(r"\d")
 # a word's reading (_info): folded, named, numeric, kind, form, plain, capitalised
 Info = tuple[str, bool, bool, str, str, bool, bool]
-_INFOS: dict[str, dict[str, Info]] = {}
+_INFOS: dict[str, _Infos] = {}
 _NONE: frozenset[str] = frozenset()
 _new = tuple.__new__  # a Term without NamedTuple's __new__ (thousands per item)
 _HYPHENS = re.compile(r"[-‐‑–]")
@@ -152,10 +154,26 @@ class Bag:
     count: int = 0  # the terms read (those of ``own`` not counted)
 
 
-class _Reading:
-    """One text read once: its words (``raw``), each word's cached :func:`_info`."""
+class _Infos(dict[str, "Info"]):
+    """One language's words and their :func:`_info` (a dict that reads a missing word)."""
 
-    __slots__ = ("_folded", "count", "informative", "infos", "lang", "raw", "text")
+    __slots__ = ("lang",)
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def __missing__(self, word: str) -> Info:
+        info = self[word] = _info(word, self.lang)
+        return info
+
+
+class _Reading:
+    """One text read once: its words, the text before each (``gaps``), their offsets, each
+    word's cached :func:`_info`."""
+
+    __slots__ = ("_folded", "begins", "count", "ends", "gaps", "informative", "infos", "lang",
+                 "words")  # fmt: skip
 
     def __init__(self, text: str, language: str, informative: bool) -> None:
         text = unicodedata.normalize("NFKC", text)
@@ -163,41 +181,43 @@ class _Reading:
             text = ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
         if _DIGIT.search(text):  # a clock time has digits: most leads have none
             text = _TIME.sub(lambda m: " " * len(m[0]), text)
-        self.text = text
-        self.raw = [(m[0], *m.span()) for m in _RAW.finditer(text)][:MAX_TERMS]
+        parts = _SPLIT.split(text, MAX_TERMS)  # gap, word, gap, word, ..., the rest
+        self.words = words = parts[1::2]
+        self.gaps = parts[0::2]
+        offsets = list(accumulate(map(len, parts)))
+        self.begins, self.ends = offsets[0::2], offsets[1::2]
         self.lang = lang = (language or "en").split("-")[0].lower()
-        cache = _INFOS.setdefault(lang, {})
-        if len(cache) > INFO_CACHE:
-            cache.clear()  # bounded: a long run meets ever new words
-        self.infos = [cache.get(w) or cache.setdefault(w, _info(w, lang)) for w, _, _ in self.raw]
+        cache = _INFOS.get(lang)
+        if cache is None or len(cache) > INFO_CACHE:
+            cache = _INFOS[lang] = _Infos(lang)  # bounded: a long run meets ever new words
+        self.infos = list(map(cache.__getitem__, words))
         self.informative = informative
         self.count = 0
         self._folded: list[str] | None = None
 
     def starts(self, i: int) -> bool:
         """Whether word ``i`` starts a sentence (asked only of capitals and numbers)."""
-        raw = self.raw
-        return i == 0 or _BOUNDARY.search(self.text[raw[i - 1][2] : raw[i][1]]) is not None
+        return i == 0 or _BOUNDARY.search(self.gaps[i]) is not None
 
     def terms(self, own: Set[str], sink: tuple[set[str], set[str]] | None = None) -> Iterator[Term]:
         """The terms in text order, but those whose text is in ``own``. With ``sink``
         (words, universal): a plain word goes straight into it, not as a :class:`Term`."""
-        raw, infos, informative, starts = self.raw, self.infos, self.informative, self.starts
-        i, n, count = 0, len(raw), 0
+        infos, informative, gaps = self.infos, self.informative, self.gaps
+        begins, ends, search = self.begins, self.ends, _BOUNDARY.search
+        i, n, count = 0, len(infos), 0
         while i < n:
             _, _, _, kind, text, plain, upper = infos[i]
             if plain and kind == "word":  # most words: no name, number or street starts here
+                if text not in own:
+                    count += 1
+                    capital = informative and upper and i > 0 and search(gaps[i]) is None
+                    if sink is None:
+                        yield _new(Term, (text, "word", begins[i], ends[i], capital))
+                    else:
+                        sink[0].add(text)
+                        if capital:
+                            sink[1].add(text)
                 i += 1
-                if text in own:
-                    continue
-                count += 1
-                capital = informative and upper and not starts(i - 1)
-                if sink is None:
-                    yield _new(Term, (text, "word", raw[i - 1][1], raw[i - 1][2], capital))
-                else:
-                    sink[0].add(text)
-                    if capital:
-                        sink[1].add(text)
                 continue
             term, width = self._special(i) if not plain else (None, 0)
             if not width:
@@ -210,28 +230,28 @@ class _Reading:
 
     def _special(self, i: int) -> tuple[Term | None, int]:
         """The name or number starting at word ``i`` and its width (0: neither, a word)."""
-        raw, infos = self.raw, self.infos
+        words, infos, begins, ends = self.words, self.infos, self.begins, self.ends
         _, named, numeric, *_ = infos[i]
         folded = self._folded
         if folded is None:
             folded = self._folded = [info[0] for info in infos]
-        if named and (name := _name(raw, folded, i)) is not None:
+        if named and (name := _name(words, folded, i)) is not None:
             key, width = name
-            return Term(key, "name", raw[i][1], raw[i + width - 1][2], self.informative), width
+            return Term(key, "name", begins[i], ends[i + width - 1], self.informative), width
         if numeric:
             local = v.LOCAL_NUMBER_WORDS.get(self.lang, {})
             value, width = number(folded, i, local)
             if value is not None:
                 if dateline_day(folded, i, width, self.starts(i)):
                     return None, width
-                return Term(value, "number", raw[i][1], raw[i + width - 1][2]), width
+                return Term(value, "number", begins[i], ends[i + width - 1]), width
         return None, 0
 
     def _word(self, i: int) -> Term | None:
         """Word ``i`` as a word or a designator (None: a stopword)."""
-        _, start, end = self.raw[i]
+        start, end = self.begins[i], self.ends[i]
         low, _, _, kind, text, _, upper = self.infos[i]
-        if low in v.STREET and i > 0 and self.raw[i - 1][0][:1].isupper():
+        if low in v.STREET and i > 0 and self.words[i - 1][:1].isupper():
             kind, text = "word", stem(v.STREET[low])  # Downing St = Downing Street
         if kind == "designator":
             return Term(text, "designator", start, end, capital=True)
@@ -285,15 +305,15 @@ def _unsuffixed(word: str) -> str:
     return word
 
 
-def _name(raw: list[tuple[str, int, int]], folded: list[str], i: int) -> tuple[str, int] | None:
+def _name(words: list[str], folded: list[str], i: int) -> tuple[str, int] | None:
     """The table name starting at ``i`` (longest first) and how many words it takes."""
     longest = v.NAME_STARTS.get(folded[i], 0)
-    for width in range(min(longest, len(raw) - i), 0, -1):
+    for width in range(min(longest, len(words) - i), 0, -1):
         phrase = " ".join(folded[i : i + width])
         key = v.NAMES.get(phrase)
         if key is None:
             continue
-        if phrase in v.CAPITALS_ONLY and not raw[i][0].isupper():
+        if phrase in v.CAPITALS_ONLY and not words[i].isupper():
             continue
         return key, width
     return None
