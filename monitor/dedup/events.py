@@ -41,6 +41,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from monitor.dedup.features import Features
 from monitor.dedup.nominees import nominees
@@ -97,6 +98,7 @@ class EventIndex:
         self._stories: dict[str, _Story] = {}
         self._postings: dict[str, set[str]] = {}
         self._members: dict[str, Indexed] = {}
+        self._logs: list[float] = []  # ln(df + 1) by df
 
     def features(self, key: str) -> Features:
         return self._members[key].features
@@ -125,10 +127,15 @@ class EventIndex:
         return weight, seen
 
     def _weigh(self, f: Features, seen: dict[str, float]) -> None:
-        """Add :meth:`idf` of every term of ``f`` not in ``seen`` (no call per term)."""
-        new = (f.words | f.title | f.universal | f.title_universal) - seen.keys()
-        top, postings, log = math.log(len(self._stories) + PRIOR), self._postings, math.log
-        seen.update({t: top - log(len(postings.get(t, ())) + 1) for t in new})
+        """Add :meth:`idf` of every term of ``f`` not in ``seen`` (no Python code per term:
+        maps of C functions, ``ln(df + 1)`` read from a table)."""
+        new = list((f.words | f.title | f.universal | f.title_universal) - seen.keys())
+        top = math.log(len(self._stories) + PRIOR)
+        dfs = list(map(len, map(self._postings.get, new, repeat((), len(new)))))
+        logs = self._logs
+        if dfs and max(dfs) >= len(logs):
+            logs.extend(math.log(df + 1) for df in range(len(logs), max(dfs) + 1))
+        seen.update(zip(new, map(top.__sub__, map(logs.__getitem__, dfs)), strict=True))
 
     def add(self, key: str, story: str, features: Features, at: float) -> None:
         if key in self._members:

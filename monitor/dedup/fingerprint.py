@@ -209,9 +209,13 @@ def case_informative(words: list[str]) -> bool:
     """Whether capitals mark names here: not ALL CAPS, not Title Case."""
     if all(w.upper() == w for w in words):
         return False
-    content = [w for w in words[1:] if w.isalpha() and not w.isupper()]
-    content = [w for w in content if w.casefold() not in MINOR_WORDS]
-    return not content or not all(w[0].isupper() for w in content)
+    content = False  # a content word: a word, not ALL CAPS, not a minor word
+    for w in words[1:]:
+        if w.isalpha() and not w.isupper() and w.casefold() not in MINOR_WORDS:
+            if not w[0].isupper():
+                return True  # a content word in lower case: case says something
+            content = True
+    return not content
 
 
 def _capitalised(text: str) -> set[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from itertools import chain
 
 from monitor.dedup.features import Features
 
@@ -36,14 +37,12 @@ def nominees(postings: dict[str, set[str]], features: Features) -> list[str]:
         read.append(postings[term])
     counts = _shared(read)
     if counts is None:  # every story read may be a nominee: count them all
-        counts = Counter()
-        for posting in read:
-            counts.update(posting)
+        counts = Counter(chain.from_iterable(read))
     if not counts:
         return []
     floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
-    found = [(c, s) for s, c in counts.items() if c >= floor]
-    return [story for _, story in heapq.nlargest(CANDIDATES, found)]
+    best = heapq.nlargest(CANDIDATES, zip(counts.values(), counts, strict=True))
+    return [story for count, story in best if count >= floor]  # those below rank last
 
 
 def _shared(read: list[set[str]]) -> dict[str, int] | None:
