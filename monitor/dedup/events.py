@@ -201,10 +201,13 @@ class EventIndex:
         own = seen.__getitem__  # every term of the item's is there
         best: tuple[float, str] | None = None
         refused: tuple[float, str, str] | None = None
+        entities, names, words = features.entities, features.names, features.words
         for member in panel:
+            other = member.features
+            if not (entities & other.entities or names & other.words or other.names & words):
+                continue  # score() is 0 without a shared entity or name: no weights read
             gap = abs(at - member.at)
-            value = score(features, member.features, weight, mine, self._totals(member, seen),
-                          own)  # fmt: skip
+            value = score(features, other, weight, mine, self._totals(member, seen), own)
             if value < VETO_FLOOR or (refused is not None and value <= refused[0]):
                 continue  # once a member refused, only a stronger refusal changes the verdict
             reason = veto(features, member.features, weight)
