@@ -101,6 +101,10 @@ _POSSESSIVE = re.compile(r"['’ʼ](?<=\w.)s\b")
 _QUOTES = re.compile(r"[\"'`´‘’‚‛“”„‟«»‹›ʼ]")
 _JOIN = re.compile(r"[-‐‑‒–](?<=\w.)(?=\w)")
 _NON_WORD = re.compile(r"[\W_]+")
+# their ASCII forms (on ASCII text \w is [a-zA-Z0-9_] either way)
+_ASCII_QUOTES = b"\"'`"
+_ASCII_JOIN = re.compile(rb"-(?<=\w.)(?=\w)")
+_ASCII_BLANKS = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 _DIGIT = re.compile(r"\d")
 # a word after a word or comma, starting with a capital (or any non-ASCII letter)
 _MID_SENTENCE = re.compile(r" (?<=[\w,] )((?:[A-Z]|[^\W\d_a-z])[\w‐‑-]*)")
@@ -144,6 +148,8 @@ def normalise_title(title: str) -> str:
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, without diacritics, quotes or punctuation; hyphens inside
     words joined (the lead paragraph's form)."""
+    if text.isascii():  # most leads
+        return _ascii_words(text.lower())
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _QUOTES.sub("", text)
     text = _JOIN.sub("", text)
@@ -157,9 +163,21 @@ def _clean(text: str) -> str:
     if DOTTED.search(text):
         text = ACRONYM.sub(lambda m: m[0].replace(".", ""), text)
     text = _POSSESSIVE.sub("", text)
+    if text.isascii():
+        return _ascii_words(text)
     text = _QUOTES.sub("", text)
     text = _JOIN.sub("", text)
     return _NON_WORD.sub(" ", _fold(text)).strip()
+
+
+def _ascii_words(text: str) -> str:
+    """The last steps of :func:`_clean` on ASCII text, on bytes (a C call each, 3x faster
+    on a lead): quotes dropped, hyphens inside words joined, the other non-word
+    characters one space between words."""
+    raw = text.encode().translate(None, _ASCII_QUOTES)
+    if b"-" in raw:
+        raw = _ASCII_JOIN.sub(b"", raw)
+    return b" ".join(raw.translate(_ASCII_BLANKS).split()).decode()
 
 
 def _fold(text: str) -> str:

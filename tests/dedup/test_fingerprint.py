@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 from monitor.dedup.fingerprint import (
     ORDER_FLOOR,
     TITLE_THRESHOLD,
+    normalise_text,
     normalise_title,
     same_story,
     signature,
@@ -154,3 +155,20 @@ def test_a_moved_clause_is_no_reversal() -> None:
     a = signature("Turkey says it will not back down on S-400 despite US pressure")
     b = signature("Despite US pressure, Turkey says it will not back down on S-400")
     assert same_story(a, b)
+
+
+ASCII_TEXTS = [
+    "Russia's S-400 deal: 'not negotiable', Erdogan says (AP)",
+    'e-mail -dash- x--y a_-b a\'-b _under_ `tick` "quoted"\t\x1ccontrol',
+    "U.S.-Turkey talks - on F-35s; 2019's 10,000-strong force ...",
+]
+
+
+@pytest.mark.parametrize("text", ASCII_TEXTS)
+def test_ascii_text_normalises_as_the_unicode_path_does(text: str) -> None:
+    """ASCII text takes a bytes path; the regex path (any non-ASCII text) must agree:
+    a trailing " é" sends the same text down it and adds only the word "e"."""
+    assert normalise_text(text + " é") == f"{normalise_text(text)} e".strip()
+    assert normalise_title(text + " é") == f"{normalise_title(text)} e".strip()
+    assert normalise_text(text) == normalise_text(text).strip()
+    assert "  " not in normalise_text(text)
