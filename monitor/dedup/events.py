@@ -145,10 +145,11 @@ class EventIndex:
         entry = self._stories.setdefault(story, _Story())
         entry.members.append(member)
         entry.panel.add(member, features.language, at, len(entry.members) - 1)
-        for term in _terms(features):
-            if entry.terms[term] == 0:
-                self._postings.setdefault(term, set()).add(story)
-            entry.terms[term] += 1
+        terms = _terms(features)
+        postings = self._postings
+        for term in terms - entry.terms.keys():  # new to the story
+            postings.setdefault(term, set()).add(story)
+        entry.terms.update(terms)  # one C loop (a Counter's missing key is a Python call)
 
     def remove_story(self, story: str) -> None:
         entry = self._stories.pop(story, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable
 from itertools import chain
 
 from monitor.dedup.features import Features
@@ -41,8 +42,11 @@ def nominees(postings: dict[str, set[str]], features: Features) -> list[str]:
     if not counts:
         return []
     floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
-    best = heapq.nlargest(CANDIDATES, zip(counts.values(), counts, strict=True))
-    return [story for count, story in best if count >= floor]  # those below rank last
+    if floor > 1:  # those in one posting are out: few are left to rank
+        found: Iterable[tuple[int, str]] = [(c, s) for s, c in counts.items() if c >= floor]
+    else:  # all, or nearly: rank them as they are (those under the floor rank last)
+        found = zip(counts.values(), counts, strict=True)
+    return [story for count, story in heapq.nlargest(CANDIDATES, found) if count >= floor]
 
 
 def _shared(read: list[set[str]]) -> dict[str, int] | None:
