@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -22,31 +23,37 @@ from monitor.model import Item
 
 _AMP_QUERY = frozenset({"outputtype", "amp", "_amp", "amp_js_v", "usqp"})
 _AMP_VALUES = frozenset({"amp", "1", "true", "yes", ""})
+# a link with no user, port, query or fragment, and nothing urlsplit strips or splits on
+_SIMPLE = re.compile(r"https?://([A-Za-z0-9.-]+)(/[^?#\t\r\n]*)?\Z", re.I)
 
 
 @lru_cache(maxsize=4096)
 def link_key(link: str) -> str:
     """The article a link is: scheme, ``www.`` and AMP forms folded (remembered for the
     last links: a decision, its member's keys and its stored row each ask)."""
-    try:
-        parts = urlsplit(link.strip())
-    except ValueError:
-        return link
-    host = (parts.hostname or "").lower()
+    if simple := _SIMPLE.match(bare := link.strip()):  # most: what urlsplit finds, at a fifth
+        host, path, query = simple[1].lower(), simple[2] or "", ""
+    else:
+        try:
+            parts = urlsplit(bare)
+            port = parts.port
+        except ValueError:  # not a URL (or its port is no number): the link is its own key
+            return link
+        host, path, query = (parts.hostname or "").lower(), parts.path, parts.query
+        if port and port not in (80, 443):
+            host = f"{host}:{port}"
     for prefix in ("www.", "amp."):
         host = host.removeprefix(prefix)
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
-    segments = [s for s in parts.path.split("/") if s and s.lower() != "amp"]
+    segments = [s for s in path.split("/") if s and s.lower() != "amp"]
     if segments:
         last = segments[-1]
         for ending in (".amp", "-amp", "_amp"):
             if last.lower().endswith(ending) and len(last) > len(ending):
                 segments[-1] = last[: -len(ending)]
         segments = ["articleshow" if s == "amp_articleshow" else s for s in segments]
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
              if not (k.lower() in _AMP_QUERY and v.lower() in _AMP_VALUES)
-             ] if parts.query else []  # fmt: skip
+             ] if query else []  # fmt: skip
     path = "/".join(segments)
     return f"{host}/{path}" + (f"?{urlencode(query)}" if query else "")
 

@@ -53,3 +53,11 @@ def test_a_short_guid_is_unique_only_within_its_feed() -> None:
     assert not set(exact_keys(one)) & set(exact_keys(two))
     urn = "urn:newsml:reuters.com:20190827:nL8N25N1RX"
     assert set(exact_keys(item(guid=urn, feed="a"))) & set(exact_keys(item(guid=urn, feed="b")))
+
+
+def test_a_link_whose_port_is_no_number_is_its_own_key() -> None:
+    """urlsplit reads such a link but its port raises: the key must not (a match whose
+    link is malformed still gets a story)."""
+    assert link_key("http://example.com:x80/a") == "http://example.com:x80/a"
+    assert link_key("https://Example.COM:8443/a/amp") == "example.com:8443/a"
+    assert link_key("HTTPS://WWW.Example.com") == "example.com/"
