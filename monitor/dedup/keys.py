@@ -51,11 +51,11 @@ def link_key(link: str) -> str:
             if last.lower().endswith(ending) and len(last) > len(ending):
                 segments[-1] = last[: -len(ending)]
         segments = ["articleshow" if s == "amp_articleshow" else s for s in segments]
-    query = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
              if not (k.lower() in _AMP_QUERY and v.lower() in _AMP_VALUES)
              ] if query else []  # fmt: skip
     path = "/".join(segments)
-    return f"{host}/{path}" + (f"?{urlencode(query)}" if query else "")
+    return f"{host}/{path}" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def exact_keys(item: Item) -> tuple[str, ...]:
