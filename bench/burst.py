@@ -47,6 +47,7 @@ from bench.localfeeds import LocalFeeds, Plan
 from monitor.alerting import BATCH, StoriesStage, run_stage
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.route import Router
+from monitor.app import tune_gc
 from monitor.bus import ITEMS, MATCHES, Bus, pump
 from monitor.bus.memory import MemoryBus
 from monitor.config import FeedConfig, FetchConfig, ScheduleConfig
@@ -116,6 +117,7 @@ class Alerting:
     (every item of the burst names the S-400), then stories into the outbox."""
 
     def __init__(self, store: Store, batch: int) -> None:
+        tune_gc()  # the daemon's collector thresholds, as `newsmon run` sets them
         self.store, self.batch = store, batch
         self.engine = Engine(load_rules([str(RULES)]))
         metrics = Metrics(CollectorRegistry())

@@ -37,7 +37,7 @@ def add(sub: Sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor.app import App
+    from monitor.app import App, tune_gc
 
     try:
         settings = load(args.config)
@@ -49,6 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     except NewsmonError as exc:
         print(f"newsmon: {exc}", file=sys.stderr)
         return 1
+    tune_gc()
     try:
         asyncio.run(run_until_signalled(app, once=args.once))
     except NewsmonError as exc:
