@@ -130,7 +130,7 @@ def encode_story(s: Story) -> dict[str, Any]:
     miss = s.near_miss
     return {
         "v": 2,
-        "hits": Match(s.item, s.hits).to_dict()["hits"],
+        "hits": [h.to_dict() for h in s.hits],
         "outlets": list(s.outlets),
         "version": s.version,
         "created": s.created,

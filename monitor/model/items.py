@@ -84,6 +84,10 @@ class RuleHit:
     labels: tuple[tuple[str, str], ...] = ()
     evidence: tuple[Evidence, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """As in :meth:`Match.to_dict`'s ``hits``."""
+        return _hit_dict(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
