@@ -28,7 +28,7 @@ from monitor.alerts.silence import Silence
 from monitor.alerts.sinks.base import Receipt
 from monitor.alerts.story import alert_for, alert_id
 from monitor.alerts.sync import Options
-from monitor.model import Alert, Story
+from monitor.model import Alert, Story, from_json, to_json
 from monitor.store import DeliveryRow, OutboxRow, Store
 
 MAX_BATCH = 50  # alerts in one digest
@@ -66,7 +66,7 @@ class Outbox:
             self._longest_interval = max(self._longest_interval, r.group_interval)
             key = group_key(r, alert)
             due = due_time(r, now, self._group_due(key), self._last_flush.get(key))
-            payload = json.dumps(alert.to_dict(), ensure_ascii=False)
+            payload = to_json(alert.to_dict()).decode()
             rows.append(OutboxRow(alert.alert_id, alert.story_id, alert.receiver, "pending",
                                   payload, key, now, due, updated=now))  # fmt: skip
         added = self.store.outbox_add(rows)
@@ -104,7 +104,7 @@ class Outbox:
 
     def current(self, row: OutboxRow) -> Alert:
         """An alert row's alert, rendered from its story as it stands now."""
-        alert = Alert.from_dict(json.loads(row.payload))
+        alert = Alert.from_dict(from_json(row.payload))
         story = self.story(alert.story_id)
         if story is None:
             return alert
@@ -113,7 +113,7 @@ class Outbox:
                          severity=severity, created=alert.created)  # fmt: skip
 
     def sync_options(self, row: OutboxRow) -> Options:
-        data = json.loads(row.payload)
+        data = from_json(row.payload)
         return Options(str(data["updates"]), float(data["interval"]))
 
     def sent(
@@ -141,7 +141,7 @@ class Outbox:
 
     def sync_sent(self, row: OutboxRow, alert: Alert, told: DeliveryRow, at: float) -> None:
         """A sync row's alert was taken: keep the alert as its payload, and what was told."""
-        payload = json.dumps(alert.to_dict(), ensure_ascii=False)
+        payload = to_json(alert.to_dict()).decode()
         self.store.outbox_sent([row.alert_id], at, [told], {row.alert_id: payload})
         self.changed([row.alert_id])
 
@@ -166,7 +166,7 @@ class Outbox:
     def mute(self, rows: list[OutboxRow], alerts: Sequence[Alert], silence: Silence,
              at: float, told: DeliveryRow | None = None) -> None:  # fmt: skip
         """Record ``rows`` as muted by ``silence`` (their ``alerts`` kept as payloads)."""
-        payloads = {r.alert_id: json.dumps(a.to_dict(), ensure_ascii=False)
+        payloads = {r.alert_id: to_json(a.to_dict()).decode()
                     for r, a in zip(rows, alerts, strict=True)}  # fmt: skip
         reason = f"silenced by {silence.silence_id}"
         self.store.outbox_mute([r.alert_id for r in rows], reason, at, [told] if told else [],
@@ -195,7 +195,7 @@ class Outbox:
         """The outbox for ``newsmon alerts``: pending (due first), sent, dead."""
         out = []
         for r in self.store.outbox(state):
-            title = str(json.loads(r.payload).get("title", ""))
+            title = str(from_json(r.payload).get("title", ""))
             out.append(Entry(r.alert_id, r.receiver, r.state, title, r.attempts, r.due,
                              r.last_error))  # fmt: skip
         return out

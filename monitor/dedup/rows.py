@@ -9,7 +9,6 @@ member keeps its entities and numbers).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from monitor.dedup.features import Features, features
@@ -23,7 +22,7 @@ from monitor.dedup.story import (
     encode_story,
     first_hits,
 )
-from monitor.model import Match
+from monitor.model import Match, from_json, to_json
 from monitor.store import MemberRow, StoryRow
 
 
@@ -48,9 +47,9 @@ def joined(story: Story, member: Member) -> Story:
 def encoded(story: Story, member: Member, now: float) -> tuple[StoryRow, MemberRow]:
     """The rows that store ``story`` (changed at ``now``) and its last member, ``member``."""
     row = StoryRow(story.story_id, story.created, now, "", "",
-                   json.dumps(encode_story(story), ensure_ascii=False))  # fmt: skip
+                   to_json(encode_story(story)).decode())  # fmt: skip
     link = link_key(member.item.link) if member.item.link else None
-    data = json.dumps(encode_member(member), ensure_ascii=False)
+    data = to_json(encode_member(member)).decode()
     return row, MemberRow(story.story_id, len(story.members) - 1, member.item.id, link, data)
 
 
@@ -60,7 +59,7 @@ def decode(row: StoryRow, members: list[MemberRow]) -> Story:
 
 def decoded(row: StoryRow, members: list[MemberRow]) -> tuple[Story, list[Features]]:
     """A stored story, and each member's features (computed once: a load indexes them)."""
-    data = json.loads(row.data)
+    data = from_json(row.data)
     if data.get("v") != 2:  # stored before members were kept: the first item, as a member
         match = Match.from_dict(data["match"])
         member = Member(match.item, "first", 0.0, None, row.created, match.rules, hits=match.hits)
@@ -69,7 +68,7 @@ def decoded(row: StoryRow, members: list[MemberRow]) -> tuple[Story, list[Featur
         return story, [features(member.as_match())]
     decoded, found = [], []
     for m in members:
-        member = decode_member(json.loads(m.data), frozenset(), frozenset())
+        member = decode_member(from_json(m.data), frozenset(), frozenset())
         feats = features(member.as_match())
         decoded.append(replace(member, entities=feats.entities, numbers=feats.numbers))
         found.append(feats)

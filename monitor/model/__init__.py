@@ -19,7 +19,7 @@ Match), ``stories`` (Story, StoryMember), ``alerts`` (Alert), ``envelope``.
 from __future__ import annotations
 
 from monitor.model.alerts import Alert
-from monitor.model.base import SCHEMA_VERSION, iso, parse_iso, utcnow
+from monitor.model.base import SCHEMA_VERSION, from_json, iso, parse_iso, to_json, utcnow
 from monitor.model.envelope import Record, decode, encode
 from monitor.model.items import Evidence, Item, Match, RuleHit
 from monitor.model.stories import EVENTS, MODES, SEVERITIES, Story, StoryMember
@@ -39,7 +39,9 @@ __all__ = [
     "StoryMember",
     "decode",
     "encode",
+    "from_json",
     "iso",
     "parse_iso",
+    "to_json",
     "utcnow",
 ]

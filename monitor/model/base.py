@@ -1,14 +1,30 @@
-"""What every record shares: UTC times as ISO 8601 text, and the strict field check
-``from_dict`` runs (exact types, no unknown field, every required one)."""
+"""What every record shares: UTC times as ISO 8601 text, the strict field check
+``from_dict`` runs (exact types, no unknown field, every required one), and the JSON
+text records are kept and sent as (:func:`to_json`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 SCHEMA_VERSION = 1
 Fields = dict[str, tuple[type, ...]]  # field name -> the JSON types it may have
 _STR, _OPT_STR = (str,), (str, type(None))
+
+
+def to_json(value: Any) -> bytes:
+    """``value`` as compact JSON in UTF-8, non-ASCII as it is (``orjson``: an alert's
+    payload, a story's rows and a bus envelope in a third of ``json.dumps``'s time; every
+    newsmon record and story row encodes a tree of str-keyed dicts, lists, str, numbers)."""
+    return orjson.dumps(value)
+
+
+def from_json(text: str | bytes) -> Any:
+    """What :func:`to_json` wrote (``orjson.loads``: ``ValueError`` on anything else).
+    For newsmon's own rows; a bus message is read by :func:`~monitor.model.decode`."""
+    return orjson.loads(text)
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from monitor.model.alerts import Alert
-from monitor.model.base import SCHEMA_VERSION, _show
+from monitor.model.base import SCHEMA_VERSION, _show, to_json
 from monitor.model.items import Item, Match
 from monitor.model.stories import Story
 
@@ -22,7 +22,7 @@ _NAMES = {v: k for k, v in _TYPES.items()}
 def encode(record: Record) -> bytes:
     """The versioned JSON envelope of a record, as UTF-8 bytes."""
     envelope = {"type": _NAMES[type(record)], "v": SCHEMA_VERSION, "data": record.to_dict()}
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    return to_json(envelope)
 
 
 def decode(raw: bytes) -> Record:
