@@ -18,6 +18,7 @@ the last item handled:
   transaction (the baseline: a transaction per story and per outbox row). Target:
   >= 2,000 alerts/s.
 
+The process runs with the daemon's collector thresholds (:func:`monitor.app.tune_gc`).
 ``--long`` adds the worst case for dedup: every item one template, numbers apart
 (``Feed 3 story 7: S-400 deliveries and F-35 exit``), so that every item resembles
 every other and is compared with the fullest panels (batched only: the baseline
@@ -160,6 +161,7 @@ def _warm() -> partial[Any]:
 
 
 def run(long: bool = False) -> bool:
+    tune_gc()
     result = asyncio.run(burst())
     print(
         f"burst: 1,000 feeds x 50 new items through the sources into the memory bus:"

@@ -22,6 +22,7 @@ Printed:
   on, the list changing: ``bench/webui.py``), main-process CPU per poll beside two
   runs without it, one before and one after (target: within 5 % of the slower).
 
+The process runs with the daemon's collector thresholds (:func:`monitor.app.tune_gc`).
 ``python -m bench.poll --long`` runs longer windows (and 30,000 feeds at 30 s).
 """
 
@@ -38,6 +39,7 @@ import aiohttp
 from bench import bare, webui
 from bench.localfeeds import LocalFeeds, rss
 from bench.pollrun import Run, daemon
+from monitor.app import tune_gc
 from monitor.config import FeedConfig
 from monitor.sources.normalise import normalise
 from monitor.sources.parse import parse_and_normalise, parse_feed
@@ -97,6 +99,7 @@ def _parsers() -> list[tuple[str, object]]:
 
 
 def run(long: bool = False) -> bool:
+    tune_gc()  # the daemon's collector thresholds, as `newsmon run` sets them
     interval, measure = (30.0, 60.0) if long else (20.0, 25.0)
     with LocalFeeds() as feeds:
         base = asyncio.run(baseline(feeds, 5.0))
