@@ -205,7 +205,8 @@ class EventIndex:
         entities, names, words = features.entities, features.names, features.words
         for member in panel:
             other = member.features
-            if not (entities & other.entities or names & other.words or other.names & words):
+            if entities.isdisjoint(other.entities) and names.isdisjoint(other.words) and \
+                    other.names.isdisjoint(words):  # fmt: skip
                 continue  # score() is 0 without a shared entity or name: no weights read
             gap = abs(at - member.at)
             value = score(features, other, weight, mine, self._totals(member, seen), own)
@@ -256,7 +257,8 @@ def score(
     """0..1: how much ``a`` and ``b`` tell one event (before the time and the vetoes);
     ``ta`` and ``tb`` are their bags' weights, if known; ``own``: ``weight`` for ``a``'s
     terms, faster."""
-    if not (a.entities & b.entities or a.names & b.words or b.names & a.words):
+    if a.entities.isdisjoint(b.entities) and a.names.isdisjoint(b.words) and \
+            b.names.isdisjoint(a.words):  # fmt: skip
         return 0.0
     ta = ta or _totals(a, weight)
     tb = tb or _totals(b, weight)

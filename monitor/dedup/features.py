@@ -70,7 +70,7 @@ def features(match: Match) -> Features:
     item = match.item
     head = headline(item.title)
     language = item.language or "en"
-    own = _outlet_words(item.source) | WIRES
+    own = _own_words(item.source)
     title_terms = [t for t in terms(head, language, _informative(head, language))
                    if t.text not in own]  # fmt: skip
     lead = bag(item.summary[:LEAD_CHARS], language, own)
@@ -78,9 +78,12 @@ def features(match: Match) -> Features:
     title_names = {t.text for t in title_terms if t.kind in ("name", "designator")}
     title_entities = frozenset(_affiliated(title_ev | title_names))
     entities = title_entities | _affiliated(lead_ev | lead.names)
-    title_bag = frozenset({_bagged(t) for t in title_terms} | title_entities)
+    bagged = [("#" + t.text if t.kind == "number" else t.text, t) for t in title_terms]
+    title_bag = frozenset({text for text, _ in bagged}).union(title_entities)
     words = title_bag | lead.words | entities
-    title_universal = title_entities | {_bagged(t) for t in title_terms if _universal(t)}
+    title_universal = title_entities.union(
+        [text for text, t in bagged if t.kind != "word" or t.capital]
+    )
     universal = entities | title_universal | lead.universal
     title_numbers = frozenset(t.text for t in title_terms if t.kind == "number")
     core = _core(head)
@@ -109,14 +112,6 @@ def features(match: Match) -> Features:
     )
 
 
-def _bagged(t: Term) -> str:
-    return "#" + t.text if t.kind == "number" else t.text
-
-
-def _universal(t: Term) -> bool:
-    return t.kind != "word" or t.capital
-
-
 def _informative(title: str, language: str) -> bool:
     """Whether capitals mark names in this title (not in German, where every noun has one)."""
     return language != "de" and case_informative(title.split())
@@ -142,8 +137,9 @@ def _evidence(match: Match) -> tuple[set[str], set[str]]:
 
 
 @lru_cache(maxsize=1024)
-def _outlet_words(source: str) -> frozenset[str]:
-    return frozenset(t.text for t in terms(source))
+def _own_words(source: str) -> frozenset[str]:
+    """What no item of ``source`` says of its story: the outlet's own name, the wires'."""
+    return frozenset(t.text for t in terms(source)) | WIRES
 
 
 def _core(head: str) -> slice:
@@ -175,7 +171,8 @@ def _proper(term: str) -> bool:
 
 def _affiliated(keys: set[str]) -> set[str]:
     """``keys`` and the states their institutions stand for (``PLA``: ``china``)."""
-    return keys | {country for key in keys if (country := _affiliates().get(key))}
+    affiliates = _affiliates()
+    return keys | {country for key in keys if (country := affiliates.get(key))}
 
 
 @lru_cache(maxsize=1)

@@ -90,7 +90,7 @@ class StoryBook:
         rows = self.store.stories_since(cutoff)
         for row in rows:
             story, feats = decoded(row, members.get(row.story_id, []))
-            indexed = [(f, signature(m.item.title, m.item.summary))
+            indexed = [(f, signature(m.item.title, m.item.summary), exact_keys(m.item))
                        for m, f in zip(story.members, feats, strict=True)]  # fmt: skip
             self._remember(story, row.last_seen, indexed)
         return len(rows)
@@ -198,13 +198,16 @@ class StoryBook:
     def _look_alike(self, sig: Signature, at: float, panels: Panels) -> tuple[str, float] | None:
         """The member ``sig`` is most a copy of (title or lead), among the candidate stories'
         panels and those with the same lead; ties go to the earlier member."""
-        keys = [m.key for members in panels.values() for m in members]
-        keys += self._leads.get(sig.lead_key, ()) if sig.lead_key else ()
+        times = {m.key: m.at for members in panels.values() for m in members}
+        for key in self._leads.get(sig.lead_key, ()) if sig.lead_key else ():
+            if key not in times:
+                times[key] = self._member(key).at
         best: tuple[str, float] | None = None
-        for key in dict.fromkeys(keys):
-            if abs(self._member(key).at - at) > self.events.span:
+        span, sigs = self.events.span, self._sigs
+        for key, when in times.items():
+            if abs(when - at) > span:
                 continue  # a look-alike a day later is the next development, not a copy
-            value = similarity(sig, self._sigs[key])
+            value = similarity(sig, sigs[key])
             if value >= self.threshold and (best is None or value > best[1]):
                 best = (key, value)
                 if value >= CERTAIN:
@@ -239,22 +242,24 @@ class StoryBook:
         return self._live[sid].members[int(seq)]
 
     def _remember(
-        self, story: Story, touched: float, new: list[tuple[Features, Signature]]
-    ) -> None:
-        """Keep ``story`` live; index its last ``len(new)`` members (features, signature)."""
+        self, story: Story, touched: float,
+        new: list[tuple[Features, Signature, tuple[str, ...]]],
+    ) -> None:  # fmt: skip
+        """Keep ``story`` live; index its last ``len(new)`` members (features, signature,
+        exact keys)."""
         sid = story.story_id
         self._live[sid] = story
         self._touched[sid] = touched
         heapq.heappush(self._ages, (touched, sid))
         first = len(story.members) - len(new)
-        for seq, (feats, sig) in enumerate(new, first):
+        for seq, (feats, sig, keys) in enumerate(new, first):
             member = story.members[seq]
             key = f"{sid}/{seq}"
             self._sigs[key] = sig
             if sig.lead_key:
                 _insert(self._leads.setdefault(sig.lead_key, []), key)
             self.events.add(key, sid, feats, member.at)
-            for exact in exact_keys(member.item):
+            for exact in keys:
                 self._keys[exact] = sid
 
     def _forget(self, sid: str) -> None:
@@ -282,7 +287,7 @@ class StoryBook:
     def _save(self, story: Story, verdict: Verdict, now: float) -> None:
         row, member_row = encoded(story, verdict.member, now)
         self.store.save_story(row, verdict.keys, member_row)
-        self._remember(story, now, [(verdict.features, verdict.signature)])
+        self._remember(story, now, [(verdict.features, verdict.signature, verdict.keys)])
 
 
 def _insert(keys: list[str], key: str) -> None:

@@ -77,7 +77,11 @@ def _kinds(names: Set[str], f: Features) -> set[str]:
 
 
 def number(a: Features, b: Features) -> str | None:
+    if not (a.core_numbers and b.core_numbers):
+        return None  # a clash needs a number of each core title
     only_a = _missing(a.core_numbers, b.numbers)
+    if not only_a:
+        return None
     only_b = _missing(b.core_numbers, a.numbers)
     units_a = {_value(n)[1] for n in only_a}
     clash = {n for n in only_b if _value(n)[1] in units_a}
