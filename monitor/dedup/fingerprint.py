@@ -106,6 +106,7 @@ _ASCII_QUOTES = b"\"'`"
 _ASCII_JOIN = re.compile(rb"-(?<=\w.)(?=\w)")
 _ASCII_BLANKS = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = b"0123456789"
 # a word after a word or comma, starting with a capital (or any non-ASCII letter)
 _MID_SENTENCE = re.compile(r" (?<=[\w,] )((?:[A-Z]|[^\W\d_a-z])[\w‐‑-]*)")
 _STOP = "a an the and or but of to in on at for from by with as is are was were be been has have"
@@ -156,6 +157,13 @@ def normalise_text(text: str) -> str:
     return _NON_WORD.sub(" ", _fold(text)).strip()
 
 
+def has_digit(text: str) -> bool:
+    """Whether ``text`` has a digit (``\\d``); ASCII text by one C call, 8x the regex's speed."""
+    if text.isascii():
+        return len(text.encode().translate(None, _ASCII_DIGITS)) != len(text)
+    return _DIGIT.search(text) is not None
+
+
 def _clean(text: str) -> str:
     """A title's words, case kept: :func:`normalise_text` without case folding,
     also joining dotted acronyms and dropping possessives."""
@@ -189,11 +197,13 @@ def _fold(text: str) -> str:
 
 
 def signature(title: str, summary: str = "") -> Signature:
-    words = _clean(headline(title)).split()
-    lowered = [_fold(w.casefold()) for w in words]
+    clean = _clean(headline(title))
+    words = clean.split()
+    # ASCII: casefold is lower and nothing to fold, so the words of the lowered title
+    lowered = clean.lower().split() if clean.isascii() else [_fold(w.casefold()) for w in words]
     norm = " ".join(lowered)
     tokens = tuple(dict.fromkeys(t for t in lowered if t not in STOPWORDS))
-    names = _names(words, lowered, summary)
+    names = _names(words, lowered, summary, has_digit(clean))
     lead = normalise_text(summary[:LEAD_CHARS]).split()
     if len(lead) <= LEAD_WORDS and len(summary) > LEAD_CHARS:
         lead = normalise_text(summary[:2000]).split()  # very long words: read further
@@ -204,14 +214,17 @@ def signature(title: str, summary: str = "") -> Signature:
     return Signature(norm, tokens, " ".join(lead), key, names)
 
 
-def _names(words: list[str], lowered: list[str], summary: str) -> frozenset[str]:
-    """The name-like tokens of a title (``words``, case kept; ``lowered``, normalised)."""
+def _names(
+    words: list[str], lowered: list[str], summary: str, digits: bool = True
+) -> frozenset[str]:
+    """The name-like tokens of a title (``words``, case kept; ``lowered``, normalised;
+    ``digits``: whether any word may have a digit)."""
     informative = case_informative(words)
     names, unknown = set(), set()
     for i, (word, low) in enumerate(zip(words, lowered, strict=True)):
         if low in STOPWORDS or (len(low) < 2 and not low.isdigit()):
             continue
-        if _DIGIT.search(word):
+        if digits and _DIGIT.search(word):
             names.add(low)  # S-400, F-35, 2020
         elif informative and i > 0:
             if word[0].isupper():

@@ -36,7 +36,7 @@ import stopwordsiso
 from anyascii import anyascii
 
 from monitor.dedup import variants as v
-from monitor.dedup.fingerprint import ACRONYM, DOTTED, MINOR_WORDS
+from monitor.dedup.fingerprint import ACRONYM, DOTTED, MINOR_WORDS, has_digit
 from monitor.dedup.numbers import dateline_day, may_start, number
 
 STEM = 5
@@ -53,7 +53,6 @@ _RAW = re.compile(  # the class first, and a plain lower-case word before the re
 )
 _SPLIT = re.compile(f"({_RAW.pattern})")  # split: the words and the text between them
 _DIGIT = re.compile(r"\d")
-_ASCII_DIGITS = b"0123456789"
 # a word's reading (_info): folded, named, numeric, kind, form, plain, capitalised
 Info = tuple[str, bool, bool, str, str, bool, bool]
 _INFOS: dict[str, _Infos] = {}
@@ -180,7 +179,7 @@ class _Reading:
         text = unicodedata.normalize("NFKC", text)
         if DOTTED.search(text):
             text = ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
-        if _has_digit(text):  # a clock time has digits: most leads have none
+        if has_digit(text):  # a clock time has digits: most leads have none
             text = _TIME.sub(lambda m: " " * len(m[0]), text)
         parts = _SPLIT.split(text, MAX_TERMS)  # gap, word, gap, word, ..., the rest
         self.words = words = parts[1::2]
@@ -259,13 +258,6 @@ class _Reading:
         if kind:
             return Term(text, "word", start, end, self.informative and upper and not self.starts(i))
         return None
-
-
-def _has_digit(text: str) -> bool:
-    """Whether ``text`` has a digit (``\\d``); ASCII text by one C call, 8x the regex's speed."""
-    if text.isascii():
-        return len(text.encode().translate(None, _ASCII_DIGITS)) != len(text)
-    return _DIGIT.search(text) is not None
 
 
 def _info(word: str, lang: str) -> Info:
