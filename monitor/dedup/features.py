@@ -71,8 +71,7 @@ def features(match: Match) -> Features:
     head = headline(item.title)
     language = item.language or "en"
     own = _own_words(item.source)
-    title_terms = [t for t in terms(head, language, _informative(head, language))
-                   if t.text not in own]  # fmt: skip
+    title_terms = terms(head, language, _informative(head, language), own)
     lead = bag(item.summary[:LEAD_CHARS], language, own)
     title_ev, lead_ev = _evidence(match)
     title_names = {t.text for t in title_terms if t.kind in ("name", "designator")}

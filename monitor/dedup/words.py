@@ -117,8 +117,11 @@ def stopwords(language: str) -> frozenset[str]:
     return frozenset(fold(w) for w in words) - frozenset(v.NAMES) - {"us", "un"}
 
 
-def terms(text: str, language: str = "en", case_informative: bool = True) -> list[Term]:
-    return list(_Reading(text, language, case_informative).terms(_NONE))
+def terms(
+    text: str, language: str = "en", case_informative: bool = True, own: Set[str] = _NONE
+) -> list[Term]:
+    """The terms of ``text`` in text order, but those whose text is in ``own``."""
+    return list(_Reading(text, language, case_informative).terms(own))
 
 
 def bag(text: str, language: str = "en", own: Set[str] = _NONE) -> Bag:
