@@ -43,6 +43,11 @@ def test_envelope_is_versioned_json() -> None:
         (b'{"type": "nope", "v": 1, "data": {}}', "unknown record type"),
         (b'{"type": "item", "v": 99, "data": {}}', "unknown schema version"),
         (b'{"type": "item", "v": 1, "data": {"id": 1}}', "bad item record"),
+        # what newsmon could not write again (its JSON is orjson's, RFC 8259's)
+        (b'{"type": "item", "v": NaN, "data": {}}', "NaN is not JSON"),
+        (b'{"type": "item", "v": 1, "data": {"id": -Infinity}}', "-Infinity is not JSON"),
+        (b'{"type": "item", "v": 1, "data": {"id": 1e400}}', "number out of range"),
+        (b'{"type": "item", "v": 1, "data": {"id": 18446744073709551616}}', "integer out of"),
     ],
 )
 def test_decode_refuses_what_it_does_not_know(raw: bytes, error: str) -> None:

@@ -4,6 +4,7 @@ text records are kept and sent as (:func:`to_json`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +23,12 @@ def to_json(value: Any) -> bytes:
 
 
 def from_json(text: str | bytes) -> Any:
-    """What :func:`to_json` wrote (``orjson.loads``: ``ValueError`` on anything else).
-    For newsmon's own rows; a bus message is read by :func:`~monitor.model.decode`."""
-    return orjson.loads(text)
+    """What :func:`to_json` wrote, or ``json.dumps`` before it (``ValueError`` on anything
+    else). For newsmon's own rows; a bus message is read by :func:`~monitor.model.decode`."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # a row an older newsmon wrote: NaN and Infinity were JSON
 
 
 def utcnow() -> datetime:

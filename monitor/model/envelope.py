@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from monitor.model.alerts import Alert
 from monitor.model.base import SCHEMA_VERSION, _show, to_json
@@ -25,10 +26,30 @@ def encode(record: Record) -> bytes:
     return to_json(envelope)
 
 
+def _constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # json.loads reads NaN and Infinity; RFC 8259 has none
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _int(text: str) -> int:
+    value = int(text)  # ValueError past 4,300 digits
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"integer out of range: {text[:40]}")
+    return value
+
+
 def decode(raw: bytes) -> Record:
-    """Inverse of :func:`encode`; ``ValueError``, and only that, on anything else."""
+    """Inverse of :func:`encode`; ``ValueError``, and only that, on anything else. What
+    :func:`~monitor.model.base.to_json` could not write again is refused here: NaN,
+    Infinity, a number out of a double's range, an integer out of 64 bits."""
     try:
-        envelope = json.loads(raw)
+        envelope = json.loads(raw, parse_constant=_constant, parse_float=_float, parse_int=_int)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
         raise ValueError(f"not a JSON envelope: {exc}") from exc
     except RecursionError:
