@@ -127,7 +127,7 @@ def terms(
 def bag(text: str, language: str = "en", own: Set[str] = _NONE) -> Bag:
     """What :func:`terms` finds in ``text`` (case informative), as sets, without the terms
     whose text is in ``own``: what a lead adds to an item's features."""
-    reading = _Reading(text, language, True)
+    reading = _Reading(text, language, True, offsets=False)
     found = Bag()
     words, universal = found.words, found.universal
     for text, kind, _, _, capital in reading.terms(own, (words, universal)):
@@ -178,7 +178,9 @@ class _Reading:
     __slots__ = ("_folded", "begins", "count", "ends", "gaps", "informative", "infos", "lang",
                  "words")  # fmt: skip
 
-    def __init__(self, text: str, language: str, informative: bool) -> None:
+    def __init__(self, text: str, language: str, informative: bool, offsets: bool = True) -> None:
+        """``offsets``: the terms' ``start`` and ``end`` in ``text`` (else 0: a bag has no
+        use for them, and counting them is a tenth of reading a lead)."""
         text = unicodedata.normalize("NFKC", text)
         if DOTTED.search(text):
             text = ACRONYM.sub(lambda m: m[0].replace(".", "").ljust(len(m[0])), text)
@@ -187,8 +189,11 @@ class _Reading:
         parts = _SPLIT.split(text, MAX_TERMS)  # gap, word, gap, word, ..., the rest
         self.words = words = parts[1::2]
         self.gaps = parts[0::2]
-        offsets = list(accumulate(map(len, parts)))
-        self.begins, self.ends = offsets[0::2], offsets[1::2]
+        if offsets:
+            ends = list(accumulate(map(len, parts)))
+            self.begins, self.ends = ends[0::2], ends[1::2]
+        else:
+            self.begins = self.ends = [0] * len(words)
         self.lang = lang = (language or "en").split("-")[0].lower()
         cache = _INFOS.get(lang)
         if cache is None or len(cache) > INFO_CACHE:
