@@ -129,7 +129,7 @@ class EventIndex:
     def _weigh(self, f: Features, seen: dict[str, float]) -> None:
         """Add :meth:`idf` of every term of ``f`` not in ``seen`` (no Python code per term:
         maps of C functions, ``ln(df + 1)`` read from a table)."""
-        new = list((f.words | f.title | f.universal | f.title_universal) - seen.keys())
+        new = list(_terms(f) - seen.keys())  # the title's bags are inside these two
         top = math.log(len(self._stories) + PRIOR)
         dfs = list(map(len, map(self._postings.get, new, repeat((), len(new)))))
         logs = self._logs
@@ -237,7 +237,8 @@ class EventIndex:
 
 
 def _terms(features: Features) -> frozenset[str]:
-    """What a story is indexed by: every term of every member."""
+    """What a story is indexed by: every term of every member (``title`` is inside
+    ``words``, ``title_universal`` inside ``universal``: :func:`features` builds them so)."""
     return features.words | features.universal
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 
+from storycorpus import load
 from verdicts import NOW
 
 from bench.stories import _item, _lead, _match, _probes, _title, _word
+from monitor.dedup.features import features
 from monitor.dedup.stories import StoryBook, Verdict
+from monitor.model import Match
 from monitor.store import Store
 
 
@@ -40,3 +43,16 @@ def _decision(verdict: Verdict) -> tuple[str | None, str, str | None]:
     event score after a restart (all recounted) may differ in the third decimal."""
     story = verdict.story.story_id if verdict.story is not None else None
     return story, verdict.member.tier, verdict.member.matched
+
+
+def test_a_title_bag_is_inside_the_item_bags() -> None:
+    """The event index weighs an item's ``words | universal`` and reads the weights of
+    its title bags from them: every fixture item's and bench item's must be there."""
+    rng = random.Random(5)
+    vocabulary = [_word(rng) for _ in range(500)]
+    bench = [_match(_item(n, _title(rng, vocabulary), _lead(rng, vocabulary), "wire"))
+             for n in range(200)]  # fmt: skip
+    matches = [Match(x.item, ()) for x in load().items] + bench
+    for match in matches:
+        f = features(match)
+        assert f.title <= f.words and f.title_universal <= f.universal, match.item.title
