@@ -180,6 +180,9 @@ class TxnProducer:
             self.close()
             raise Fenced(f"{self.transactional_id}: fenced by a newer owner") from exc
         except KafkaError as exc:
+            if fenced(producer):  # fenced between _check and send: send says only "failed"
+                self.close()
+                raise Fenced(f"{self.transactional_id}: fenced by a newer owner") from exc
             if unmapped(producer):
                 self.close()
                 raise Fenced(f"{self.transactional_id}: {exc} (taken for a fence: the"

@@ -185,3 +185,28 @@ def test_a_fenced_producer_is_not_rebuilt_it_reports_the_fence() -> None:
         txn.commit(RECORDS)
     assert stand.closed == [0]
     assert stand.sent == []
+
+
+def test_a_fence_that_lands_between_the_check_and_the_send_is_a_fence() -> None:
+    """The sender thread may take the fence (AddPartitionsToTxn) after the check before a
+    send and before the send: kafka-python's send then raises a bare KafkaError ("Cannot
+    perform send because at least one previous transactional or idempotent request has
+    failed"). Taken for an abort, the retry's new producer fenced the owner back and the
+    partition went on from a view never rebuilt (seen in CI)."""
+    from kafka.errors import ProducerFencedError
+
+    from monitor.bus.kafka_txn import Fenced
+
+    class FencedOnSend(Stand):
+        def send(self, topic: str, **_: Any) -> Done:
+            self._transaction_manager.fatal = ProducerFencedError()
+            raise KafkaError("Cannot perform send because at least one previous"
+                             " transactional or idempotent request has failed with errors.",
+                             ProducerFencedError())  # fmt: skip
+
+    stand = FencedOnSend()
+    txn = producer_with(stand)
+    with pytest.raises(Fenced, match="fenced by a newer owner"):
+        txn.commit(RECORDS)
+    assert stand.closed == [0]  # closed, not aborted: the next owner's epoch stands
+    assert stand._transaction_manager.aborts == 0
