@@ -36,12 +36,17 @@ def nominees(postings: dict[str, set[str]], features: Features) -> list[str]:
             break  # the rarest few always count: in a big window every word is common
         budget -= size
         read.append(postings[term])
-    counts = _shared(read)
-    if counts is None:  # every story read may be a nominee: count them all
-        counts = Counter(chain.from_iterable(read))
+    if len(read) <= PAIRWISE:
+        return _pairwise(read)
+    counts = Counter(chain.from_iterable(read))
     if not counts:
         return []
-    floor = max(counts.values()) * NOMINEE_SHARE  # a story far behind the best is none
+    return _ranked(counts, max(counts.values()) * NOMINEE_SHARE)
+
+
+def _ranked(counts: dict[str, int], floor: float) -> list[str]:
+    """The best :data:`CANDIDATES` of the stories counted at least ``floor`` (most
+    shared first, ties to the greater story id)."""
     if floor > 1:  # those in one posting are out: few are left to rank
         found: Iterable[tuple[int, str]] = [(c, s) for s, c in counts.items() if c >= floor]
     else:  # all, or nearly: rank them as they are (those under the floor rank last)
@@ -49,19 +54,25 @@ def nominees(postings: dict[str, set[str]], features: Features) -> list[str]:
     return [story for count, story in heapq.nlargest(CANDIDATES, found) if count >= floor]
 
 
-def _shared(read: list[set[str]]) -> dict[str, int] | None:
-    """How many of ``read`` hold each story found in at least two of them, when the best
-    is in at least three: then the floor (half the best's) leaves out every story found
-    in one. Else None (then a story in one is a nominee too).
+def _pairwise(read: list[set[str]]) -> list[str]:
+    """:func:`_ranked` of a few postings, counted by intersecting them pair by pair.
 
     Intersections compare the sets' stored hashes and references; counting visits every
     id, and in a window of many stories each visit is a cache miss: most of what choosing
-    the candidates cost."""
-    if len(read) > PAIRWISE:
-        return None
+    the candidates cost. The stories in two or more postings are those of the
+    intersections; when the best is in three or more, the floor (half the best's) leaves
+    out every story found in one, and only they are counted. Else the best is in at most
+    two: every story read is a nominee, those in two first, and the rest rank by id
+    alone (sorted in C, not counted)."""
     several: set[str] = set()
     for i, posting in enumerate(read):
         for other in read[i + 1 :]:
             several |= posting & other
     counts = {s: sum(s in p for p in read) for s in several}
-    return counts if counts and max(counts.values()) >= 3 else None
+    if counts and max(counts.values()) >= 3:
+        return _ranked(counts, max(counts.values()) * NOMINEE_SHARE)
+    best = sorted(several, reverse=True)[:CANDIDATES]  # each in two postings
+    if len(best) < CANDIDATES:
+        once = set().union(*read) - several
+        best += sorted(once, reverse=True)[: CANDIDATES - len(best)]
+    return best
