@@ -38,7 +38,6 @@ The constants were tuned on the dev split of tests/fixtures/stories
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -78,7 +77,7 @@ class Indexed:  # a member as the index holds it
 class _Story:
     members: list[Indexed] = field(default_factory=list)
     panel: Panel[Indexed] = field(default_factory=Panel)  # what an item is compared with
-    terms: Counter[str] = field(default_factory=Counter)  # term -> members having it
+    terms: set[str] = field(default_factory=set)  # of every member (posted for the story)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +141,22 @@ class EventIndex:
             return
         member = Indexed(key, story, features, at)
         self._members[key] = member
-        entry = self._stories.setdefault(story, _Story())
+        entry = self._stories.get(story)
+        if entry is None:  # not setdefault: a _Story (a panel, its lanes) made per add
+            entry = self._stories[story] = _Story()
         entry.members.append(member)
         entry.panel.add(member, features.language, at, len(entry.members) - 1)
         terms = _terms(features)
         postings = self._postings
-        for term in terms - entry.terms.keys():  # new to the story
-            postings.setdefault(term, set()).add(story)
-        entry.terms.update(terms)  # one C loop (a Counter's missing key is a Python call)
+        new = terms - entry.terms  # new to the story
+        get = postings.get
+        for term in new:
+            posting = get(term)
+            if posting is None:
+                postings[term] = {story}
+            else:
+                posting.add(story)  # setdefault(term, set()) would make a set every time
+        entry.terms |= new
 
     def remove_story(self, story: str) -> None:
         entry = self._stories.pop(story, None)

@@ -77,7 +77,10 @@ class Panel(Generic[T]):
     def add(self, member: T, language: str | None, at: float, seq: int) -> None:
         """Add the story's ``seq``-th member (``seq`` counts up from 0 as members join)."""
         entry = (at, seq, member)
-        self.lanes.setdefault(language, _Lane()).add(entry)
+        lane = self.lanes.get(language)
+        if lane is None:
+            lane = self.lanes[language] = _Lane()
+        lane.add(entry)
         self.every.add(entry)
 
     def pick(self, language: str | None, at: float, span: float) -> list[T]:

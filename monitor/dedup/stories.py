@@ -257,7 +257,10 @@ class StoryBook:
             key = f"{sid}/{seq}"
             self._sigs[key] = sig
             if sig.lead_key:
-                _insert(self._leads.setdefault(sig.lead_key, []), key)
+                same = self._leads.get(sig.lead_key)
+                if same is None:
+                    same = self._leads[sig.lead_key] = []
+                _insert(same, key)
             self.events.add(key, sid, feats, member.at)
             for exact in keys:
                 self._keys[exact] = sid
