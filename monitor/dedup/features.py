@@ -74,17 +74,28 @@ def features(match: Match) -> Features:
     title_terms = terms(head, language, _informative(head, language), own)
     lead = bag(item.summary[:LEAD_CHARS], language, own)
     title_ev, lead_ev = _evidence(match)
-    title_names = {t.text for t in title_terms if t.kind in ("name", "designator")}
+    # the title's terms in one pass: its bag (numbers as "#" and the value), the names
+    # and designators, what crosses languages, the numbers
+    texts, title_names, crossing, numbers = [], set(), [], []
+    for t in title_terms:
+        text, kind = t.text, t.kind
+        if kind == "number":
+            numbers.append(text)
+            text = "#" + text
+            crossing.append(text)
+        elif kind != "word":
+            title_names.add(text)
+            crossing.append(text)
+        elif t.capital:
+            crossing.append(text)
+        texts.append(text)
     title_entities = frozenset(_affiliated(title_ev | title_names))
     entities = title_entities | _affiliated(lead_ev | lead.names)
-    bagged = [("#" + t.text if t.kind == "number" else t.text, t) for t in title_terms]
-    title_bag = frozenset({text for text, _ in bagged}).union(title_entities)
+    title_bag = title_entities.union(texts)
     words = title_bag | lead.words | entities
-    title_universal = title_entities.union(
-        [text for text, t in bagged if t.kind != "word" or t.capital]
-    )
+    title_universal = title_entities.union(crossing)
     universal = entities | title_universal | lead.universal
-    title_numbers = frozenset(t.text for t in title_terms if t.kind == "number")
+    title_numbers = frozenset(numbers)
     core = _core(head)
     core_terms = [t for t in title_terms if t.end <= core.stop and t.start >= core.start]
     mentions = _mentions(head, match, core)
@@ -92,6 +103,7 @@ def features(match: Match) -> Features:
     names = {t.text for t in core_terms if t.kind == "name" or (t.capital
              and not any(a <= t.start < b for a, b in spans))}  # fmt: skip
     names |= {key for _, _, key in mentions}  # "Islamic State" is one name, as "ISIS" is
+    core_numbers = frozenset([t.text for t in core_terms if t.kind == "number"])
     units, predicate = _units(head, core_terms, mentions)
     return Features(
         title=title_bag,
@@ -102,8 +114,8 @@ def features(match: Match) -> Features:
         title_entities=title_entities,
         numbers=title_numbers | lead.numbers,
         title_numbers=title_numbers,
-        names=frozenset(names - {t.text for t in core_terms if t.kind == "number"}),
-        core_numbers=frozenset(t.text for t in core_terms if t.kind == "number"),
+        names=frozenset(names - core_numbers),
+        core_numbers=core_numbers,
         units=units,
         predicate=predicate,
         language=language.split("-")[0].lower(),
