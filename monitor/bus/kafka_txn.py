@@ -89,14 +89,26 @@ class TxnProducer:
     uncommitted transaction is worth waiting for) and made again by the next
     :meth:`open`, whose ``init_transactions`` aborts what it left open. What was not
     committed is redone from the changelog and the committed offsets; nothing committed
-    is lost."""
+    is lost.
+
+    A producer made again inside :meth:`commit` (the last one was lost: closed after a
+    failure, or found unhealthy) fences whoever holds the id now, and the owner's view
+    may be behind: the partition may have moved to another daemon and back while the
+    broker did not answer, before this daemon's revocation ran. So, for an owner with a
+    ``changelog`` partition, the commit goes on only if no record was committed there
+    since this producer's last commit (read ``read_committed``, after the new
+    ``init_transactions``); else it raises :class:`Fenced` and the owner rebuilds its
+    view from the changelog. An explicit :meth:`open` is a rebuild's: it starts the
+    count again from the partition's last stable offset."""
 
     def __init__(
         self, kafka: dict[str, Any], transactional_id: str,
         guarded: Sequence[TopicPartition] = (), groups: Sequence[str] = (),
+        changelog: TopicPartition | None = None,
     ) -> None:  # fmt: skip
         """``guarded`` and ``groups``' offsets: what the owner reads ``read_committed``
-        and must not find blocked (checked after each ``init_transactions``)."""
+        and must not find blocked (checked after each ``init_transactions``);
+        ``changelog``: the partition only the owner writes, its view's source."""
         self._kafka = {
             **kafka, "transactional_id": transactional_id, "acks": "all",
             "enable_idempotence": True, "transaction_timeout_ms": TXN_TIMEOUT_MS,
@@ -108,11 +120,20 @@ class TxnProducer:
         self._producer: Any = None
         self._stop_at = math.inf  # monotonic: while stopping, no wait goes past it
         self._abandoned = threading.Event()
+        self._changelog = changelog
+        self._connection = kafka  # a consumer's settings: the changelog's reads
+        self._since: int | None = None  # changelog offset: any committed from here is not ours
 
     def open(self) -> None:
         """Connect and ``init_transactions``: an open transaction of the last owner with
         this id is aborted, and that owner can commit nothing any more. A producer found
-        unhealthy is closed and made again."""
+        unhealthy is closed and made again. The owner reads its view after this."""
+        self._connect()
+        if self._changelog is not None:
+            self._since = self._stable_end(self._changelog)
+
+    def _connect(self) -> bool:
+        """:meth:`open`'s connection and ``init_transactions``; whether a producer was made."""
         if self._producer is not None and fenced(self._producer):
             self.close()  # another owner has the id now: rebuilding would fence it back
             raise Fenced(f"{self.transactional_id}: fenced by a newer owner")
@@ -121,7 +142,7 @@ class TxnProducer:
                         unhealthy(self._producer))  # fmt: skip
             self.close()
         if self._producer is not None:
-            return
+            return False
         left = self._stop_at - time.monotonic()
         if self._abandoned.is_set() or left <= 0:
             raise Aborted(f"{self.transactional_id}: stopping")
@@ -137,6 +158,36 @@ class TxnProducer:
             raise BusError(f"init_transactions {self.transactional_id}: {exc}") from exc
         self._producer = producer
         self._clear_hanging(producer)
+        return True
+
+    def _stable_end(self, tp: TopicPartition) -> int:
+        """``tp``'s last stable offset; a producer that cannot ask is closed (Aborted)."""
+        try:
+            return end_offsets(self._connection, tp.topic, [tp.partition], TXN_WAIT)[tp.partition]
+        except BusError as exc:
+            self.close()
+            raise Aborted(f"{self.transactional_id}: {exc}") from exc
+
+    def _still_ours(self) -> None:
+        """Made again inside a commit: :class:`Fenced` if another producer with this id
+        committed to the changelog since this one's last commit (see the class)."""
+        if self._changelog is None:
+            return
+        if self._since is None:  # never opened explicitly: nothing known to compare with
+            self._since = self._stable_end(self._changelog)
+            return
+        try:
+            others = committed_since(self._connection, self._changelog, self._since,
+                                     stop_at=self._stop_at)  # fmt: skip
+        except BusError as exc:
+            self.close()  # the next commit makes one again and asks again
+            raise Aborted(f"{self.transactional_id}: {exc}") from exc
+        if others:
+            self.close()
+            raise Fenced(f"{self.transactional_id}: {others} record(s) committed to"
+                         f" {self._changelog.topic}/{self._changelog.partition} by another"
+                         " owner while this producer was lost (the view is rebuilt from"
+                         " the changelog)")  # fmt: skip
 
     def _clear_hanging(self, producer: Any) -> None:
         """Just initialised: abort what hangs on the guarded partitions and the groups'
@@ -156,7 +207,8 @@ class TxnProducer:
         self, records: Iterable[Out], offsets: dict[Any, Any] | None = None, group: Any = None
     ) -> None:
         """Produce ``records`` and commit ``offsets`` for ``group`` in one transaction."""
-        self.open()
+        if self._connect():
+            self._still_ours()
         producer = self._producer
         manager = producer._transaction_manager
         epoch = manager.producer_id_and_epoch
@@ -173,6 +225,10 @@ class TxnProducer:
             same_epoch(manager, epoch)
             self._wait(producer, manager.begin_commit())
             same_epoch(manager, epoch)
+            if self._changelog is not None and self._since is not None:
+                last = acks.last.get((self._changelog.topic, self._changelog.partition))
+                if last is not None:
+                    self._since = max(self._since, last + 1)
         except Lost as exc:  # not committable: the producer is closed, the next open() makes one
             self.close()
             raise Aborted(f"{self.transactional_id}: {exc}") from exc
@@ -246,6 +302,40 @@ def _close(producer: Any) -> None:
     first and joins the sender; with 0 neither waits)."""
     with contextlib.suppress(Exception):
         producer.close(timeout=0)
+
+
+def committed_since(
+    kafka: dict[str, Any], tp: TopicPartition, offset: int, stop_at: float = math.inf
+) -> int:
+    """How many records transactions committed to ``tp`` from ``offset`` to its last
+    stable offset (aborted records and transaction markers are not counted), at least:
+    it stops at the first batch that has some, since whether there are any is the
+    question."""
+    try:
+        consumer = KafkaConsumer(**{**kafka, "group_id": None,
+                                    "isolation_level": "read_committed",
+                                    "enable_auto_commit": False})  # fmt: skip
+    except KafkaError as exc:  # the broker gone: it cannot bootstrap
+        raise BusError(f"{tp.topic}/{tp.partition}: {exc}") from exc
+    try:
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp], timeout_ms=CALL_WAIT_MS)[tp]
+        if end <= offset:
+            return 0
+        consumer.seek(tp, offset)
+        found, deadline = 0, min(time.monotonic() + READ_DEADLINE, stop_at)
+        while consumer.position(tp, timeout_ms=CALL_WAIT_MS) < end:
+            if time.monotonic() > deadline:
+                raise BusError(f"{tp.topic}/{tp.partition}: not read from {offset} to {end}")
+            found += len(consumer.poll(timeout_ms=500, max_records=2000).get(tp, ()))
+            if found:
+                break
+        return found
+    except KafkaError as exc:
+        raise BusError(f"{tp.topic}/{tp.partition}: {exc}") from exc
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False, timeout_ms=0)
 
 
 def read_changelog(

@@ -33,6 +33,7 @@ class Acks:
     def __init__(self) -> None:
         self._left = 0
         self._error: BaseException | None = None
+        self.last: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset stored
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._done.set()
@@ -45,8 +46,12 @@ class Acks:
 
     def _settle(self, outcome: Any) -> None:  # on the sender thread
         with self._lock:
-            if isinstance(outcome, BaseException) and self._error is None:
-                self._error = outcome
+            if isinstance(outcome, BaseException):
+                if self._error is None:
+                    self._error = outcome
+            elif (offset := getattr(outcome, "offset", None)) is not None:
+                where = (outcome.topic, outcome.partition)
+                self.last[where] = max(offset, self.last.get(where, -1))
             self._left -= 1
             if self._left == 0:
                 self._done.set()

@@ -185,9 +185,10 @@ class DeliveryOwner:
 
     def _build(self, loop: GroupLoop, partition: int, first: int | None = None) -> bool:
         started = time.monotonic()
+        own = TopicPartition(self.topic, partition)
         producer = TxnProducer(self.kafka, f"{self.txn_prefix}.{partition}",
-                               [TopicPartition(self.topic, partition), loop.tp(partition)],
-                               [loop.kafka["group_id"]])  # fmt: skip
+                               [own, loop.tp(partition)], [loop.kafka["group_id"]],
+                               changelog=own)  # fmt: skip
         producer.stop_by(self.stop_at)
         producer.open()  # fences the last owner (BusError: the loop retries the turn)
         self.rebuilding[partition] = (0, 0)

@@ -7,7 +7,9 @@ the order it was queued, and commits it as one transaction through the partition
 :class:`~monitor.bus.kafka_txn.TxnProducer` (``<group_id>.delivery.<partition>``, which
 fenced the last owner when this one opened). An aborted transaction is tried again, the
 same records in the same order (the local view already holds them: Kafka must catch
-up); a fenced one fails every future queued with :class:`Fenced`: the partition has
+up), unless the producer had to be made again and another owner committed to the
+partition meanwhile (:class:`~monitor.bus.kafka_txn.TxnProducer`: the view is behind,
+taken for a fence); a fenced one fails every future queued with :class:`Fenced`: the partition has
 another owner, this daemon stops serving it.
 """
 

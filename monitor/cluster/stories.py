@@ -165,9 +165,10 @@ class StoriesOwner:
         """Fence the last owner, rebuild the view, resume at the committed offset. True
         when the records starting at ``first`` are the ones to handle now."""
         started = time.monotonic()
+        own = TopicPartition(self.topics.stories, partition)
         producer = self.producers.get(partition) or TxnProducer(
-            self.kafka, f"{self.txn_prefix}.{partition}",
-            [TopicPartition(self.topics.stories, partition)], [loop.kafka["group_id"]],
+            self.kafka, f"{self.txn_prefix}.{partition}", [own], [loop.kafka["group_id"]],
+            changelog=own,
         )  # fmt: skip
         producer.stop_by(self._stop_at)
         producer.open()  # raises BusError (the loop retries): nothing built meanwhile
