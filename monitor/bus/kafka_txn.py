@@ -185,9 +185,10 @@ class TxnProducer:
         if others:
             self.close()
             raise Fenced(f"{self.transactional_id}: {others} record(s) committed to"
-                         f" {self._changelog.topic}/{self._changelog.partition} by another"
-                         " owner while this producer was lost (the view is rebuilt from"
-                         " the changelog)")  # fmt: skip
+                         f" {self._changelog.topic}/{self._changelog.partition} since this"
+                         " producer's last known commit, while it was lost (another owner's,"
+                         " or a commit reported failed that went through): the view is"
+                         " rebuilt from the changelog")  # fmt: skip
 
     def _clear_hanging(self, producer: Any) -> None:
         """Just initialised: abort what hangs on the guarded partitions and the groups'
