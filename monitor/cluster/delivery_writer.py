@@ -9,8 +9,8 @@ fenced the last owner when this one opened). An aborted transaction is tried aga
 same records in the same order (the local view already holds them: Kafka must catch
 up), unless the producer had to be made again and another owner committed to the
 partition meanwhile (:class:`~monitor.bus.kafka_txn.TxnProducer`: the view is behind,
-taken for a fence); a fenced one fails every future queued with :class:`Fenced`: the partition has
-another owner, this daemon stops serving it.
+taken for a fence). A fenced one fails every future queued with :class:`Fenced`: the
+partition has another owner, this daemon stops serving it.
 """
 
 from __future__ import annotations
